@@ -1,0 +1,127 @@
+/**
+ * Typed configuration read once per request from vars and secrets, with the contract's
+ * defaults (§9). Production refuses to run with missing secrets rather than falling back
+ * to development values.
+ */
+import type { Bindings } from "./env";
+import { ApiError } from "./lib/errors";
+
+export interface Config {
+  environment: "development" | "test" | "preview" | "production";
+  isProduction: boolean;
+  publicBaseUrl: string;
+  frontendUrl: string;
+  allowedOrigins: Set<string>;
+  jwtSecret: string;
+  mpesa: {
+    baseUrl: string;
+    shortcode: string;
+    consumerKey: string;
+    consumerSecret: string;
+    passkey: string;
+    callbackToken: string;
+    /** No consumer key and not production: Daraja calls go to the built-in simulator. */
+    useSimulator: boolean;
+    simulatorDelayMs: number;
+  };
+  mail: {
+    brevoApiUrl: string;
+    brevoApiKey: string;
+    from: { name: string; email: string };
+    /** No Brevo key and not production: mail is kept in the dev outbox. */
+    useOutbox: boolean;
+  };
+  google: { clientId: string; tokeninfoUrl: string };
+  holdSeconds: number;
+  organizerInviteRequired: boolean;
+  ticketSigningKey: string;
+}
+
+const DEV_JWT_SECRET = "ticketsafi-insecure-development-secret-do-not-use";
+
+function stripTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, "");
+}
+
+function intVar(value: string | undefined, fallback: number, min: number, max: number): number {
+  const n = Number.parseInt(value ?? "", 10);
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, n));
+}
+
+/** `Name <addr@host>` or a bare address. */
+export function parseMailbox(value: string): { name: string; email: string } {
+  const match = /^\s*(.*?)\s*<\s*([^>\s]+)\s*>\s*$/.exec(value);
+  if (match?.[2]) return { name: match[1]?.replace(/^"|"$/g, "") || "TicketSafi", email: match[2] };
+  return { name: "TicketSafi", email: value.trim() || "tickets@ticketsafi.local" };
+}
+
+function parseEnvironment(value: string | undefined): Config["environment"] {
+  switch (value) {
+    case "production":
+    case "preview":
+    case "test":
+      return value;
+    default:
+      return "development";
+  }
+}
+
+const cache = new WeakMap<object, Config>();
+
+export function loadConfig(env: Bindings): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+
+  const environment = parseEnvironment(env.ENVIRONMENT);
+  const isProduction = environment === "production";
+  const jwtSecret = env.JWT_SECRET ?? "";
+  if (jwtSecret.length < 32 && isProduction) {
+    // Misconfiguration must fail closed, never sign sessions with a guessable key.
+    throw new ApiError(500, "internal_error", "Internal server error.");
+  }
+  const publicBaseUrl = stripTrailingSlash(env.PUBLIC_BASE_URL || "http://localhost:8787");
+  const frontendUrl = stripTrailingSlash(env.FRONTEND_URL || "http://localhost:5173");
+  const allowedOrigins = new Set(
+    (env.ALLOWED_ORIGINS ?? "")
+      .split(",")
+      .map((o) => stripTrailingSlash(o.trim()))
+      .filter(Boolean),
+  );
+  const consumerKey = env.MPESA_CONSUMER_KEY ?? "";
+  const brevoApiKey = env.BREVO_API_KEY ?? "";
+
+  const config: Config = {
+    environment,
+    isProduction,
+    publicBaseUrl,
+    frontendUrl,
+    allowedOrigins,
+    jwtSecret: jwtSecret.length >= 32 ? jwtSecret : DEV_JWT_SECRET,
+    mpesa: {
+      baseUrl: stripTrailingSlash(env.MPESA_BASE_URL || "https://sandbox.safaricom.co.ke"),
+      shortcode: env.MPESA_SHORTCODE || "174379",
+      consumerKey,
+      consumerSecret: env.MPESA_CONSUMER_SECRET ?? "",
+      passkey: env.MPESA_PASSKEY ?? "",
+      callbackToken: env.MPESA_CALLBACK_TOKEN ?? "",
+      useSimulator: !consumerKey && !isProduction,
+      simulatorDelayMs: intVar(env.MPESA_SIMULATOR_DELAY_MS, 1500, 0, 60_000),
+    },
+    mail: {
+      brevoApiUrl: stripTrailingSlash(env.BREVO_API_URL || "https://api.brevo.com/v3"),
+      brevoApiKey,
+      from: parseMailbox(env.MAIL_FROM || "TicketSafi <tickets@ticketsafi.local>"),
+      useOutbox: !brevoApiKey && !isProduction,
+    },
+    google: {
+      clientId: env.GOOGLE_CLIENT_ID ?? "",
+      tokeninfoUrl: env.GOOGLE_TOKENINFO_URL || "https://oauth2.googleapis.com/tokeninfo",
+    },
+    holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
+    organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
+    ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
+  };
+  cache.set(env, config);
+  return config;
+}

@@ -1,0 +1,477 @@
+/**
+ * The whole TicketSafi data model (D1 / SQLite), designed for the full API contract.
+ *
+ * Conventions: ids are UUID strings; times are integer epoch milliseconds (UTC) and are
+ * rendered in Africa/Nairobi at the edge; money is whole Kenyan shillings as integers
+ * (M-Pesa moves whole shillings, and the contract refuses cents on input); booleans are
+ * 0/1 integers. Columns are snake_case.
+ *
+ * Seat counts live in the tier Durable Object; `tiers.quantity_sold` / `quantity_held` are
+ * copies it keeps current for listings and are never decremented around it.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const USER_ROLES = ["ATTENDEE", "ORGANIZER", "SCANNER", "ADMIN"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export const EVENT_CATEGORIES = [
+  "CONCERT",
+  "FESTIVAL",
+  "NIGHTLIFE",
+  "THEATRE",
+  "SPORTS",
+  "ARTS",
+  "OTHER",
+] as const;
+export type EventCategory = (typeof EVENT_CATEGORIES)[number];
+
+/** Order lifecycle (contract §4). Only PENDING orders move, with conditional updates. */
+export const ORDER_STATUSES = [
+  "PENDING", // hold taken, STK push sent (or about to be)
+  "COMPLETED", // paid and tickets issued
+  "FAILED", // Daraja said no (cancelled, insufficient funds, timeout, ...) or the push failed
+  "PAID_UNFULFILLED", // money arrived after the hold lapsed and the seats were gone: refund
+  "UNDER_REVIEW", // money arrived but the amount did not match: no tickets, a human looks
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+export const TICKET_STATUSES = ["ACTIVE", "CHECKED_IN", "USED", "CANCELLED"] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
+
+export const DELIVERY_STATUSES = ["PENDING", "SENT", "FAILED"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+const createdAt = () =>
+  integer("created_at", { mode: "number" })
+    .notNull()
+    .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+const updatedAt = () =>
+  integer("updated_at", { mode: "number" })
+    .notNull()
+    .default(sql`(CAST(unixepoch('subsec') * 1000 AS INTEGER))`);
+
+// ---------------------------------------------------------------------------------------
+// Accounts and sessions
+// ---------------------------------------------------------------------------------------
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    username: text("username").notNull(),
+    email: text("email").notNull(),
+    /** Versioned PBKDF2 string, or null for shadow (guest) users and Google-only accounts. */
+    passwordHash: text("password_hash"),
+    role: text("role", { enum: USER_ROLES }).notNull().default("ATTENDEE"),
+    firstName: text("first_name").notNull().default(""),
+    lastName: text("last_name").notNull().default(""),
+    avatarUrl: text("avatar_url").notNull().default(""),
+    isVerified: integer("is_verified", { mode: "boolean" }).notNull().default(false),
+    /** A shadow user was created by a guest checkout; it cannot log in until claimed. */
+    isGuest: integer("is_guest", { mode: "boolean" }).notNull().default(false),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** For SCANNER accounts: the organizer whose events this gate staff may scan. */
+    organizerId: text("organizer_id"),
+    googleSub: text("google_sub"),
+    phoneNumber: text("phone_number"),
+    /** Bumped on every password change; reset links issued before it are dead. */
+    passwordChangedAt: integer("password_changed_at", { mode: "number" }),
+    lastLoginAt: integer("last_login_at", { mode: "number" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("users_email_lower_unique").on(sql`lower(${t.email})`),
+    uniqueIndex("users_username_lower_unique").on(sql`lower(${t.username})`),
+    uniqueIndex("users_google_sub_unique").on(t.googleSub),
+    index("users_organizer_idx").on(t.organizerId),
+  ],
+);
+
+/**
+ * One row per login (a refresh-token family). Rotation keeps the current refresh jti and
+ * the one before it (tolerated for 30 s, for parallel requests); any older jti presented
+ * means the token leaked, so the session is revoked, access tokens included.
+ */
+export const authSessions = sqliteTable(
+  "auth_sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    refreshJti: text("refresh_jti").notNull(),
+    previousRefreshJti: text("previous_refresh_jti"),
+    rotatedAt: integer("rotated_at", { mode: "number" }),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    revokedAt: integer("revoked_at", { mode: "number" }),
+    revokedReason: text("revoked_reason"),
+    userAgent: text("user_agent"),
+    ipAddress: text("ip_address"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId), index("auth_sessions_expires_idx").on(t.expiresAt)],
+);
+
+/** Individually blacklisted token ids (logout); purged by cron once the token has expired. */
+export const blacklistedTokens = sqliteTable(
+  "blacklisted_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    userId: text("user_id"),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("blacklisted_tokens_expires_idx").on(t.expiresAt)],
+);
+
+export const ACCOUNT_TOKEN_PURPOSES = ["activate", "password_reset"] as const;
+export type AccountTokenPurpose = (typeof ACCOUNT_TOKEN_PURPOSES)[number];
+
+/**
+ * Single-use links mailed to users (email verification / shadow-account claim, password
+ * reset). Only a SHA-256 of the secret is stored. `payload` carries what a claim applies
+ * when the link is used (the password and username chosen at registration, hashed).
+ */
+export const accountTokens = sqliteTable(
+  "account_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ACCOUNT_TOKEN_PURPOSES }).notNull(),
+    tokenHash: text("token_hash").notNull(),
+    payload: text("payload"),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    usedAt: integer("used_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("account_tokens_hash_unique").on(t.tokenHash),
+    index("account_tokens_user_purpose_idx").on(t.userId, t.purpose),
+    index("account_tokens_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const invitationCodes = sqliteTable(
+  "invitation_codes",
+  {
+    id: text("id").primaryKey(),
+    code: text("code").notNull(),
+    note: text("note").notNull().default(""),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    maxUses: integer("max_uses"),
+    useCount: integer("use_count").notNull().default(0),
+    expiresAt: integer("expires_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("invitation_codes_code_upper_unique").on(sql`upper(${t.code})`)],
+);
+
+/**
+ * Fixed-window counters for brute-force and abuse limits (failed logins per account and per
+ * address, ticket resends, ...). `key` names the subject, e.g. `login:acct:jane`.
+ */
+export const rateLimits = sqliteTable(
+  "rate_limits",
+  {
+    key: text("key").primaryKey(),
+    windowStart: integer("window_start", { mode: "number" }).notNull(),
+    count: integer("count").notNull().default(0),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+  },
+  (t) => [index("rate_limits_expires_idx").on(t.expiresAt)],
+);
+
+// ---------------------------------------------------------------------------------------
+// Catalogue
+// ---------------------------------------------------------------------------------------
+
+export const stores = sqliteTable(
+  "stores",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    slug: text("slug").notNull(),
+    description: text("description").notNull().default(""),
+    logoKey: text("logo_key"),
+    bannerKey: text("banner_key"),
+    instagramLink: text("instagram_link").notNull().default(""),
+    websiteLink: text("website_link").notNull().default(""),
+    isPublished: integer("is_published", { mode: "boolean" }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("stores_slug_unique").on(t.slug),
+    index("stores_organizer_idx").on(t.organizerId, t.createdAt),
+    index("stores_published_name_idx").on(t.isPublished, sql`lower(${t.name})`),
+  ],
+);
+
+export const EVENT_STATUSES = ["ACTIVE", "CANCELLED"] as const;
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    storeId: text("store_id").references(() => stores.id, { onDelete: "set null" }),
+    title: text("title").notNull(),
+    description: text("description").notNull().default(""),
+    category: text("category", { enum: EVENT_CATEGORIES }).notNull().default("OTHER"),
+    locationName: text("location_name").notNull().default(""),
+    startAt: integer("start_datetime", { mode: "number" }).notNull(),
+    endAt: integer("end_datetime", { mode: "number" }).notNull(),
+    posterKey: text("poster_key"),
+    isPublished: integer("is_published", { mode: "boolean" }).notNull().default(true),
+    isPrivate: integer("is_private", { mode: "boolean" }).notNull().default(false),
+    status: text("status", { enum: EVENT_STATUSES }).notNull().default("ACTIVE"),
+    cancelledAt: integer("cancelled_at", { mode: "number" }),
+    /** Denormalised for listing filters/ordering; maintained by the tier write paths. */
+    lowestPrice: integer("lowest_price"),
+    highestPrice: integer("highest_price"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("events_listing_idx").on(t.isPublished, t.isPrivate, t.status, t.startAt),
+    index("events_listing_end_idx").on(t.isPublished, t.isPrivate, t.status, t.endAt),
+    index("events_organizer_idx").on(t.organizerId, t.startAt),
+    index("events_store_idx").on(t.storeId, t.startAt),
+    index("events_category_idx").on(t.category, t.startAt),
+    index("events_lowest_price_idx").on(t.lowestPrice),
+  ],
+);
+
+export const tiers = sqliteTable(
+  "tiers",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    /** Whole shillings. 0 = free tier. */
+    price: integer("price").notNull(),
+    quantityAllocated: integer("quantity_allocated").notNull(),
+    /** Copy of the tier Durable Object's counts (the DO is the authority). */
+    quantitySold: integer("quantity_sold").notNull().default(0),
+    quantityHeld: integer("quantity_held").notNull().default(0),
+    maxPerOrder: integer("max_per_order").notNull().default(10),
+    salesStart: integer("sales_start", { mode: "number" }),
+    salesEnd: integer("sales_end", { mode: "number" }),
+    position: integer("position").notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("tiers_event_idx").on(t.eventId, t.position),
+    index("tiers_price_idx").on(t.price, t.eventId),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------
+// Money and tickets
+// ---------------------------------------------------------------------------------------
+
+export const orders = sqliteTable(
+  "orders",
+  {
+    id: text("id").primaryKey(),
+    /** `TS-XXXXXXXX` (≤ 12 chars): the M-Pesa AccountReference and the web client's ref. */
+    reference: text("reference").notNull(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    tierId: text("tier_id")
+      .notNull()
+      .references(() => tiers.id),
+    quantity: integer("quantity").notNull(),
+    unitPrice: integer("unit_price").notNull(),
+    amount: integer("amount").notNull(),
+    buyerName: text("buyer_name").notNull().default(""),
+    buyerEmail: text("buyer_email").notNull(),
+    phoneNumber: text("phone_number"),
+    status: text("status", { enum: ORDER_STATUSES }).notNull().default("PENDING"),
+    failureReason: text("failure_reason"),
+    isFree: integer("is_free", { mode: "boolean" }).notNull().default(false),
+    holdExpiresAt: integer("hold_expires_at", { mode: "number" }),
+    // Daraja
+    merchantRequestId: text("merchant_request_id"),
+    checkoutRequestId: text("checkout_request_id"),
+    mpesaReceiptNumber: text("mpesa_receipt_number"),
+    resultCode: integer("result_code"),
+    resultDesc: text("result_desc"),
+    paidAmount: integer("paid_amount"),
+    paidPhone: text("paid_phone"),
+    transactionDate: text("transaction_date"),
+    paidAt: integer("paid_at", { mode: "number" }),
+    /** Last STK query made by settlement, so a busy Daraja is not asked every minute. */
+    lastQueriedAt: integer("last_queried_at", { mode: "number" }),
+    queryAttempts: integer("query_attempts").notNull().default(0),
+    // Refunds (cancelled events, late payments)
+    refundStatus: text("refund_status", { enum: ["PENDING", "REFUNDED"] }),
+    // Ticket delivery
+    deliveryStatus: text("delivery_status", { enum: DELIVERY_STATUSES }),
+    deliveryAttempts: integer("delivery_attempts").notNull().default(0),
+    deliveredAt: integer("delivered_at", { mode: "number" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("orders_reference_unique").on(t.reference),
+    uniqueIndex("orders_checkout_request_unique").on(t.checkoutRequestId),
+    uniqueIndex("orders_receipt_unique").on(t.mpesaReceiptNumber),
+    index("orders_user_idx").on(t.userId, t.createdAt),
+    index("orders_event_status_idx").on(t.eventId, t.status),
+    index("orders_tier_idx").on(t.tierId),
+    index("orders_settlement_idx").on(t.status, t.holdExpiresAt),
+    index("orders_paid_at_idx").on(t.status, t.paidAt),
+  ],
+);
+
+export const tickets = sqliteTable(
+  "tickets",
+  {
+    id: text("id").primaryKey(),
+    orderId: text("order_id")
+      .notNull()
+      .references(() => orders.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    tierId: text("tier_id")
+      .notNull()
+      .references(() => tiers.id),
+    ownerId: text("owner_id")
+      .notNull()
+      .references(() => users.id),
+    /** Seat number within the order (0-based); with order_id it makes issuance idempotent. */
+    seatIndex: integer("seat_index").notNull(),
+    attendeeName: text("attendee_name").notNull().default(""),
+    attendeeEmail: text("attendee_email").notNull().default(""),
+    /** Compact Ed25519 JWS: what the QR code holds. */
+    qrCodeHash: text("qr_code_hash").notNull(),
+    /** Lowercase hex SHA-256 of qr_code_hash, for scanners' offline matching. */
+    ticketHash: text("ticket_hash").notNull(),
+    signingKeyId: text("signing_key_id").notNull(),
+    status: text("status", { enum: TICKET_STATUSES }).notNull().default("ACTIVE"),
+    checkedInAt: integer("checked_in_at", { mode: "number" }),
+    checkedInBy: text("checked_in_by"),
+    checkedInDevice: text("checked_in_device"),
+    pngKey: text("png_key"),
+    createdAt: createdAt(),
+    /** Bumped on every change; drives the scanner's `?since=` sync. */
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("tickets_order_seat_unique").on(t.orderId, t.seatIndex),
+    uniqueIndex("tickets_ticket_hash_unique").on(t.ticketHash),
+    index("tickets_owner_idx").on(t.ownerId, t.createdAt),
+    index("tickets_event_sync_idx").on(t.eventId, t.updatedAt, t.id),
+    index("tickets_event_tier_idx").on(t.eventId, t.tierId),
+  ],
+);
+
+/** Every scan, online or from an offline batch; a replayed batch hits the unique index. */
+export const checkins = sqliteTable(
+  "checkins",
+  {
+    id: text("id").primaryKey(),
+    ticketId: text("ticket_id")
+      .notNull()
+      .references(() => tickets.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    scannedAt: integer("scanned_at", { mode: "number" }).notNull(),
+    deviceId: text("device_id").notNull().default(""),
+    scannerId: text("scanner_id"),
+    result: text("result", {
+      enum: ["ok", "already_checked_in", "cancelled"],
+    }).notNull(),
+    source: text("source", { enum: ["online", "offline"] }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("checkins_replay_unique").on(t.ticketId, t.deviceId, t.scannedAt),
+    index("checkins_event_idx").on(t.eventId, t.createdAt),
+  ],
+);
+
+/** `Idempotency-Key` answers, scoped by caller, kept for 24 hours. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    scope: text("scope").notNull(),
+    key: text("key").notNull(),
+    requestHash: text("request_hash").notNull(),
+    /** Null while the first request is still being processed. */
+    responseStatus: integer("response_status"),
+    responseBody: text("response_body"),
+    expiresAt: integer("expires_at", { mode: "number" }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.key] }), index("idempotency_keys_expires_idx").on(t.expiresAt)],
+);
+
+// ---------------------------------------------------------------------------------------
+// Mail
+// ---------------------------------------------------------------------------------------
+
+export const MAIL_STATUSES = ["QUEUED", "SENT", "FAILED"] as const;
+export const MAIL_TRANSPORTS = ["brevo", "outbox"] as const;
+export type MailTransport = (typeof MAIL_TRANSPORTS)[number];
+
+/**
+ * Every email the system sends, whatever the transport. With the outbox transport (local
+ * development, no BREVO_API_KEY) this table *is* the outbox. `dedupe_key` makes sending
+ * idempotent: the same logical email (e.g. an order's tickets) is recorded once.
+ */
+export const mailLog = sqliteTable(
+  "mail_log",
+  {
+    id: text("id").primaryKey(),
+    dedupeKey: text("dedupe_key"),
+    kind: text("kind").notNull(),
+    toEmail: text("to_email").notNull(),
+    toName: text("to_name").notNull().default(""),
+    subject: text("subject").notNull(),
+    textBody: text("text_body").notNull(),
+    htmlBody: text("html_body").notNull(),
+    /** JSON array of {name, content_type, key, size}; the bytes live in R2 under `key`. */
+    attachments: text("attachments").notNull().default("[]"),
+    transport: text("transport", { enum: MAIL_TRANSPORTS }).notNull(),
+    status: text("status", { enum: MAIL_STATUSES }).notNull().default("QUEUED"),
+    attempts: integer("attempts").notNull().default(0),
+    /** A consumer holds the row until then, so parallel redeliveries do not both send. */
+    lockedUntil: integer("locked_until", { mode: "number" }),
+    providerMessageId: text("provider_message_id"),
+    lastError: text("last_error"),
+    orderId: text("order_id"),
+    sentAt: integer("sent_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("mail_log_dedupe_unique").on(t.dedupeKey),
+    index("mail_log_transport_created_idx").on(t.transport, t.createdAt),
+    index("mail_log_order_idx").on(t.orderId),
+    index("mail_log_status_idx").on(t.status, t.createdAt),
+  ],
+);
+
+export type User = typeof users.$inferSelect;
+export type AuthSession = typeof authSessions.$inferSelect;
+export type MailLogRow = typeof mailLog.$inferSelect;

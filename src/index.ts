@@ -1,0 +1,17 @@
+/** The Worker entry: wiring only. */
+import { handleFetch } from "./app";
+import { handleDeliveryBatch } from "./delivery/consumer";
+import type { DeliveryJob } from "./delivery/jobs";
+import { runScheduled } from "./scheduled";
+
+export { TierInventory } from "./inventory/tier-inventory";
+
+export default {
+  fetch: handleFetch,
+  async queue(batch, env) {
+    await handleDeliveryBatch(batch, env);
+  },
+  async scheduled(_controller, env, ctx) {
+    ctx.waitUntil(runScheduled(env));
+  },
+} satisfies ExportedHandler<Env, DeliveryJob>;

@@ -1,0 +1,198 @@
+/**
+ * TierInventory: the single authority for one ticket tier's seats (one object per tier).
+ *
+ * Holds `allocation`, `sold` and the open holds (order id, quantity, expiry) in the object's
+ * own SQLite storage. Every method runs check-and-write with no `await` in between, and a
+ * Durable Object runs one call at a time, so two buyers can never both take the last seat.
+ * An alarm set to the earliest hold expiry releases lapsed holds.
+ *
+ * Bootstrapping: the object learns its allocation (and any sales recorded before it
+ * existed) from the first call that carries them; afterwards allocation only changes
+ * through `setAllocation`, which refuses to go below sold + held.
+ */
+import { DurableObject } from "cloudflare:workers";
+
+export interface TierSeed {
+  /** The tier's allocation as D1 knows it; used only when the object is new. */
+  allocation: number;
+  /** Seats already sold per D1; used only when the object is new. */
+  sold: number;
+}
+
+export interface InventorySnapshot {
+  allocation: number;
+  sold: number;
+  held: number;
+  available: number;
+}
+
+export type ReserveResult =
+  | { ok: true; expiresAt: number; snapshot: InventorySnapshot }
+  | { ok: false; reason: "sold_out"; available: number; snapshot: InventorySnapshot };
+
+export type ConfirmResult =
+  | { ok: true; snapshot: InventorySnapshot; lateConfirm: boolean; alreadyConfirmed: boolean }
+  | { ok: false; reason: "seats_gone"; snapshot: InventorySnapshot };
+
+export type AllocationResult =
+  | { ok: true; snapshot: InventorySnapshot }
+  | { ok: false; reason: "below_committed"; minimum: number; snapshot: InventorySnapshot };
+
+export class TierInventory extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS inventory (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        allocation INTEGER NOT NULL,
+        sold INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS holds (
+        order_id TEXT PRIMARY KEY,
+        quantity INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS holds_expiry ON holds (expires_at);
+      CREATE TABLE IF NOT EXISTS confirmed (
+        order_id TEXT PRIMARY KEY,
+        quantity INTEGER NOT NULL
+      );
+    `);
+  }
+
+  private ensure(seed: TierSeed | undefined): void {
+    const row = this.sql.exec("SELECT 1 FROM inventory WHERE id = 1").toArray()[0];
+    if (row) return;
+    const allocation = Math.max(0, Math.floor(seed?.allocation ?? 0));
+    const sold = Math.min(allocation, Math.max(0, Math.floor(seed?.sold ?? 0)));
+    this.sql.exec("INSERT INTO inventory (id, allocation, sold) VALUES (1, ?, ?)", allocation, sold);
+  }
+
+  private releaseExpired(now: number): void {
+    this.sql.exec("DELETE FROM holds WHERE expires_at <= ?", now);
+  }
+
+  private read(now: number): InventorySnapshot {
+    this.releaseExpired(now);
+    const inv = this.sql
+      .exec<{ allocation: number; sold: number }>("SELECT allocation, sold FROM inventory WHERE id = 1")
+      .one();
+    const held = this.sql
+      .exec<{ held: number }>("SELECT COALESCE(SUM(quantity), 0) AS held FROM holds")
+      .one().held;
+    return {
+      allocation: inv.allocation,
+      sold: inv.sold,
+      held,
+      available: Math.max(0, inv.allocation - inv.sold - held),
+    };
+  }
+
+  private async armAlarm(): Promise<void> {
+    const next = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM holds").one().at;
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Current counts (live holds only). */
+  async snapshot(seed?: TierSeed): Promise<InventorySnapshot> {
+    this.ensure(seed);
+    return this.read(Date.now());
+  }
+
+  /**
+   * Hold `quantity` seats for `orderId` until now + holdMs. Idempotent per order: asking
+   * again for the same order returns the existing hold.
+   */
+  async reserve(orderId: string, quantity: number, holdMs: number, seed?: TierSeed): Promise<ReserveResult> {
+    this.ensure(seed);
+    const now = Date.now();
+    const snapshot = this.read(now);
+    const existing = this.sql
+      .exec<{ expires_at: number }>("SELECT expires_at FROM holds WHERE order_id = ?", orderId)
+      .toArray()[0];
+    if (existing) return { ok: true, expiresAt: existing.expires_at, snapshot };
+    if (!Number.isInteger(quantity) || quantity < 1 || snapshot.available < quantity) {
+      return { ok: false, reason: "sold_out", available: snapshot.available, snapshot };
+    }
+    const expiresAt = now + holdMs;
+    this.sql.exec(
+      "INSERT INTO holds (order_id, quantity, expires_at) VALUES (?, ?, ?)",
+      orderId,
+      quantity,
+      expiresAt,
+    );
+    await this.armAlarm();
+    return { ok: true, expiresAt, snapshot: this.read(now) };
+  }
+
+  /**
+   * The order is paid: its hold becomes sold. After the hold lapsed the seats are taken
+   * again only if still free. Idempotent: confirming twice sells once.
+   */
+  async confirm(orderId: string, quantity: number, seed?: TierSeed): Promise<ConfirmResult> {
+    this.ensure(seed);
+    const now = Date.now();
+    const done = this.sql.exec("SELECT 1 FROM confirmed WHERE order_id = ?", orderId).toArray()[0];
+    if (done) return { ok: true, snapshot: this.read(now), lateConfirm: false, alreadyConfirmed: true };
+
+    const hold = this.sql
+      .exec<{ quantity: number; expires_at: number }>(
+        "SELECT quantity, expires_at FROM holds WHERE order_id = ?",
+        orderId,
+      )
+      .toArray()[0];
+    let lateConfirm = false;
+    let seats = quantity;
+    if (hold && hold.expires_at > now) {
+      seats = hold.quantity;
+      this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
+    } else {
+      if (hold) this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
+      lateConfirm = true;
+      const snapshot = this.read(now);
+      if (snapshot.available < seats) return { ok: false, reason: "seats_gone", snapshot };
+    }
+    this.sql.exec("UPDATE inventory SET sold = sold + ? WHERE id = 1", seats);
+    this.sql.exec("INSERT INTO confirmed (order_id, quantity) VALUES (?, ?)", orderId, seats);
+    return { ok: true, snapshot: this.read(now), lateConfirm, alreadyConfirmed: false };
+  }
+
+  /** Give a hold back (payment failed or abandoned). Unknown orders are a no-op. */
+  async release(orderId: string, seed?: TierSeed): Promise<InventorySnapshot> {
+    this.ensure(seed);
+    this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
+    return this.read(Date.now());
+  }
+
+  /** Organizer changes the allocation; never below what is sold or held. */
+  async setAllocation(allocation: number, seed?: TierSeed): Promise<AllocationResult> {
+    this.ensure(seed);
+    const now = Date.now();
+    const snapshot = this.read(now);
+    const minimum = snapshot.sold + snapshot.held;
+    if (!Number.isInteger(allocation) || allocation < minimum) {
+      return { ok: false, reason: "below_committed", minimum, snapshot };
+    }
+    this.sql.exec("UPDATE inventory SET allocation = ? WHERE id = 1", allocation);
+    return { ok: true, snapshot: this.read(now) };
+  }
+
+  /** Event cancelled: no more sales, holds dropped. Sold seats stay counted for the record. */
+  async close(seed?: TierSeed): Promise<InventorySnapshot> {
+    this.ensure(seed);
+    this.sql.exec("DELETE FROM holds");
+    const sold = this.sql.exec<{ sold: number }>("SELECT sold FROM inventory WHERE id = 1").one().sold;
+    this.sql.exec("UPDATE inventory SET allocation = ? WHERE id = 1", sold);
+    return this.read(Date.now());
+  }
+
+  override async alarm(): Promise<void> {
+    this.releaseExpired(Date.now());
+    await this.armAlarm();
+  }
+}

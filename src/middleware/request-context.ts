@@ -1,0 +1,43 @@
+/**
+ * Builds the request context once (request id, config, db, logger, lazy auth) and writes
+ * the one structured log line per request: id, method, path, status, duration.
+ */
+import type { MiddlewareHandler } from "hono";
+import { createAuthContext } from "../auth/request-auth";
+import { loadConfig } from "../config";
+import { createDb } from "../db/client";
+import type { AppEnv } from "../env";
+import { createLogger } from "../lib/logger";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestContext(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = Date.now();
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const log = createLogger({ request_id: requestId });
+
+    c.set("requestId", requestId);
+    c.set("log", log);
+    c.set("legacyErrors", false);
+    const config = loadConfig(c.env);
+    const db = createDb(c.env.DB);
+    c.set("config", config);
+    c.set("db", db);
+    c.set("mail", { db, config, media: c.env.MEDIA, queue: c.env.DELIVERY_QUEUE, log });
+    c.set("auth", createAuthContext(c));
+
+    try {
+      await next();
+    } finally {
+      c.res.headers.set("X-Request-Id", requestId);
+      log.info("request", {
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        status: c.res.status,
+        duration_ms: Date.now() - started,
+      });
+    }
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * A small HTTP client for tests: calls the Worker's real fetch handler (same isolate, real
+ * bindings) and keeps cookies like a browser, so session flows are tested end to end.
+ */
+import { exports } from "cloudflare:workers";
+
+export const BASE_URL = "https://api.ticketsafi.test";
+export const WEB_ORIGIN = "https://ticketsafi.test";
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+  setCookies: string[];
+}
+
+export interface RequestOptions {
+  json?: unknown;
+  form?: FormData | URLSearchParams;
+  rawBody?: BodyInit;
+  headers?: Record<string, string>;
+  bearer?: string;
+  /** Send no cookies on this request. */
+  noCookies?: boolean;
+}
+
+export class TestClient {
+  readonly cookies = new Map<string, string>();
+
+  constructor(
+    readonly address = `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+  ) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<ApiResponse<T>> {
+    const headers = new Headers(options.headers);
+    headers.set("cf-connecting-ip", headers.get("cf-connecting-ip") ?? this.address);
+    let body: BodyInit | undefined = options.rawBody;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    } else if (options.form) {
+      body = options.form;
+    }
+    if (options.bearer) headers.set("authorization", `Bearer ${options.bearer}`);
+    if (!options.noCookies && this.cookies.size > 0 && !headers.has("cookie")) {
+      headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+    }
+    const response = await exports.default.fetch(
+      new Request(`${BASE_URL}${path}`, { method, headers, body }),
+    );
+    const setCookies = response.headers.getSetCookie();
+    for (const line of setCookies) this.storeCookie(line);
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Non-JSON bodies (HTML docs page, CSV) stay text.
+    }
+    return { status: response.status, headers: response.headers, body: parsed as T, text, setCookies };
+  }
+
+  get<T = Record<string, unknown>>(path: string, options?: RequestOptions) {
+    return this.request<T>("GET", path, options);
+  }
+  post<T = Record<string, unknown>>(path: string, json?: unknown, options: RequestOptions = {}) {
+    return this.request<T>("POST", path, { ...options, ...(json === undefined ? {} : { json }) });
+  }
+  patch<T = Record<string, unknown>>(path: string, json?: unknown, options: RequestOptions = {}) {
+    return this.request<T>("PATCH", path, { ...options, ...(json === undefined ? {} : { json }) });
+  }
+
+  private storeCookie(line: string): void {
+    const [pair, ...attributes] = line.split(";");
+    const index = pair?.indexOf("=") ?? -1;
+    if (!pair || index < 0) return;
+    const name = pair.slice(0, index).trim();
+    const value = pair.slice(index + 1).trim();
+    const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === "";
+    if (expired) this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+}
+
+/** Unique-enough names so tests sharing a file's database never collide. */
+export function uniqueName(prefix = "user"): string {
+  return `${prefix}${crypto.randomUUID().replace(/-/g, "").slice(0, 10)}`;
+}

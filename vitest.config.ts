@@ -1,0 +1,38 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the real bindings from wrangler.toml (D1, R2, Queues, the
+// tier Durable Object). Only the network edge is faked: test/fakes/ answers for Google,
+// Brevo and Daraja in their real wire formats (see test/fakes/network.ts).
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            ENVIRONMENT: "test",
+            JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
+            GOOGLE_CLIENT_ID: "ticketsafi-test.apps.googleusercontent.com",
+            PUBLIC_BASE_URL: "https://api.ticketsafi.test",
+            FRONTEND_URL: "https://ticketsafi.test",
+            ALLOWED_ORIGINS: "https://ticketsafi.test",
+            MPESA_CALLBACK_TOKEN: "test-callback-token-0123456789abcdef",
+            MPESA_PASSKEY: "test-passkey",
+          },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/setup.ts"],
+      include: ["test/**/*.test.ts"],
+      testTimeout: 30_000,
+      // The Worker's one-line-per-request info logs would drown the test report.
+      onConsoleLog: (log) => !log.includes('"level":"info"'),
+    },
+  };
+});
