@@ -16,7 +16,7 @@ import { registerDevRoutes } from "./routes/dev";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
 
-function buildApp() {
+export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.use("*", requestContext());

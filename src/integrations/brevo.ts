@@ -16,13 +16,14 @@ export interface BrevoMessage {
 }
 
 export class BrevoError extends Error {
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly status: number | null,
-  ) {
+  readonly retryable: boolean;
+  readonly status: number | null;
+
+  constructor(message: string, retryable: boolean, status: number | null) {
     super(message);
     this.name = "BrevoError";
+    this.retryable = retryable;
+    this.status = status;
   }
 }
 

@@ -57,13 +57,15 @@ const RegistrationBody = z
     role: SignupRole,
     invitation_code: OptionalCode,
   })
-  .superRefine((body, ctx) => {
-    const password = body.password ?? body.password1;
-    if (password === undefined)
-      ctx.addIssue({ code: "custom", path: ["password"], message: "This field is required." });
-    else if (body.password2 !== undefined && body.password2 !== password) {
-      ctx.addIssue({ code: "custom", path: [], message: "The two password fields didn't match." });
-    }
+  // `when`: a missing password is reported alongside the other field errors, as DRF does.
+  .refine((body) => body?.password !== undefined || body?.password1 !== undefined, {
+    path: ["password"],
+    message: "This field is required.",
+    when: () => true,
+  })
+  .refine((body) => body.password2 === undefined || body.password2 === (body.password ?? body.password1), {
+    path: [],
+    message: "The two password fields didn't match.",
   })
   .openapi("RegistrationRequest");
 

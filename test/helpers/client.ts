@@ -2,7 +2,9 @@
  * A small HTTP client for tests: calls the Worker's real fetch handler (same isolate, real
  * bindings) and keeps cookies like a browser, so session flows are tested end to end.
  */
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { handleFetch } from "../../src/app";
 
 export const BASE_URL = "https://api.ticketsafi.test";
 export const WEB_ORIGIN = "https://ticketsafi.test";
@@ -28,9 +30,18 @@ export interface RequestOptions {
 export class TestClient {
   readonly cookies = new Map<string, string>();
 
-  constructor(
-    readonly address = `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
-  ) {}
+  /**
+   * `vars` overrides configuration for this client's requests (e.g. invitations required),
+   * still through the real app and bindings; without it requests go through the Worker's
+   * own fetch export.
+   */
+  readonly vars: Partial<Record<keyof Env, string>>;
+  readonly address: string;
+
+  constructor(vars: Partial<Record<keyof Env, string>> = {}, address?: string) {
+    this.vars = vars;
+    this.address = address ?? `10.0.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+  }
 
   async request<T = Record<string, unknown>>(
     method: string,
@@ -50,9 +61,15 @@ export class TestClient {
     if (!options.noCookies && this.cookies.size > 0 && !headers.has("cookie")) {
       headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     }
-    const response = await exports.default.fetch(
-      new Request(`${BASE_URL}${path}`, { method, headers, body }),
-    );
+    const request = new Request(`${BASE_URL}${path}`, { method, headers, body });
+    let response: Response;
+    if (Object.keys(this.vars).length === 0) {
+      response = await exports.default.fetch(request);
+    } else {
+      const ctx = createExecutionContext();
+      response = await handleFetch(request, { ...env, ...this.vars } as Env, ctx);
+      await waitOnExecutionContext(ctx);
+    }
     const setCookies = response.headers.getSetCookie();
     for (const line of setCookies) this.storeCookie(line);
     const text = await response.text();
