@@ -48,10 +48,17 @@ export function buildApp() {
         ? error
         : new ApiError(500, "internal_error", "Internal server error.", { cause: error });
     if (apiError.status >= 500) {
+      // Deliberate upstream failures (502/503) are warnings; anything unexpected is an error.
+      const expected = error instanceof ApiError;
+      const fields = {
+        code: apiError.code,
+        status: apiError.status,
+        ...describeError(apiError.cause ?? error),
+      };
+      const message = expected ? "request failed upstream" : "unhandled error";
       const log = c.var.log;
-      const fields = { code: apiError.code, ...describeError(apiError.cause ?? error) };
-      if (log) log.error("unhandled error", fields);
-      else console.error(JSON.stringify({ level: "error", message: "unhandled error", ...fields }));
+      if (log) (expected ? log.warn : log.error)(message, fields);
+      else console.error(JSON.stringify({ level: "error", message, ...fields }));
     }
     return errorResponse(c, apiError);
   });
