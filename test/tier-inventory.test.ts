@@ -1,0 +1,85 @@
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { TierInventory } from "../src/inventory/tier-inventory";
+
+function tier(): DurableObjectStub<TierInventory> {
+  return env.TIER_INVENTORY.get(env.TIER_INVENTORY.idFromName(`tier-${crypto.randomUUID()}`));
+}
+
+const seed = (allocation: number, sold = 0) => ({ allocation, sold });
+
+describe("TierInventory (one Durable Object per tier)", () => {
+  it("bootstraps from the tier's allocation and existing sales, once", async () => {
+    const stub = tier();
+    expect(await stub.snapshot(seed(10, 3))).toEqual({ allocation: 10, sold: 3, held: 0, available: 7 });
+    // Later seeds are ignored: the object is the authority now.
+    expect(await stub.snapshot(seed(99, 0))).toEqual({ allocation: 10, sold: 3, held: 0, available: 7 });
+  });
+
+  it("holds seats, sells them on confirm, and gives them back on release", async () => {
+    const stub = tier();
+    const held = await stub.reserve("order-a", 3, 60_000, seed(5));
+    expect(held.ok).toBe(true);
+    expect(held.snapshot).toEqual({ allocation: 5, sold: 0, held: 3, available: 2 });
+
+    const refused = await stub.reserve("order-b", 3, 60_000);
+    expect(refused).toMatchObject({ ok: false, reason: "sold_out", available: 2 });
+
+    const confirmed = await stub.confirm("order-a", 3);
+    expect(confirmed).toMatchObject({ ok: true, lateConfirm: false, alreadyConfirmed: false });
+    expect(confirmed.snapshot).toEqual({ allocation: 5, sold: 3, held: 0, available: 2 });
+
+    // A repeated confirm (a duplicate callback) sells nothing more.
+    expect(await stub.confirm("order-a", 3)).toMatchObject({ ok: true, alreadyConfirmed: true });
+    expect((await stub.snapshot()).sold).toBe(3);
+
+    await stub.reserve("order-c", 2, 60_000);
+    expect((await stub.release("order-c")).available).toBe(2);
+  });
+
+  it("never sells more than the allocation under concurrent reserves", async () => {
+    const stub = tier();
+    await stub.snapshot(seed(50));
+    const attempts = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => stub.reserve(`order-${i}`, 1 + (i % 3), 60_000)),
+    );
+    const granted = attempts.filter((r) => r.ok).length;
+    const snapshot = await stub.snapshot();
+    expect(snapshot.held).toBeLessThanOrEqual(50);
+    expect(snapshot.available).toBe(50 - snapshot.held);
+    expect(granted).toBeGreaterThan(0);
+    expect(attempts.some((r) => !r.ok)).toBe(true);
+  });
+
+  it("releases lapsed holds by alarm, and a late confirm re-takes seats only if still free", async () => {
+    const stub = tier();
+    await stub.reserve("late-order", 2, 60_000, seed(2));
+    // Let the hold lapse without waiting a minute.
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE holds SET expires_at = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const rows = await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec("SELECT COUNT(*) AS n FROM holds").one(),
+    );
+    expect(rows.n).toBe(0);
+
+    // Someone else bought the seats meanwhile: the late payment cannot be fulfilled.
+    await stub.reserve("fast-buyer", 2, 60_000);
+    await stub.confirm("fast-buyer", 2);
+    expect(await stub.confirm("late-order", 2)).toMatchObject({ ok: false, reason: "seats_gone" });
+  });
+
+  it("refuses an allocation below sold + held", async () => {
+    const stub = tier();
+    await stub.reserve("o1", 4, 60_000, seed(10));
+    await stub.confirm("o1", 4);
+    await stub.reserve("o2", 2, 60_000);
+    expect(await stub.setAllocation(5)).toMatchObject({ ok: false, reason: "below_committed", minimum: 6 });
+    expect(await stub.setAllocation(6)).toMatchObject({
+      ok: true,
+      snapshot: { allocation: 6, available: 0 },
+    });
+  });
+});
