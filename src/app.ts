@@ -15,6 +15,9 @@ import { registerAuthRoutes } from "./routes/auth";
 import { registerDevRoutes } from "./routes/dev";
 import { registerDocsRoutes } from "./routes/docs";
 import { registerHealthRoutes } from "./routes/health";
+import { registerMediaRoutes } from "./routes/media";
+import { registerOrganizerEventRoutes } from "./routes/organizer-events";
+import { registerStoreRoutes } from "./routes/stores";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -25,6 +28,9 @@ export function buildApp() {
 
   registerHealthRoutes(app);
   registerAuthRoutes(app);
+  registerStoreRoutes(app);
+  registerMediaRoutes(app);
+  registerOrganizerEventRoutes(app);
   registerDevRoutes(app);
   registerDocsRoutes(app);
 

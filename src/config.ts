@@ -100,7 +100,8 @@ export function loadConfig(env: Bindings): Config {
     jwtSecret: jwtSecret.length >= 32 ? jwtSecret : DEV_JWT_SECRET,
     mpesa: {
       baseUrl: stripTrailingSlash(env.MPESA_BASE_URL || "https://sandbox.safaricom.co.ke"),
-      shortcode: env.MPESA_SHORTCODE || "174379",
+      // The sandbox shortcode is a development default only: production must configure its own.
+      shortcode: env.MPESA_SHORTCODE || (isProduction ? "" : "174379"),
       consumerKey,
       consumerSecret: env.MPESA_CONSUMER_SECRET ?? "",
       passkey: env.MPESA_PASSKEY ?? "",

@@ -24,7 +24,8 @@ export const DateTimeInput = z.string().transform((value, ctx) => {
   if (ms === null) {
     ctx.addIssue({
       code: "custom",
-      message: "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+      message:
+        "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
     });
     return z.NEVER;
   }
@@ -40,8 +41,10 @@ export function IntegerInput(min: number, max: number) {
       return z.NEVER;
     }
     const n = Number(text);
-    if (n < min) ctx.addIssue({ code: "custom", message: `Ensure this value is greater than or equal to ${min}.` });
-    else if (n > max) ctx.addIssue({ code: "custom", message: `Ensure this value is less than or equal to ${max}.` });
+    if (n < min)
+      ctx.addIssue({ code: "custom", message: `Ensure this value is greater than or equal to ${min}.` });
+    else if (n > max)
+      ctx.addIssue({ code: "custom", message: `Ensure this value is less than or equal to ${max}.` });
     else return n;
     return z.NEVER;
   });
@@ -50,7 +53,11 @@ export function IntegerInput(min: number, max: number) {
 /** A URL (http/https) or empty. */
 export const OptionalLink = z.union([
   z.literal(""),
-  z.string().trim().max(500).pipe(z.url({ protocol: /^https?$/, error: "Enter a valid URL." })),
+  z
+    .string()
+    .trim()
+    .max(500)
+    .pipe(z.url({ protocol: /^https?$/, error: "Enter a valid URL." })),
 ]);
 
 /** A file field (multipart) — validated by lib/images; "" or null means none/remove. */

@@ -7,7 +7,11 @@ import { ApiError } from "./errors";
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 
 export type ImageType = "image/jpeg" | "image/png" | "image/webp";
-const EXTENSIONS: Record<ImageType, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp" };
+const EXTENSIONS: Record<ImageType, string> = {
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/webp": "webp",
+};
 
 /** The real type of an image from its magic bytes, or null. */
 export function sniffImageType(bytes: Uint8Array): ImageType | null {
@@ -46,15 +50,24 @@ export async function readImageField(field: string, value: unknown): Promise<Val
   }
   if (value.size === 0) throw ApiError.field(field, "The submitted file is empty.");
   if (value.size > MAX_IMAGE_BYTES) {
-    throw new ApiError(413, "payload_too_large", `The image is too large. The limit is ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`, {
-      fields: { [field]: [`The image is too large. The limit is ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`] },
-    });
+    throw new ApiError(
+      413,
+      "payload_too_large",
+      `The image is too large. The limit is ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`,
+      {
+        fields: { [field]: [`The image is too large. The limit is ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`] },
+      },
+    );
   }
   const bytes = new Uint8Array(await value.arrayBuffer());
   const contentType = sniffImageType(bytes);
   if (!contentType) {
     throw new ApiError(415, "unsupported_media_type", "Upload a valid image: JPEG, PNG or WebP.", {
-      fields: { [field]: ["Upload a valid image. The file you uploaded was either not an image or a corrupted image."] },
+      fields: {
+        [field]: [
+          "Upload a valid image. The file you uploaded was either not an image or a corrupted image.",
+        ],
+      },
     });
   }
   return { bytes, contentType };

@@ -18,7 +18,9 @@ export const PriceInput = z.union([z.number(), z.string().trim()]).transform((va
   if (!match) {
     ctx.addIssue({
       code: "custom",
-      message: /^-\d/.test(text) ? "Ensure this value is greater than or equal to 0." : "A valid number is required.",
+      message: /^-\d/.test(text)
+        ? "Ensure this value is greater than or equal to 0."
+        : "A valid number is required.",
     });
     return z.NEVER;
   }

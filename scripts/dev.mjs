@@ -1,0 +1,228 @@
+/**
+ * `npm run dev`: local development in one command (contract §10).
+ *
+ *   1. creates .dev.vars from .dev.vars.example when it is missing;
+ *   2. applies the D1 migrations to the local database;
+ *   3. seeds the demo data (scripts/seed-data.mjs) when the local database has no users;
+ *   4. runs `wrangler dev` with every extra argument passed through, forwarding signals and
+ *      the exit code: `npm run dev -- --port 9000 --var NAME:VALUE`.
+ *
+ * Steps 2-3 use the same `--env`, `--config` and `--persist-to` as wrangler dev, so the
+ * database prepared is the one the dev server opens. With `--remote` they are skipped.
+ */
+
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  buildSeedSql,
+  DEMO_ACCOUNTS,
+  DEMO_INVITATION_CODE,
+  DEMO_PASSWORD,
+  DEMO_STORE_SLUG,
+} from "./seed-data.mjs";
+import {
+  d1Query,
+  describeCommand,
+  failureDetails,
+  PROJECT_ROOT,
+  runWrangler,
+  WranglerError,
+  wranglerBin,
+} from "./wrangler.mjs";
+
+const DEFAULT_PORT = 8787; // wrangler dev's own default
+const NON_INTERACTIVE = { CI: "true" }; // wrangler never prompts with CI set
+
+const log = (message = "") => console.log(message);
+const step = (message) => console.log(`\n▶ ${message}`);
+
+/** The value of `--name value` / `--name=value` (last one wins, as in yargs), or undefined. */
+function optionValue(args, ...names) {
+  let value;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    for (const name of names) {
+      if (arg === name && i + 1 < args.length) value = args[i + 1];
+      else if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1);
+    }
+  }
+  return value;
+}
+
+/** Every `--var` value, whether given as `--var A:1 B:2`, `--var A:1 --var B:2` or `--var=A:1`. */
+function varValues(args) {
+  const values = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i].startsWith("--var=")) values.push(args[i].slice(6));
+    else if (args[i] === "--var") {
+      while (i + 1 < args.length && !args[i + 1].startsWith("-")) values.push(args[++i]);
+    }
+  }
+  return values;
+}
+
+function ensureDevVars() {
+  const devVars = path.join(PROJECT_ROOT, ".dev.vars");
+  const example = path.join(PROJECT_ROOT, ".dev.vars.example");
+  if (existsSync(devVars)) return;
+  if (!existsSync(example)) {
+    log("! No .dev.vars and no .dev.vars.example: secrets fall back to development defaults.");
+    return;
+  }
+  copyFileSync(example, devVars);
+  log("✔ Created .dev.vars from .dev.vars.example (local secrets; never commit it).");
+}
+
+async function applyMigrations(target) {
+  step("Applying D1 migrations to the local database");
+  const args = ["d1", "migrations", "apply", "DB", ...target];
+  const result = await runWrangler(args, { env: NON_INTERACTIVE });
+  if (result.code !== 0) {
+    throw new WranglerError(
+      `Applying migrations failed (exit code ${result.code}). See wrangler's output above.\n` +
+        `Command: ${describeCommand(args)}\n` +
+        "If the local state is corrupt, delete .wrangler/state (it only holds local data) and run again.",
+    );
+  }
+}
+
+/** Number of users and whether the demo organizer is one of them. */
+async function inspectDatabase(target) {
+  const rows = await d1Query(
+    target,
+    "SELECT COUNT(*) AS n, COALESCE(SUM(lower(username) = 'demo_organizer'), 0) AS demo FROM users",
+  );
+  const row = rows[0] ?? {};
+  return { users: Number(row.n ?? 0), hasDemo: Number(row.demo ?? 0) > 0 };
+}
+
+async function seed(target) {
+  step("Seeding demo data (the local database has no users)");
+  const file = path.join(os.tmpdir(), `ticketsafi-seed-${process.pid}-${Date.now()}.sql`);
+  writeFileSync(file, buildSeedSql(), "utf8");
+  const args = ["d1", "execute", "DB", ...target, "--yes", "--file", file];
+  try {
+    const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
+    if (result.code !== 0) {
+      throw new WranglerError(
+        `Seeding the demo data failed (exit code ${result.code}).\nCommand: ${describeCommand(args)}\n${failureDetails(result)}`,
+      );
+    }
+  } finally {
+    rmSync(file, { force: true });
+  }
+  log("✔ Demo data seeded: accounts, an invitation code, a store, and events with tiers.");
+}
+
+function printBanner(baseUrl, hasDemo) {
+  log("");
+  log("──────────────────────────────────────────────────────────────────────");
+  log(` TicketSafi API  →  ${baseUrl}/`);
+  log(`   health   ${baseUrl}/api/health/`);
+  log(`   docs     ${baseUrl}/api/docs/   (OpenAPI: ${baseUrl}/api/schema/)`);
+  log(`   outbox   ${baseUrl}/__dev/outbox/   (mail kept locally while BREVO_API_KEY is empty)`);
+  if (hasDemo) {
+    log("");
+    log(` Demo logins (password for all: ${DEMO_PASSWORD})`);
+    for (const account of DEMO_ACCOUNTS) {
+      log(`   ${account.role.padEnd(9)} ${account.username.padEnd(15)} ${account.email}`);
+    }
+    log(`   store slug: ${DEMO_STORE_SLUG}   organizer invitation code: ${DEMO_INVITATION_CODE}`);
+  }
+  log("──────────────────────────────────────────────────────────────────────");
+  log("");
+}
+
+/** Runs wrangler dev in the foreground; resolves with the exit code (or re-raises its signal). */
+function runDevServer(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [wranglerBin(), "dev", ...args], {
+      cwd: PROJECT_ROOT,
+      stdio: "inherit",
+      env: process.env,
+    });
+    const forward = (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    };
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const signal of signals) process.on(signal, forward);
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      for (const s of signals) process.off(s, forward);
+      if (signal) {
+        // Die the same way, so callers (shells, CI) see what happened.
+        process.kill(process.pid, signal);
+        return;
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    process.exitCode = await runDevServer(args);
+    return;
+  }
+
+  // Where the database lives: the same wrangler config, environment and persistence dir as wrangler dev.
+  const target = ["--local"];
+  for (const [names, flag] of [
+    [["--env", "-e"], "--env"],
+    [["--config", "-c"], "--config"],
+    [["--persist-to"], "--persist-to"],
+  ]) {
+    const value = optionValue(args, ...names);
+    if (value !== undefined) target.push(flag, value);
+  }
+
+  ensureDevVars();
+
+  const remote = args.includes("--remote") || args.includes("-r");
+  let hasDemo = false;
+  if (remote) {
+    log("! --remote: skipping local migrations and seeding (the dev session uses remote resources).");
+  } else {
+    await applyMigrations(target);
+    const before = await inspectDatabase(target);
+    if (before.users === 0) {
+      await seed(target);
+      hasDemo = (await inspectDatabase(target)).hasDemo;
+    } else {
+      log(`✔ Local database has ${before.users} user(s); not seeding.`);
+      hasDemo = before.hasDemo;
+    }
+  }
+
+  // Links in emails and the OpenAPI `servers` use PUBLIC_BASE_URL (http://localhost:8787 in
+  // wrangler.toml); on another port, point it at this server unless it was set explicitly.
+  const devArgs = [...args];
+  const port = Number(optionValue(args, "--port") ?? DEFAULT_PORT);
+  if (optionValue(args, "--port") === undefined) devArgs.push("--port", String(DEFAULT_PORT));
+  const ip = optionValue(args, "--ip");
+  const host = !ip || ip === "0.0.0.0" || ip === "::" || ip === "*" ? "localhost" : ip;
+  const protocol = optionValue(args, "--local-protocol") ?? "http";
+  const baseUrl = `${protocol}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const devVarsText = existsSync(path.join(PROJECT_ROOT, ".dev.vars"))
+    ? readFileSync(path.join(PROJECT_ROOT, ".dev.vars"), "utf8")
+    : "";
+  const baseUrlSet =
+    varValues(args).some((v) => v.startsWith("PUBLIC_BASE_URL:")) ||
+    /^\s*PUBLIC_BASE_URL\s*=/m.test(devVarsText) ||
+    optionValue(args, "--env", "-e") !== undefined;
+  if (!baseUrlSet && baseUrl !== `http://localhost:${DEFAULT_PORT}`) {
+    devArgs.push("--var", `PUBLIC_BASE_URL:${baseUrl}`);
+    log(`✔ PUBLIC_BASE_URL set to ${baseUrl} for this session.`);
+  }
+
+  printBanner(baseUrl, hasDemo);
+  process.exitCode = await runDevServer(devArgs);
+}
+
+main().catch((error) => {
+  console.error(`\n✖ ${error instanceof WranglerError ? error.message : (error?.stack ?? error)}`);
+  process.exitCode = 1;
+});

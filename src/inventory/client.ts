@@ -1,0 +1,22 @@
+/**
+ * How the rest of the Worker reaches a tier's seats. Callers name a tier and pass what D1
+ * knows about it (used only to bootstrap a new object); they never see the sharding.
+ *
+ * Scaling note: one object serialises one tier, which comfortably takes a flash sale of a
+ * few thousand buyers a second. A tier too hot for one object can be split over N shard
+ * objects (`tier:<id>:<n>`), each owning allocation/N seats, with `reserve` trying a random
+ * shard first and then the others; `snapshot` sums the shards. That change lives entirely
+ * behind these functions.
+ */
+import type { TierInventory, TierSeed } from "./tier-inventory";
+
+export function tierInventory(
+  namespace: DurableObjectNamespace<TierInventory>,
+  tierId: string,
+): DurableObjectStub<TierInventory> {
+  return namespace.get(namespace.idFromName(`tier:${tierId}`));
+}
+
+export function seedFromTier(tier: { quantityAllocated: number; quantitySold: number }): TierSeed {
+  return { allocation: tier.quantityAllocated, sold: tier.quantitySold };
+}
