@@ -14,6 +14,7 @@ import { requestContext } from "./middleware/request-context";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerDevRoutes } from "./routes/dev";
 import { registerDocsRoutes } from "./routes/docs";
+import { registerEventRoutes } from "./routes/events";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
@@ -30,6 +31,7 @@ export function buildApp() {
   registerAuthRoutes(app);
   registerStoreRoutes(app);
   registerMediaRoutes(app);
+  registerEventRoutes(app);
   registerOrganizerEventRoutes(app);
   registerDevRoutes(app);
   registerDocsRoutes(app);

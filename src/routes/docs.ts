@@ -26,7 +26,8 @@ export function registerDocsRoutes(app: Api): void {
           info: {
             title: "TicketSafi API",
             version: "1.0.0",
-            description: "Tickets for Kenyan events, paid with M-Pesa. Every route here is generated from the schemas that validate it.",
+            description:
+              "Tickets for Kenyan events, paid with M-Pesa. Every route here is generated from the schemas that validate it.",
           },
           servers: [{ url: c.var.config.publicBaseUrl }],
         }),

@@ -1,10 +1,13 @@
 /** Organizer portal: create, edit, delete/cancel events (contract §6). ORGANIZER only. */
 import { z } from "@hono/zod-openapi";
 import { EVENT_CATEGORIES, type User } from "../db/schema";
+import { ApiError } from "../lib/errors";
 import { BooleanInput, DateTimeInput, FileInput, IntegerInput } from "../lib/fields";
 import { MAX_IMAGE_BYTES, readImageField } from "../lib/images";
 import { PriceInput } from "../lib/money";
+import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../lib/pagination";
 import { type Api, type AppContext, defineRoute } from "../lib/route";
+import { listOrganizerEvents, organizerDashboard } from "../services/organizer-dashboard";
 import {
   createEvent,
   loadOwnEvent,
@@ -14,6 +17,7 @@ import {
   updateEvent,
 } from "../services/organizer-events";
 import { EditEventSchema, toEditRepresentation } from "../views/event";
+import { EventListItemSchema, toEventListItem } from "../views/event-list-item";
 
 const TAGS = ["Organizer"];
 const ORGANIZER = ["ORGANIZER"] as const;
@@ -92,6 +96,37 @@ const UpdateEventBody = z
 
 const EventIdParams = z.object({ id: z.string().uuid() });
 
+const OrganizerEventItemSchema = EventListItemSchema.extend({
+  is_published: z.boolean(),
+  tickets_sold: z.number().int(),
+  revenue: z.number(),
+}).openapi("OrganizerEventItem");
+
+const DashboardSchema = z
+  .object({
+    total_revenue: z.number(),
+    tickets_sold: z.number().int(),
+    total_attendees: z.number().int(),
+    avg_ticket_price: z.number(),
+    orders_pending: z.number().int(),
+    orders_paid_unfulfilled: z.number().int(),
+    recent_events: z.array(
+      z.object({
+        id: z.string(),
+        title: z.string(),
+        date: z.string(),
+        status: z.enum(["Active", "Past", "Draft"]),
+        sold: z.number().int(),
+        capacity: z.number().int(),
+        revenue: z.number(),
+      }),
+    ),
+    sales_last_7_days: z.array(
+      z.object({ date: z.string(), tickets: z.number().int(), revenue: z.number() }),
+    ),
+  })
+  .openapi("OrganizerDashboard");
+
 function toTierInputs(body: z.infer<typeof TierBody>[]): TierInput[] {
   return body.map((tier) => ({
     id: tier.id,
@@ -123,6 +158,56 @@ async function posterFrom(value: unknown, present: boolean) {
 
 export function registerOrganizerEventRoutes(app: Api): void {
   const uploadLimit = MAX_IMAGE_BYTES + 1024 * 1024;
+
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/organizer/dashboard/",
+      tags: TAGS,
+      summary: "Sales figures, recent events and the last 7 days",
+      roles: ORGANIZER,
+      responses: { 200: { description: "Dashboard", schema: DashboardSchema } },
+    },
+    async (c) => {
+      const organizer = await c.var.auth.requireUser();
+      return c.json(await organizerDashboard(c.var.db, organizer.id), 200);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/organizer/events/",
+      tags: TAGS,
+      summary: "The organizer's events, drafts and past included, latest start first",
+      roles: ORGANIZER,
+      query: PaginationQuery,
+      responses: { 200: { description: "A page of events", schema: pageSchema(OrganizerEventItemSchema) } },
+    },
+    async (c, { query }) => {
+      const organizer = await c.var.auth.requireUser();
+      const page = parsePageRequest(query);
+      const { total, items } = await listOrganizerEvents(c.var.db, organizer.id, page);
+      if (items.length === 0 && page.page > 1) throw ApiError.notFound("Invalid page.");
+      const base = c.var.config.publicBaseUrl;
+      return c.json(
+        buildPage(
+          c.req.url,
+          page,
+          total,
+          items.map((item) => ({
+            ...toEventListItem(base, item.source),
+            is_published: item.isPublished,
+            tickets_sold: item.ticketsSold,
+            revenue: item.revenue,
+          })),
+        ),
+        200,
+      );
+    },
+  );
 
   defineRoute(
     app,

@@ -1,0 +1,194 @@
+/**
+ * Public event discovery (contract §3). The listing is one D1 statement: filters, the
+ * page, and the total (a window count) in a single round trip. Text search uses the FTS5
+ * index `events_fts`, never a `LIKE '%…%'` scan.
+ */
+import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { type EventCategory, events, stores, tiers, users } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import type { TierRow } from "../views/event";
+import type { EventListItemSource } from "../views/event-list-item";
+
+export const EVENT_ORDERINGS = [
+  "start_datetime",
+  "-start_datetime",
+  "lowest_price",
+  "-lowest_price",
+] as const;
+export type EventOrdering = (typeof EVENT_ORDERINGS)[number];
+
+export interface EventFilters {
+  /** FTS5 match expression, already built from the user's words. */
+  match?: string | undefined;
+  category?: EventCategory | undefined;
+  /** Events overlapping [from, to) in epoch ms. */
+  from?: number | undefined;
+  to?: number | undefined;
+  minPrice?: number | undefined;
+  maxPrice?: number | undefined;
+  storeSlug?: string | undefined;
+  ordering: EventOrdering;
+}
+
+/**
+ * Words → an FTS5 query: each word a quoted prefix term, all required. Quoting makes any
+ * user input safe (no FTS syntax injection); punctuation is dropped.
+ */
+export function buildMatchExpression(q: string): string | undefined {
+  const words = q
+    .normalize("NFKC")
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)
+    .slice(0, 8)
+    .map((word) => `"${word.slice(0, 40)}"*`);
+  return words.length > 0 ? words.join(" ") : undefined;
+}
+
+/** Seats left over all of an event's tiers, in SQL (0 = sold out). Explicit names: see organizer-dashboard. */
+export const availableSeatsSql = sql<number>`(SELECT COALESCE(SUM(MAX(t.quantity_allocated - t.quantity_sold - t.quantity_held, 0)), 0) FROM tiers t WHERE t.event_id = events.id)`;
+
+const listColumns = {
+  event: {
+    id: events.id,
+    title: events.title,
+    startAt: events.startAt,
+    endAt: events.endAt,
+    locationName: events.locationName,
+    posterKey: events.posterKey,
+    lowestPrice: events.lowestPrice,
+    category: events.category,
+    isPrivate: events.isPrivate,
+  },
+  organizerName: users.username,
+  storeId: stores.id,
+  storeName: stores.name,
+  storeSlug: stores.slug,
+  storeLogoKey: stores.logoKey,
+  availableSeats: availableSeatsSql,
+  total: sql<number>`COUNT(*) OVER ()`,
+};
+
+type ListRow = {
+  event: EventListItemSource["event"];
+  organizerName: string;
+  storeId: string | null;
+  storeName: string | null;
+  storeSlug: string | null;
+  storeLogoKey: string | null;
+  availableSeats: number;
+  total: number;
+};
+
+export function toListSource(row: Omit<ListRow, "total">): EventListItemSource {
+  return {
+    event: row.event,
+    organizerName: row.organizerName,
+    store:
+      row.storeId && row.storeName !== null && row.storeSlug !== null
+        ? { id: row.storeId, name: row.storeName, slug: row.storeSlug, logoKey: row.storeLogoKey }
+        : null,
+    availableSeats: row.availableSeats,
+  };
+}
+
+function orderBy(ordering: EventOrdering): SQL[] {
+  switch (ordering) {
+    case "-start_datetime":
+      return [desc(events.startAt), asc(events.id)];
+    case "lowest_price":
+      return [
+        sql`${events.lowestPrice} IS NULL`,
+        asc(events.lowestPrice),
+        asc(events.startAt),
+        asc(events.id),
+      ];
+    case "-lowest_price":
+      return [
+        sql`${events.lowestPrice} IS NULL`,
+        desc(events.lowestPrice),
+        asc(events.startAt),
+        asc(events.id),
+      ];
+    default:
+      return [asc(events.startAt), asc(events.id)];
+  }
+}
+
+/** Published, public, active events that have not ended, filtered, one page plus the total. */
+export async function listPublicEvents(
+  db: Database,
+  filters: EventFilters,
+  page: { limit: number; offset: number },
+  now = Date.now(),
+): Promise<{ total: number; rows: EventListItemSource[] }> {
+  const conditions: Array<SQL | undefined> = [
+    eq(events.isPublished, true),
+    eq(events.isPrivate, false),
+    eq(events.status, "ACTIVE"),
+    gt(events.endAt, now),
+  ];
+  if (filters.match) {
+    conditions.push(
+      sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${filters.match})`,
+    );
+  }
+  if (filters.category) conditions.push(eq(events.category, filters.category));
+  if (filters.from !== undefined) conditions.push(gt(events.endAt, filters.from));
+  if (filters.to !== undefined) conditions.push(lt(events.startAt, filters.to));
+  if (filters.minPrice !== undefined || filters.maxPrice !== undefined) {
+    // An event matches when any one of its tiers is within the bounds.
+    const min = filters.minPrice ?? 0;
+    const max = filters.maxPrice ?? Number.MAX_SAFE_INTEGER;
+    conditions.push(
+      sql`EXISTS (SELECT 1 FROM tiers t WHERE t.event_id = events.id AND t.price >= ${min} AND t.price <= ${max})`,
+    );
+  }
+  if (filters.storeSlug) {
+    conditions.push(eq(stores.slug, filters.storeSlug), eq(stores.isPublished, true));
+  }
+
+  const rows: ListRow[] = await db
+    .select(listColumns)
+    .from(events)
+    .innerJoin(users, eq(users.id, events.organizerId))
+    .leftJoin(stores, eq(stores.id, events.storeId))
+    .where(and(...conditions))
+    .orderBy(...orderBy(filters.ordering))
+    .limit(page.limit)
+    .offset(page.offset);
+  return { total: rows[0]?.total ?? 0, rows: rows.map(toListSource) };
+}
+
+export interface PublicEventDetail {
+  event: typeof events.$inferSelect;
+  organizerName: string;
+  store: { id: string; name: string; slug: string; logoKey: string | null } | null;
+  tiers: TierRow[];
+}
+
+/** A published event by id (private ones too: the link is the key); drafts and cancelled are 404. */
+export async function getPublicEvent(db: Database, eventId: string): Promise<PublicEventDetail> {
+  // Two statements in parallel rather than one db.batch: inside a batch drizzle maps D1 rows
+  // by column *name*, and this join's shared names (id, description, created_at) collide.
+  const [found, eventTiers] = await Promise.all([
+    db
+      .select({ event: events, organizerName: users.username, store: stores })
+      .from(events)
+      .innerJoin(users, eq(users.id, events.organizerId))
+      .leftJoin(stores, eq(stores.id, events.storeId))
+      .where(and(eq(events.id, eventId), eq(events.isPublished, true), eq(events.status, "ACTIVE")))
+      .limit(1),
+    db.select().from(tiers).where(eq(tiers.eventId, eventId)).orderBy(asc(tiers.position)),
+  ]);
+  const row = found[0];
+  if (!row) throw ApiError.notFound();
+  return {
+    event: row.event,
+    organizerName: row.organizerName,
+    store: row.store
+      ? { id: row.store.id, name: row.store.name, slug: row.store.slug, logoKey: row.store.logoKey }
+      : null,
+    tiers: eventTiers,
+  };
+}
