@@ -12,23 +12,33 @@ const seed = (allocation: number, sold = 0) => ({ allocation, sold });
 describe("TierInventory (one Durable Object per tier)", () => {
   it("bootstraps from the tier's allocation and existing sales, once", async () => {
     const stub = tier();
-    expect(await stub.snapshot(seed(10, 3))).toEqual({ allocation: 10, sold: 3, held: 0, available: 7 });
+    expect(await stub.snapshot(seed(10, 3))).toMatchObject({
+      allocation: 10,
+      sold: 3,
+      held: 0,
+      available: 7,
+    });
     // Later seeds are ignored: the object is the authority now.
-    expect(await stub.snapshot(seed(99, 0))).toEqual({ allocation: 10, sold: 3, held: 0, available: 7 });
+    expect(await stub.snapshot(seed(99, 0))).toMatchObject({
+      allocation: 10,
+      sold: 3,
+      held: 0,
+      available: 7,
+    });
   });
 
   it("holds seats, sells them on confirm, and gives them back on release", async () => {
     const stub = tier();
     const held = await stub.reserve("order-a", 3, 60_000, seed(5));
     expect(held.ok).toBe(true);
-    expect(held.snapshot).toEqual({ allocation: 5, sold: 0, held: 3, available: 2 });
+    expect(held.snapshot).toMatchObject({ allocation: 5, sold: 0, held: 3, available: 2 });
 
     const refused = await stub.reserve("order-b", 3, 60_000);
     expect(refused).toMatchObject({ ok: false, reason: "sold_out", available: 2 });
 
     const confirmed = await stub.confirm("order-a", 3);
     expect(confirmed).toMatchObject({ ok: true, lateConfirm: false, alreadyConfirmed: false });
-    expect(confirmed.snapshot).toEqual({ allocation: 5, sold: 3, held: 0, available: 2 });
+    expect(confirmed.snapshot).toMatchObject({ allocation: 5, sold: 3, held: 0, available: 2 });
 
     // A repeated confirm (a duplicate callback) sells nothing more.
     expect(await stub.confirm("order-a", 3)).toMatchObject({ ok: true, alreadyConfirmed: true });
@@ -81,5 +91,40 @@ describe("TierInventory (one Durable Object per tier)", () => {
       ok: true,
       snapshot: { allocation: 6, available: 0 },
     });
+  });
+});
+
+describe("TierInventory versions and the D1 copy", () => {
+  it("bumps its version on every change and copies counts back to D1 when an alarm frees seats", async () => {
+    const tierId = crypto.randomUUID();
+    const eventId = crypto.randomUUID();
+    const organizerId = crypto.randomUUID();
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO users (id, username, email, role) VALUES (?, ?, ?, 'ORGANIZER')").bind(
+        organizerId,
+        `o${tierId.slice(0, 8)}`,
+        `${tierId}@example.com`,
+      ),
+      env.DB.prepare(
+        "INSERT INTO events (id, organizer_id, title, start_datetime, end_datetime) VALUES (?, ?, 'E', 1, 2)",
+      ).bind(eventId, organizerId),
+      env.DB.prepare(
+        "INSERT INTO tiers (id, event_id, name, price, quantity_allocated, quantity_held, inventory_version) VALUES (?, ?, 'T', 100, 10, 4, 0)",
+      ).bind(tierId, eventId),
+    ]);
+    const stub = env.TIER_INVENTORY.get(env.TIER_INVENTORY.idFromName(`tier:${tierId}`));
+    const first = await stub.reserve("v-order", 4, 60_000, { allocation: 10, sold: 0, tierId });
+    expect(first.ok).toBe(true);
+    const before = (await stub.snapshot()).version;
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec("UPDATE holds SET expires_at = ?", Date.now() - 1);
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await stub.snapshot();
+    expect(after.version).toBeGreaterThan(before);
+    const row = await env.DB.prepare("SELECT quantity_held, inventory_version FROM tiers WHERE id = ?")
+      .bind(tierId)
+      .first();
+    expect(row).toEqual({ quantity_held: 0, inventory_version: after.version });
   });
 });

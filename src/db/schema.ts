@@ -266,6 +266,8 @@ export const tiers = sqliteTable(
     /** Copy of the tier Durable Object's counts (the DO is the authority). */
     quantitySold: integer("quantity_sold").notNull().default(0),
     quantityHeld: integer("quantity_held").notNull().default(0),
+    /** Version of the object's counts last copied here; older snapshots never overwrite newer ones. */
+    inventoryVersion: integer("inventory_version").notNull().default(0),
     maxPerOrder: integer("max_per_order").notNull().default(10),
     salesStart: integer("sales_start", { mode: "number" }),
     salesEnd: integer("sales_end", { mode: "number" }),
@@ -471,6 +473,27 @@ export const mailLog = sqliteTable(
     index("mail_log_status_idx").on(t.status, t.createdAt),
   ],
 );
+
+/**
+ * State of the local M-Pesa simulator (development only; never used in production): one row
+ * per STK push it accepted, so STK queries and delayed callbacks can answer consistently.
+ */
+export const mpesaSimulatorPushes = sqliteTable("mpesa_simulator_pushes", {
+  checkoutRequestId: text("checkout_request_id").primaryKey(),
+  merchantRequestId: text("merchant_request_id").notNull(),
+  phoneNumber: text("phone_number").notNull(),
+  amount: integer("amount").notNull(),
+  accountReference: text("account_reference").notNull(),
+  callbackUrl: text("callback_url").notNull(),
+  /** The outcome the simulator decided from the phone number (0, 1032, 1, 1037). */
+  resultCode: integer("result_code").notNull(),
+  resultDesc: text("result_desc").notNull(),
+  receiptNumber: text("receipt_number"),
+  /** When the customer "answers" (callback due); null = never (the timeout number). */
+  answersAt: integer("answers_at", { mode: "number" }),
+  callbackSentAt: integer("callback_sent_at", { mode: "number" }),
+  createdAt: createdAt(),
+});
 
 export type User = typeof users.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;

@@ -17,6 +17,14 @@ export function tierInventory(
   return namespace.get(namespace.idFromName(`tier:${tierId}`));
 }
 
-export function seedFromTier(tier: { quantityAllocated: number; quantitySold: number }): TierSeed {
-  return { allocation: tier.quantityAllocated, sold: tier.quantitySold };
+export function seedFromTier(tier: {
+  id: string;
+  quantityAllocated: number;
+  quantitySold: number;
+}): TierSeed {
+  return { allocation: tier.quantityAllocated, sold: tier.quantitySold, tierId: tier.id };
 }
+
+/** SQL to copy a snapshot into D1 without ever rolling the copy back to an older version. */
+export const COPY_COUNTS_SQL =
+  "UPDATE tiers SET quantity_sold = ?, quantity_held = ?, inventory_version = ? WHERE id = ? AND inventory_version < ?";

@@ -11,12 +11,15 @@
  * through `setAllocation`, which refuses to go below sold + held.
  */
 import { DurableObject } from "cloudflare:workers";
+import { COPY_COUNTS_SQL } from "./client";
 
 export interface TierSeed {
   /** The tier's allocation as D1 knows it; used only when the object is new. */
   allocation: number;
   /** Seats already sold per D1; used only when the object is new. */
   sold: number;
+  /** The tier's id, so the object can copy its counts back to D1 when an alarm frees seats. */
+  tierId?: string;
 }
 
 export interface InventorySnapshot {
@@ -24,6 +27,8 @@ export interface InventorySnapshot {
   sold: number;
   held: number;
   available: number;
+  /** Bumped on every change: D1 copies keep only the newest snapshot. */
+  version: number;
 }
 
 export type ReserveResult =
@@ -48,7 +53,9 @@ export class TierInventory extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS inventory (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         allocation INTEGER NOT NULL,
-        sold INTEGER NOT NULL
+        sold INTEGER NOT NULL,
+        version INTEGER NOT NULL DEFAULT 0,
+        tier_id TEXT
       );
       CREATE TABLE IF NOT EXISTS holds (
         order_id TEXT PRIMARY KEY,
@@ -64,21 +71,41 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   private ensure(seed: TierSeed | undefined): void {
-    const row = this.sql.exec("SELECT 1 FROM inventory WHERE id = 1").toArray()[0];
-    if (row) return;
+    const row = this.sql
+      .exec<{ tier_id: string | null }>("SELECT tier_id FROM inventory WHERE id = 1")
+      .toArray()[0];
+    if (row) {
+      if (row.tier_id === null && seed?.tierId)
+        this.sql.exec("UPDATE inventory SET tier_id = ? WHERE id = 1", seed.tierId);
+      return;
+    }
     const allocation = Math.max(0, Math.floor(seed?.allocation ?? 0));
     const sold = Math.min(allocation, Math.max(0, Math.floor(seed?.sold ?? 0)));
-    this.sql.exec("INSERT INTO inventory (id, allocation, sold) VALUES (1, ?, ?)", allocation, sold);
+    this.sql.exec(
+      "INSERT INTO inventory (id, allocation, sold, version, tier_id) VALUES (1, ?, ?, 0, ?)",
+      allocation,
+      sold,
+      seed?.tierId ?? null,
+    );
   }
 
-  private releaseExpired(now: number): void {
-    this.sql.exec("DELETE FROM holds WHERE expires_at <= ?", now);
+  /** Every state change bumps the version, so copies elsewhere can tell old from new. */
+  private bump(): void {
+    this.sql.exec("UPDATE inventory SET version = version + 1 WHERE id = 1");
+  }
+
+  private releaseExpired(now: number): boolean {
+    const released = this.sql.exec("DELETE FROM holds WHERE expires_at <= ?", now).rowsWritten > 0;
+    if (released) this.bump();
+    return released;
   }
 
   private read(now: number): InventorySnapshot {
     this.releaseExpired(now);
     const inv = this.sql
-      .exec<{ allocation: number; sold: number }>("SELECT allocation, sold FROM inventory WHERE id = 1")
+      .exec<{ allocation: number; sold: number; version: number }>(
+        "SELECT allocation, sold, version FROM inventory WHERE id = 1",
+      )
       .one();
     const held = this.sql
       .exec<{ held: number }>("SELECT COALESCE(SUM(quantity), 0) AS held FROM holds")
@@ -88,6 +115,7 @@ export class TierInventory extends DurableObject<Env> {
       sold: inv.sold,
       held,
       available: Math.max(0, inv.allocation - inv.sold - held),
+      version: inv.version,
     };
   }
 
@@ -106,7 +134,7 @@ export class TierInventory extends DurableObject<Env> {
 
   /**
    * Hold `quantity` seats for `orderId` until now + holdMs. Idempotent per order: asking
-   * again for the same order returns the existing hold.
+   * again for the same order returns the existing hold. A refusal writes nothing anywhere.
    */
   async reserve(orderId: string, quantity: number, holdMs: number, seed?: TierSeed): Promise<ReserveResult> {
     this.ensure(seed);
@@ -126,8 +154,11 @@ export class TierInventory extends DurableObject<Env> {
       quantity,
       expiresAt,
     );
+    this.bump();
+    const after = this.read(now);
+    // The alarm is armed after the write is visible; no await sits between check and write.
     await this.armAlarm();
-    return { ok: true, expiresAt, snapshot: this.read(now) };
+    return { ok: true, expiresAt, snapshot: after };
   }
 
   /**
@@ -155,17 +186,21 @@ export class TierInventory extends DurableObject<Env> {
       if (hold) this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
       lateConfirm = true;
       const snapshot = this.read(now);
-      if (snapshot.available < seats) return { ok: false, reason: "seats_gone", snapshot };
+      if (snapshot.available < seats) {
+        if (hold) this.bump();
+        return { ok: false, reason: "seats_gone", snapshot: this.read(now) };
+      }
     }
     this.sql.exec("UPDATE inventory SET sold = sold + ? WHERE id = 1", seats);
     this.sql.exec("INSERT INTO confirmed (order_id, quantity) VALUES (?, ?)", orderId, seats);
+    this.bump();
     return { ok: true, snapshot: this.read(now), lateConfirm, alreadyConfirmed: false };
   }
 
   /** Give a hold back (payment failed or abandoned). Unknown orders are a no-op. */
   async release(orderId: string, seed?: TierSeed): Promise<InventorySnapshot> {
     this.ensure(seed);
-    this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
+    if (this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId).rowsWritten > 0) this.bump();
     return this.read(Date.now());
   }
 
@@ -179,6 +214,7 @@ export class TierInventory extends DurableObject<Env> {
       return { ok: false, reason: "below_committed", minimum, snapshot };
     }
     this.sql.exec("UPDATE inventory SET allocation = ? WHERE id = 1", allocation);
+    this.bump();
     return { ok: true, snapshot: this.read(now) };
   }
 
@@ -188,11 +224,28 @@ export class TierInventory extends DurableObject<Env> {
     this.sql.exec("DELETE FROM holds");
     const sold = this.sql.exec<{ sold: number }>("SELECT sold FROM inventory WHERE id = 1").one().sold;
     this.sql.exec("UPDATE inventory SET allocation = ? WHERE id = 1", sold);
+    this.bump();
     return this.read(Date.now());
   }
 
   override async alarm(): Promise<void> {
-    this.releaseExpired(Date.now());
+    const released = this.releaseExpired(Date.now());
     await this.armAlarm();
+    if (released) await this.copyCountsToD1();
+  }
+
+  /**
+   * Keep D1's copy (used by listings) current when seats come back on their own. Only a
+   * newer version overwrites, so a slow write never rolls the copy back.
+   */
+  private async copyCountsToD1(): Promise<void> {
+    const tierId = this.sql
+      .exec<{ tier_id: string | null }>("SELECT tier_id FROM inventory WHERE id = 1")
+      .one().tier_id;
+    if (!tierId) return;
+    const snapshot = this.read(Date.now());
+    await this.env.DB.prepare(COPY_COUNTS_SQL)
+      .bind(snapshot.sold, snapshot.held, snapshot.version, tierId, snapshot.version)
+      .run();
   }
 }

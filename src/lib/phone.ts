@@ -1,0 +1,16 @@
+/**
+ * Kenyan mobile numbers in any usual form (`0712 345 678`, `+254712345678`, `254712345678`,
+ * `712345678`, `0110…`) → `2547XXXXXXXX` / `2541XXXXXXXX`, the form Daraja wants.
+ */
+export function normalizeKenyanPhone(input: string): string | null {
+  const compact = input.replace(/[\s\-().]/g, "");
+  const match = /^(?:\+?254|0)?([17]\d{8})$/.exec(compact);
+  return match ? `254${match[1]}` : null;
+}
+
+/** `2547****678`: the first four and last three digits (contract §6). */
+export function maskPhone(phone: string | null | undefined): string {
+  if (!phone) return "";
+  if (phone.length <= 7) return "*".repeat(phone.length);
+  return `${phone.slice(0, 4)}${"*".repeat(phone.length - 7)}${phone.slice(-3)}`;
+}
