@@ -18,12 +18,14 @@ import { registerEventRoutes } from "./routes/events";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
+import { registerPayRoutes } from "./routes/pay";
 import { registerStoreRoutes } from "./routes/stores";
+import { registerTicketRoutes } from "./routes/tickets";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
 
-  app.use("*", requestContext());
+  app.use("*", requestContext({ selfFetch: (request, env, ctx) => handleFetch(request, env, ctx) }));
   app.use("*", corsForAllowedOrigins());
   app.use("*", csrfOriginCheck());
 
@@ -32,6 +34,8 @@ export function buildApp() {
   registerStoreRoutes(app);
   registerMediaRoutes(app);
   registerEventRoutes(app);
+  registerPayRoutes(app);
+  registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
   registerDevRoutes(app);
   registerDocsRoutes(app);

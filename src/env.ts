@@ -6,6 +6,7 @@
 import type { AuthContext } from "./auth/request-auth";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
+import type { DarajaClient } from "./integrations/mpesa/types";
 import type { Logger } from "./lib/logger";
 import type { MailDeps } from "./mail/mailer";
 
@@ -33,6 +34,8 @@ export interface Variables {
   auth: AuthContext;
   /** What the mail module needs (db, config, R2, queue), built once per request. */
   mail: MailDeps;
+  /** The Daraja client (real or simulator), created on first use. */
+  daraja: () => DarajaClient;
   /** Set by routes the original backend answered with `{"error": ...}` bodies. */
   legacyErrors: boolean;
 }

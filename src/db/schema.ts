@@ -496,5 +496,6 @@ export const mpesaSimulatorPushes = sqliteTable("mpesa_simulator_pushes", {
 });
 
 export type User = typeof users.$inferSelect;
+export type Order = typeof orders.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;

@@ -7,11 +7,18 @@ import { createAuthContext } from "../auth/request-auth";
 import { loadConfig } from "../config";
 import { createDb } from "../db/client";
 import type { AppEnv } from "../env";
+import { darajaClientFor } from "../integrations/mpesa";
+import type { DarajaClient } from "../integrations/mpesa/types";
 import { createLogger } from "../lib/logger";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
-export function requestContext(): MiddlewareHandler<AppEnv> {
+export interface RequestContextOptions {
+  /** Runs a request through this Worker in-process (used by the local M-Pesa simulator). */
+  selfFetch: (request: Request, env: AppEnv["Bindings"], ctx: ExecutionContext) => Promise<Response>;
+}
+
+export function requestContext(options: RequestContextOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();
     const incoming = c.req.header("x-request-id");
@@ -27,6 +34,15 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set("db", db);
     c.set("mail", { db, config, media: c.env.MEDIA, queue: c.env.DELIVERY_QUEUE, log });
     c.set("auth", createAuthContext(c));
+    let daraja: DarajaClient | undefined;
+    c.set("daraja", () => {
+      daraja ??= darajaClientFor(config, {
+        db,
+        selfFetch: (request) => options.selfFetch(request, c.env, c.executionCtx as ExecutionContext),
+        schedule: (task) => c.executionCtx.waitUntil(task),
+      });
+      return daraja;
+    });
 
     try {
       await next();

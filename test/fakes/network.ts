@@ -5,6 +5,7 @@
  * to any other host fails, so no test can silently depend on the internet.
  */
 import { BrevoFake } from "./brevo";
+import { DarajaFake } from "./daraja";
 import { GoogleFake } from "./google";
 
 export interface FakeUpstream {
@@ -16,7 +17,8 @@ export interface FakeUpstream {
 class NetworkFakes {
   readonly google = new GoogleFake();
   readonly brevo = new BrevoFake();
-  private readonly upstreams: FakeUpstream[] = [this.google, this.brevo];
+  readonly daraja = new DarajaFake();
+  private readonly upstreams: FakeUpstream[] = [this.google, this.brevo, this.daraja];
   private installed = false;
   /** Every outbound request, in order (url + method), for assertions. */
   readonly requests: Array<{ method: string; url: string }> = [];

@@ -1,0 +1,374 @@
+/**
+ * The local M-Pesa simulator (contract §10): a `fetch` that answers like Daraja, so the real
+ * Daraja client talks to it unchanged. Development only: `createSimulatedDarajaClient`
+ * refuses to build one in production or when real credentials are configured.
+ *
+ * It validates requests the way Daraja does (same paths, bodies, error shapes, statuses),
+ * decides the outcome from the phone number, stores the push in `mpesa_simulator_pushes`
+ * and, `delayMs` later, posts a real-shaped callback through `deliverCallback`.
+ *
+ *   254708000001  cancels            → callback ResultCode 1032
+ *   254708000002  insufficient funds → callback ResultCode 1
+ *   254708000003  never answers      → no callback; STK query "being processed" for 2 minutes, then 1037
+ *   anything else pays               → callback ResultCode 0 with a receipt like NLJ7RT61SV
+ */
+import { eq } from "drizzle-orm";
+import type { Config } from "../../config";
+import type { Database } from "../../db/client";
+import { mpesaSimulatorPushes } from "../../db/schema";
+import { base64 } from "../../lib/base64";
+import { createLogger } from "../../lib/logger";
+import { nairobiCompactTimestamp } from "../../lib/time";
+import { createDarajaClient } from "./daraja";
+import { type DarajaCallbackItem, type DarajaClient, DarajaError, type DarajaStkCallbackBody } from "./types";
+
+export const SIMULATOR_BASE_URL = "https://mpesa-simulator.ticketsafi.local";
+
+/** Used when no MPESA_PASSKEY is set locally: client and simulator only need to agree. */
+export const SIMULATOR_FALLBACK_PASSKEY = "ticketsafi-simulator-passkey";
+
+export const SIMULATOR_PHONES = {
+  cancels: "254708000001",
+  insufficientFunds: "254708000002",
+  neverAnswers: "254708000003",
+} as const;
+
+/** How long the "never answers" number stays "being processed" before STK query says 1037. */
+export const SIMULATOR_NO_ANSWER_MS = 2 * 60 * 1000;
+
+/** A Timestamp further than this from Nairobi "now" is refused: it catches the UTC-timestamp bug. */
+const TIMESTAMP_TOLERANCE_MS = 60 * 60 * 1000;
+
+/** Daraja's descriptions for the result codes the simulator produces. */
+export const STK_RESULT_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  0: "The service request is processed successfully.",
+  1: "The balance is insufficient for the transaction",
+  1032: "Request cancelled by user",
+  1037: "DS timeout user cannot be reached",
+};
+
+export interface StkCallbackBodyInput {
+  merchantRequestId: string;
+  checkoutRequestId: string;
+  resultCode: number;
+  /** Defaults to Daraja's description of the code. */
+  resultDesc?: string;
+  /** Success (ResultCode 0) only; an omitted value omits its item, as Daraja sometimes does. */
+  amount?: number;
+  receiptNumber?: string;
+  /** `2547XXXXXXXX`; sent as a number. */
+  phoneNumber?: string;
+  /** When the customer paid (epoch ms), sent as TransactionDate YYYYMMDDHHmmss (Nairobi). Default now. */
+  paidAt?: number;
+}
+
+/**
+ * Daraja's callback body, exactly as it arrives: `CallbackMetadata` only for ResultCode 0,
+ * numbers for Amount, TransactionDate and PhoneNumber, and a `Balance` item without a Value.
+ */
+export function buildStkCallbackBody(input: StkCallbackBodyInput): DarajaStkCallbackBody {
+  const stkCallback: DarajaStkCallbackBody["Body"]["stkCallback"] = {
+    MerchantRequestID: input.merchantRequestId,
+    CheckoutRequestID: input.checkoutRequestId,
+    ResultCode: input.resultCode,
+    ResultDesc: input.resultDesc ?? STK_RESULT_DESCRIPTIONS[input.resultCode] ?? "Transaction failed",
+  };
+  if (input.resultCode === 0) {
+    const items: DarajaCallbackItem[] = [];
+    if (input.amount !== undefined) items.push({ Name: "Amount", Value: input.amount });
+    if (input.receiptNumber !== undefined)
+      items.push({ Name: "MpesaReceiptNumber", Value: input.receiptNumber });
+    items.push({ Name: "Balance" });
+    items.push({
+      Name: "TransactionDate",
+      Value: Number(nairobiCompactTimestamp(input.paidAt ?? Date.now())),
+    });
+    if (input.phoneNumber !== undefined)
+      items.push({ Name: "PhoneNumber", Value: Number(input.phoneNumber) });
+    stkCallback.CallbackMetadata = { Item: items };
+  }
+  return { Body: { stkCallback } };
+}
+
+export interface MpesaSimulatorDeps {
+  db: Database;
+  /** How long the "customer" takes to answer before the callback is posted. */
+  delayMs: number;
+  shortcode: string;
+  passkey: string;
+  now?: () => number;
+  /** Posts the callback to our own callback route (see createSimulatedDarajaClient's notes). */
+  deliverCallback: (callbackUrl: string, body: unknown) => Promise<void>;
+  /** Keeps the delayed callback alive after the response: pass `ctx.waitUntil`. */
+  schedule: (task: Promise<unknown>) => void;
+}
+
+type Outcome = { resultCode: number; answers: boolean };
+
+function outcomeFor(phoneNumber: string): Outcome {
+  switch (phoneNumber) {
+    case SIMULATOR_PHONES.cancels:
+      return { resultCode: 1032, answers: true };
+    case SIMULATOR_PHONES.insufficientFunds:
+      return { resultCode: 1, answers: true };
+    case SIMULATOR_PHONES.neverAnswers:
+      return { resultCode: 1037, answers: false };
+    default:
+      return { resultCode: 0, answers: true };
+  }
+}
+
+const DIGITS = "0123456789";
+const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const HEX = "0123456789abcdef";
+
+function randomFrom(alphabet: string, length: number): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = "";
+  for (const byte of bytes) out += alphabet[byte % alphabet.length];
+  return out;
+}
+
+/** `NLJ7RT61SV`: ten uppercase characters, starting with a letter like real receipts. */
+export function randomReceiptNumber(): string {
+  return randomFrom(UPPER, 1) + randomFrom(UPPER + DIGITS, 9);
+}
+
+function darajaError(status: number, errorCode: string, errorMessage: string): Response {
+  const requestId = `${randomFrom(HEX, 4)}-${randomFrom(HEX, 4)}-${randomFrom(HEX, 4)}-${randomFrom(HEX, 20)}`;
+  return Response.json({ requestId, errorCode, errorMessage }, { status });
+}
+
+const badRequest = (field: string) => darajaError(400, "400.002.02", `Bad Request - Invalid ${field}`);
+
+/** Epoch ms of a Daraja Timestamp (`YYYYMMDDHHmmss`, Nairobi), or null when it is not one. */
+function parseDarajaTimestamp(value: unknown): number | null {
+  if (typeof value !== "string") return null;
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(value);
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const epochMs = Date.UTC(y, mo - 1, d, h, mi, s) - 3 * 60 * 60 * 1000;
+  // Round-trip to refuse impossible dates (20261340…) that Date.UTC would roll over.
+  return nairobiCompactTimestamp(epochMs) === value ? epochMs : null;
+}
+
+const PHONE = /^254[17]\d{8}$/;
+
+function asText(value: unknown): string | null {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return null;
+}
+
+export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
+  const now = deps.now ?? Date.now;
+  const log = createLogger({ component: "mpesa-simulator" });
+
+  /** Shortcode, Timestamp and Password, checked as Daraja does for both push and query. */
+  function checkCredentials(body: Record<string, unknown>): Response | null {
+    if (asText(body.BusinessShortCode) !== deps.shortcode) return badRequest("BusinessShortCode");
+    const timestamp = parseDarajaTimestamp(body.Timestamp);
+    if (timestamp === null || Math.abs(timestamp - now()) > TIMESTAMP_TOLERANCE_MS)
+      return badRequest("Timestamp");
+    const expected = base64.encodeText(`${deps.shortcode}${deps.passkey}${body.Timestamp}`);
+    // Daraja's answer to a password that does not match (wrong passkey or shortcode).
+    if (body.Password !== expected) return darajaError(500, "500.001.1001", "Wrong credentials");
+    return null;
+  }
+
+  async function readJson(request: Request): Promise<Record<string, unknown> | null> {
+    try {
+      const parsed: unknown = await request.json();
+      return parsed && typeof parsed === "object" && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : null;
+    } catch {
+      return null;
+    }
+  }
+
+  function oauth(request: Request, url: URL): Response {
+    if (url.searchParams.get("grant_type") !== "client_credentials") {
+      return darajaError(400, "400.008.02", "Invalid grant type passed");
+    }
+    const header = request.headers.get("authorization") ?? "";
+    if (!/^Basic [A-Za-z0-9+/]+=*$/.test(header)) {
+      return darajaError(400, "400.008.01", "Invalid Authentication passed");
+    }
+    return Response.json({ access_token: `sim${randomFrom(UPPER + DIGITS, 25)}`, expires_in: "3599" });
+  }
+
+  async function deliverLater(push: {
+    merchantRequestId: string;
+    checkoutRequestId: string;
+    callbackUrl: string;
+    resultCode: number;
+    amount: number;
+    receiptNumber: string | null;
+    phoneNumber: string;
+  }): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, deps.delayMs));
+    const body = buildStkCallbackBody({
+      merchantRequestId: push.merchantRequestId,
+      checkoutRequestId: push.checkoutRequestId,
+      resultCode: push.resultCode,
+      ...(push.resultCode === 0
+        ? {
+            amount: push.amount,
+            receiptNumber: push.receiptNumber ?? randomReceiptNumber(),
+            phoneNumber: push.phoneNumber,
+            paidAt: now(),
+          }
+        : {}),
+    });
+    try {
+      await deps.deliverCallback(push.callbackUrl, body);
+    } catch (error) {
+      // The callback URL carries the callback token: log the push, never the URL.
+      log.warn("simulated M-Pesa callback failed", {
+        checkout_request_id: push.checkoutRequestId,
+        error_message: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+    await deps.db
+      .update(mpesaSimulatorPushes)
+      .set({ callbackSentAt: now() })
+      .where(eq(mpesaSimulatorPushes.checkoutRequestId, push.checkoutRequestId));
+  }
+
+  async function stkPush(request: Request): Promise<Response> {
+    const body = await readJson(request);
+    if (!body) return darajaError(400, "400.002.05", "Invalid Request Payload");
+    const invalid = checkCredentials(body);
+    if (invalid) return invalid;
+    if (
+      body.TransactionType !== "CustomerPayBillOnline" &&
+      body.TransactionType !== "CustomerBuyGoodsOnline"
+    ) {
+      return badRequest("TransactionType");
+    }
+    const amount = body.Amount;
+    if (typeof amount !== "number" || !Number.isInteger(amount) || amount < 1) return badRequest("Amount");
+    const partyA = asText(body.PartyA);
+    if (!partyA || !PHONE.test(partyA)) return badRequest("PartyA");
+    const partyB = asText(body.PartyB);
+    if (!partyB || !/^\d{5,7}$/.test(partyB)) return badRequest("PartyB");
+    if (body.TransactionType === "CustomerPayBillOnline" && partyB !== deps.shortcode)
+      return badRequest("PartyB");
+    const phoneNumber = asText(body.PhoneNumber);
+    if (!phoneNumber || !PHONE.test(phoneNumber)) return badRequest("PhoneNumber");
+    const callbackUrl = typeof body.CallBackURL === "string" ? body.CallBackURL : "";
+    if (!URL.canParse(callbackUrl) || !/^https?:$/.test(new URL(callbackUrl).protocol)) {
+      return badRequest("CallBackURL");
+    }
+    const accountReference = typeof body.AccountReference === "string" ? body.AccountReference : "";
+    if (!accountReference || accountReference.length > 12) return badRequest("AccountReference");
+    const transactionDesc = typeof body.TransactionDesc === "string" ? body.TransactionDesc : "";
+    if (!transactionDesc || transactionDesc.length > 13) return badRequest("TransactionDesc");
+
+    const pushedAt = now();
+    const stamp = nairobiCompactTimestamp(pushedAt);
+    const outcome = outcomeFor(phoneNumber);
+    const push = {
+      merchantRequestId: `${randomFrom(DIGITS, 5)}-${randomFrom(DIGITS, 8)}-1`,
+      // ws_CO_ + DDMMYYYYHHmmss + digits, like Daraja's ids.
+      checkoutRequestId: `ws_CO_${stamp.slice(6, 8)}${stamp.slice(4, 6)}${stamp.slice(0, 4)}${stamp.slice(8)}${randomFrom(DIGITS, 10)}`,
+      phoneNumber,
+      amount,
+      accountReference,
+      callbackUrl,
+      resultCode: outcome.resultCode,
+      resultDesc: STK_RESULT_DESCRIPTIONS[outcome.resultCode] ?? "",
+      receiptNumber: outcome.resultCode === 0 ? randomReceiptNumber() : null,
+      answersAt: outcome.answers ? pushedAt + deps.delayMs : null,
+      createdAt: pushedAt,
+    };
+    await deps.db.insert(mpesaSimulatorPushes).values(push);
+    if (outcome.answers) deps.schedule(deliverLater(push));
+
+    return Response.json({
+      MerchantRequestID: push.merchantRequestId,
+      CheckoutRequestID: push.checkoutRequestId,
+      ResponseCode: "0",
+      ResponseDescription: "Success. Request accepted for processing",
+      CustomerMessage: "Success. Request accepted for processing",
+    });
+  }
+
+  async function stkQuery(request: Request): Promise<Response> {
+    const body = await readJson(request);
+    if (!body) return darajaError(400, "400.002.05", "Invalid Request Payload");
+    const invalid = checkCredentials(body);
+    if (invalid) return invalid;
+    const checkoutRequestId = typeof body.CheckoutRequestID === "string" ? body.CheckoutRequestID : "";
+    const push = checkoutRequestId
+      ? await deps.db
+          .select()
+          .from(mpesaSimulatorPushes)
+          .where(eq(mpesaSimulatorPushes.checkoutRequestId, checkoutRequestId))
+          .get()
+      : undefined;
+    if (!push) return badRequest("CheckoutRequestID");
+
+    const answered =
+      push.answersAt === null ? now() >= push.createdAt + SIMULATOR_NO_ANSWER_MS : now() >= push.answersAt;
+    if (!answered) return darajaError(500, "500.001.1001", "The transaction is being processed");
+    return Response.json({
+      ResponseCode: "0",
+      ResponseDescription: "The service request has been accepted successsfully",
+      MerchantRequestID: push.merchantRequestId,
+      CheckoutRequestID: push.checkoutRequestId,
+      ResultCode: String(push.resultCode),
+      ResultDesc: push.resultDesc,
+    });
+  }
+
+  const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const route = `${request.method} ${url.pathname}`;
+    if (route === "GET /oauth/v1/generate") return oauth(request, url);
+    if (route !== "POST /mpesa/stkpush/v1/processrequest" && route !== "POST /mpesa/stkpushquery/v1/query") {
+      return darajaError(404, "404.001.01", "Resource not found");
+    }
+    if (!/^Bearer \S+$/.test(request.headers.get("authorization") ?? "")) {
+      return darajaError(404, "404.001.03", "Invalid Access Token");
+    }
+    return route === "POST /mpesa/stkpush/v1/processrequest" ? stkPush(request) : stkQuery(request);
+  };
+  return simulatorFetch as typeof fetch;
+}
+
+/**
+ * The Daraja client for local development: the real client over the simulator's `fetch`.
+ * `deliverCallback` should hand the body to our own callback route in-process (e.g.
+ * `app.fetch(new Request(url, { method: "POST", body: JSON.stringify(body) }), env, ctx)`)
+ * and `schedule` should be `ctx.waitUntil`, so the delayed callback outlives the response.
+ */
+export function createSimulatedDarajaClient(
+  config: Config,
+  deps: Omit<MpesaSimulatorDeps, "delayMs" | "shortcode" | "passkey"> & { timeoutMs?: number },
+): DarajaClient {
+  if (config.isProduction || !config.mpesa.useSimulator) {
+    throw new DarajaError("misconfigured", "The M-Pesa simulator is for local development only");
+  }
+  const shortcode = config.mpesa.shortcode || "174379";
+  const passkey = config.mpesa.passkey || SIMULATOR_FALLBACK_PASSKEY;
+  const { timeoutMs, ...simulatorDeps } = deps;
+  return createDarajaClient({
+    baseUrl: SIMULATOR_BASE_URL,
+    shortcode,
+    passkey,
+    consumerKey: "simulator",
+    consumerSecret: "simulator",
+    fetch: createSimulatorFetch({
+      ...simulatorDeps,
+      delayMs: config.mpesa.simulatorDelayMs,
+      shortcode,
+      passkey,
+    }),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+}

@@ -1,0 +1,79 @@
+/**
+ * `Idempotency-Key` (contract §4): the same key and body returns the first answer and
+ * charges once; the same key with another body is a 422. Keys are scoped by caller and kept
+ * for 24 hours. A row without a response means the first request is still running.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { idempotencyKeys } from "../db/schema";
+import { sha256Hex } from "../lib/crypto";
+
+const TTL_MS = 24 * 60 * 60 * 1000;
+
+export type IdempotencyClaim =
+  | { kind: "new" }
+  | { kind: "replay"; status: number; body: unknown }
+  | { kind: "conflict" }
+  | { kind: "in_progress" };
+
+export interface IdempotencyScope {
+  scope: string;
+  key: string;
+  requestHash: string;
+}
+
+/** A stable fingerprint of what was asked (canonical JSON of the validated input). */
+export async function requestFingerprint(input: Record<string, unknown>): Promise<string> {
+  const canonical = JSON.stringify(
+    Object.keys(input)
+      .sort()
+      .map((k) => [k, input[k] ?? null]),
+  );
+  return sha256Hex(canonical);
+}
+
+/** A deterministic UUID from the scope and key, so a retried request maps to the same order. */
+export async function idempotentOrderId(scope: string, key: string): Promise<string> {
+  const hex = await sha256Hex(`order:${scope}:${key}`);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+export async function claimIdempotencyKey(
+  db: Database,
+  id: IdempotencyScope,
+  now = Date.now(),
+): Promise<IdempotencyClaim> {
+  const inserted = await db
+    .insert(idempotencyKeys)
+    .values({
+      scope: id.scope,
+      key: id.key,
+      requestHash: id.requestHash,
+      expiresAt: now + TTL_MS,
+      createdAt: now,
+    })
+    .onConflictDoNothing()
+    .returning({ key: idempotencyKeys.key });
+  if (inserted.length > 0) return { kind: "new" };
+  const existing = await db.query.idempotencyKeys.findFirst({
+    where: and(eq(idempotencyKeys.scope, id.scope), eq(idempotencyKeys.key, id.key)),
+  });
+  if (!existing) return { kind: "new" };
+  if (existing.requestHash !== id.requestHash) return { kind: "conflict" };
+  if (existing.responseStatus === null || existing.responseBody === null) return { kind: "in_progress" };
+  return { kind: "replay", status: existing.responseStatus, body: JSON.parse(existing.responseBody) };
+}
+
+export function completeIdempotencyKey(db: Database, id: IdempotencyScope, status: number, body: unknown) {
+  return db
+    .update(idempotencyKeys)
+    .set({ responseStatus: status, responseBody: JSON.stringify(body) })
+    .where(and(eq(idempotencyKeys.scope, id.scope), eq(idempotencyKeys.key, id.key)));
+}
+
+/** Forget a key whose request failed in a way a retry may fix (e.g. Daraja was down). */
+export function releaseIdempotencyKey(db: Database, id: IdempotencyScope) {
+  return db
+    .delete(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.scope, id.scope), eq(idempotencyKeys.key, id.key)));
+}

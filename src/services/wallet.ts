@@ -1,0 +1,64 @@
+/**
+ * The ticket wallet (contract §5): a user's own tickets, and who else may see one ticket
+ * (the event's organizer and that organizer's gate staff). Anyone else gets "not found".
+ */
+import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { events, tickets, tiers, type User, users } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import type { TicketViewRow } from "../views/ticket";
+
+const columns = {
+  id: tickets.id,
+  qrCodeHash: tickets.qrCodeHash,
+  status: tickets.status,
+  createdAt: tickets.createdAt,
+  attendeeName: tickets.attendeeName,
+  attendeeEmail: tickets.attendeeEmail,
+  ownerId: tickets.ownerId,
+  eventId: tickets.eventId,
+  eventTitle: events.title,
+  posterKey: events.posterKey,
+  locationName: events.locationName,
+  startAt: events.startAt,
+  endAt: events.endAt,
+  organizerId: events.organizerId,
+  organizerName: users.username,
+  tierName: tiers.name,
+  tierPrice: tiers.price,
+  checkedInAt: tickets.checkedInAt,
+  pngKey: tickets.pngKey,
+  total: sql<number>`COUNT(*) OVER ()`,
+};
+
+function baseQuery(db: Database, where: SQL | undefined) {
+  return db
+    .select(columns)
+    .from(tickets)
+    .innerJoin(events, eq(events.id, tickets.eventId))
+    .innerJoin(tiers, eq(tiers.id, tickets.tierId))
+    .innerJoin(users, eq(users.id, events.organizerId))
+    .where(where);
+}
+
+export async function listOwnTickets(db: Database, userId: string, page: { limit: number; offset: number }) {
+  const rows = await baseQuery(db, eq(tickets.ownerId, userId))
+    .orderBy(desc(tickets.createdAt), desc(tickets.id))
+    .limit(page.limit)
+    .offset(page.offset);
+  return { total: rows[0]?.total ?? 0, rows: rows as TicketViewRow[] };
+}
+
+/** Whether `viewer` may see a ticket of `organizerId`'s event owned by `ownerId`. */
+export function canViewTicket(viewer: User, ticket: { ownerId: string; organizerId: string }): boolean {
+  if (viewer.id === ticket.ownerId) return true;
+  if (viewer.role === "ORGANIZER" && viewer.id === ticket.organizerId) return true;
+  if (viewer.role === "SCANNER" && viewer.organizerId === ticket.organizerId) return true;
+  return false;
+}
+
+export async function getVisibleTicket(db: Database, viewer: User, ticketId: string): Promise<TicketViewRow> {
+  const [row] = await baseQuery(db, and(eq(tickets.id, ticketId))).limit(1);
+  if (!row || !canViewTicket(viewer, row)) throw ApiError.notFound();
+  return row;
+}
