@@ -12,6 +12,11 @@ export default {
     await handleDeliveryBatch(batch, env);
   },
   async scheduled(_controller, env, ctx) {
-    ctx.waitUntil(runScheduled(env));
+    ctx.waitUntil(
+      runScheduled(env, {
+        selfFetch: (request) => handleFetch(request, env, ctx),
+        schedule: (task) => ctx.waitUntil(task),
+      }),
+    );
   },
 } satisfies ExportedHandler<Env, DeliveryJob>;

@@ -1,5 +1,6 @@
 /**
- * The cron trigger (every minute): housekeeping that keeps D1 small and nothing stuck.
+ * The cron trigger (every minute): settle PENDING orders whose hold lapsed (STK query), then
+ * housekeeping that keeps D1 small and nothing stuck.
  * Each step is independent and bounded; one failing does not stop the others.
  */
 import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
@@ -14,21 +15,54 @@ import {
   rateLimits,
 } from "./db/schema";
 import type { Bindings } from "./env";
+import { darajaClientFor } from "./integrations/mpesa";
+import type { DarajaClient } from "./integrations/mpesa/types";
 import { createLogger, describeError } from "./lib/logger";
 import { MAX_MAIL_ATTEMPTS } from "./mail/mailer";
+import type { CheckoutDeps } from "./services/checkout";
+import { settlePendingOrders } from "./services/settlement";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** A QUEUED mail untouched this long lost its queue message; send it again. */
 const STUCK_MAIL_MS = 5 * 60 * 1000;
 
+export interface ScheduledOptions {
+  /** Runs a request through this Worker in-process (the local M-Pesa simulator needs it). */
+  selfFetch: (request: Request) => Promise<Response>;
+  schedule: (task: Promise<unknown>) => void;
+  /** Tests inject a client; otherwise the configured Daraja (or the simulator). */
+  daraja?: DarajaClient;
+}
+
 export async function runScheduled(
   env: Bindings,
+  options: ScheduledOptions,
   now = Date.now(),
 ): Promise<Record<string, number | string>> {
   const log = createLogger({ component: "cron" });
-  loadConfig(env);
+  const config = loadConfig(env);
   const db = createDb(env.DB);
   const results: Record<string, number | string> = {};
+  let daraja = options.daraja;
+  const checkout: CheckoutDeps = {
+    db,
+    config,
+    inventory: env.TIER_INVENTORY,
+    mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },
+    daraja: () => {
+      daraja ??= darajaClientFor(config, { db, selfFetch: options.selfFetch, schedule: options.schedule });
+      return daraja;
+    },
+  };
+
+  // Money first: settle orders whose hold lapsed without a callback.
+  try {
+    const settlement = await settlePendingOrders(checkout, log, now);
+    for (const [key, value] of Object.entries(settlement)) results[`settlement_${key}`] = value;
+  } catch (error) {
+    results.settlement = "error";
+    log.error("settlement failed", describeError(error));
+  }
 
   const steps: Array<[string, () => Promise<number>]> = [
     ["purged_blacklisted_tokens", () => purgeExpiredBlacklist(db, now)],

@@ -193,7 +193,11 @@ describe("scheduled housekeeping", () => {
       .run();
 
     const { sent, queue } = recordingQueue();
-    const results = await runScheduled({ ...env, DELIVERY_QUEUE: queue } as Env, now);
+    const results = await runScheduled(
+      { ...env, DELIVERY_QUEUE: queue } as Env,
+      { selfFetch: (request) => fetch(request), schedule: () => undefined },
+      now,
+    );
     expect(results.purged_blacklisted_tokens).toBeGreaterThanOrEqual(1);
     expect(results.purged_rate_limits).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ type: "mail", mailId: stuckId });
