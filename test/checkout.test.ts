@@ -582,3 +582,47 @@ describe("ticket wallet access", () => {
     expect(scannerId).toBeTruthy();
   });
 });
+
+describe("the local M-Pesa simulator, end to end", () => {
+  // No MPESA_CONSUMER_KEY: Daraja calls go to the simulator, which calls back in-process.
+  const SIMULATED = { MPESA_SIMULATOR_DELAY_MS: "0" } as const;
+
+  it.each([
+    ["0712345678", "COMPLETED", null],
+    ["0708000001", "FAILED", "cancelled_by_user"],
+    ["0708000002", "FAILED", "insufficient_funds"],
+    ["0708000003", "PENDING", null],
+  ])("settles a purchase from %s as %s", async (phone, status, reason) => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 1500, quantity_allocated: 5 }]);
+    const fan = new TestClient(SIMULATED);
+    await registerUser(fan);
+    const init = await fan.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: phone,
+    });
+    expect(init.status, init.text).toBe(202);
+    expect(init.body.checkout_request_id).toMatch(/^ws_CO_/);
+    const verify = await new TestClient().get<{
+      status: string;
+      reason: string | null;
+      ticket_ids: string[];
+    }>(`/api/pay/verify/${init.body.transaction_ref}/`);
+    expect(verify.body.status).toBe(status);
+    expect(verify.body.reason).toBe(reason);
+    expect(verify.body.ticket_ids).toHaveLength(status === "COMPLETED" ? 1 : 0);
+  });
+
+  it("does not exist in production: no consumer key there fails closed with 503", async () => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 1500, quantity_allocated: 5 }]);
+    const fan = new TestClient({
+      ENVIRONMENT: "production",
+      JWT_SECRET: env.JWT_SECRET ?? "",
+      MPESA_SHORTCODE: "600000",
+    });
+    await registerUser(fan);
+    const init = await fan.post("/api/pay/initiate/", { tier_id: tiers[0]?.id, phone_number: "0712345678" });
+    expect(init.status).toBe(503);
+    expect(init.body.code).toBe("payment_gateway_error");
+    expect(await tierCounts(tiers[0]?.id ?? "")).toEqual({ sold: 0, held: 0 });
+  });
+});
