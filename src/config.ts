@@ -35,6 +35,8 @@ export interface Config {
   holdSeconds: number;
   organizerInviteRequired: boolean;
   ticketSigningKey: string;
+  /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
+  ticketPreviousSigningKeys: string;
 }
 
 const DEV_JWT_SECRET = "ticketsafi-insecure-development-secret-do-not-use";
@@ -122,6 +124,7 @@ export function loadConfig(env: Bindings): Config {
     holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
+    ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",
   };
   cache.set(env, config);
   return config;

@@ -15,6 +15,7 @@ declare global {
     interface Env {
       JWT_SECRET?: string;
       TICKET_SIGNING_KEY?: string;
+      TICKET_PREVIOUS_SIGNING_KEYS?: string;
       MPESA_CONSUMER_KEY?: string;
       MPESA_CONSUMER_SECRET?: string;
       MPESA_PASSKEY?: string;

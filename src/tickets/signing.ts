@@ -62,6 +62,15 @@ async function importTicketKey(secret: string): Promise<TicketKey> {
   return { kid, privateKey, publicKey, publicJwk: { ...publicJwk, kid, alg: "EdDSA", use: "sig" } };
 }
 
+/**
+ * Every key a scanner should trust: the current one first, then retired ones still valid
+ * for tickets issued before a rotation (TICKET_PREVIOUS_SIGNING_KEYS, comma-separated).
+ */
+export async function loadVerificationKeys(current: string, previous: string): Promise<TicketKey[]> {
+  const secrets = [current, ...previous.split(",")].map((k) => k.trim()).filter(Boolean);
+  return Promise.all(secrets.map((secret) => loadTicketKey(secret)));
+}
+
 export async function signTicket(key: TicketKey, claims: TicketClaims, nowMs = Date.now()): Promise<string> {
   const payload = JSON.stringify({
     v: 1,
