@@ -3,7 +3,8 @@
  *
  *   1. creates .dev.vars from .dev.vars.example when it is missing;
  *   2. applies the D1 migrations to the local database;
- *   3. seeds the demo data (scripts/seed-data.mjs) when the local database has no users;
+ *   3. seeds the demo data (scripts/seed-data.mjs) when the local database has no users,
+ *      with poster and logo images (scripts/demo-images.mjs) put into the local R2 bucket;
  *   4. runs `wrangler dev` with every extra argument passed through, forwarding signals and
  *      the exit code: `npm run dev -- --port 9000 --var NAME:VALUE`.
  *
@@ -12,20 +13,24 @@
  */
 
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { renderLogo, renderPoster } from "./demo-images.mjs";
 import {
   buildSeedSql,
   DEMO_ACCOUNTS,
   DEMO_INVITATION_CODE,
   DEMO_PASSWORD,
   DEMO_STORE_SLUG,
+  demoEventSummaries,
 } from "./seed-data.mjs";
 import {
   d1Query,
   describeCommand,
   failureDetails,
+  mediaBucketName,
   PROJECT_ROOT,
   runWrangler,
   WranglerError,
@@ -98,12 +103,57 @@ async function inspectDatabase(target) {
   return { users: Number(row.n ?? 0), hasDemo: Number(row.demo ?? 0) > 0 };
 }
 
-async function seed(target) {
+/**
+ * Draws a poster per demo event and the store logo, and puts them into the local R2 bucket in
+ * one `wrangler r2 bulk put` (one wrangler start instead of one per image). Returns their keys.
+ */
+async function uploadDemoImages(target, bucket, dir) {
+  const posters = {};
+  const objects = [];
+  demoEventSummaries().forEach(({ title, category }, i) => {
+    const key = `posters/${randomUUID()}.png`;
+    const file = path.join(dir, `poster-${i + 1}.png`);
+    writeFileSync(file, renderPoster(category, i + 1));
+    posters[title] = key;
+    objects.push({ key, file });
+  });
+  const storeLogo = `logos/${randomUUID()}.png`;
+  const logoFile = path.join(dir, "logo.png");
+  writeFileSync(logoFile, renderLogo());
+  objects.push({ key: storeLogo, file: logoFile });
+
+  const listFile = path.join(dir, "images.json");
+  writeFileSync(listFile, JSON.stringify(objects), "utf8");
+  const args = [
+    "r2",
+    "bulk",
+    "put",
+    bucket,
+    "--filename",
+    listFile,
+    "--content-type",
+    "image/png",
+    ...target,
+  ];
+  const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
+  if (result.code !== 0) {
+    throw new WranglerError(
+      `Uploading the demo images failed (exit code ${result.code}).\nCommand: ${describeCommand(args)}\n${failureDetails(result)}`,
+    );
+  }
+  log(`✔ ${objects.length} demo images (PNG) put into the local R2 bucket ${bucket}.`);
+  return { posters, storeLogo };
+}
+
+async function seed(target, bucket) {
   step("Seeding demo data (the local database has no users)");
-  const file = path.join(os.tmpdir(), `ticketsafi-seed-${process.pid}-${Date.now()}.sql`);
-  writeFileSync(file, buildSeedSql(), "utf8");
-  const args = ["d1", "execute", "DB", ...target, "--yes", "--file", file];
+  const dir = mkdtempSync(path.join(os.tmpdir(), "ticketsafi-seed-"));
   try {
+    // Images first: a row never points at an object that is not there.
+    const images = await uploadDemoImages(target, bucket, dir);
+    const file = path.join(dir, "seed.sql");
+    writeFileSync(file, buildSeedSql({ images }), "utf8");
+    const args = ["d1", "execute", "DB", ...target, "--yes", "--file", file];
     const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
     if (result.code !== 0) {
       throw new WranglerError(
@@ -111,9 +161,11 @@ async function seed(target) {
       );
     }
   } finally {
-    rmSync(file, { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
-  log("✔ Demo data seeded: accounts, an invitation code, a store, and events with tiers.");
+  log(
+    "✔ Demo data seeded: accounts, an invitation code, a store with a logo, and events with tiers and posters.",
+  );
 }
 
 function printBanner(baseUrl, hasDemo) {
@@ -189,7 +241,10 @@ async function main() {
     await applyMigrations(target);
     const before = await inspectDatabase(target);
     if (before.users === 0) {
-      await seed(target);
+      await seed(
+        target,
+        mediaBucketName(optionValue(args, "--config", "-c"), optionValue(args, "--env", "-e")),
+      );
       hasDemo = (await inspectDatabase(target)).hasDemo;
     } else {
       log(`✔ Local database has ${before.users} user(s); not seeding.`);

@@ -11,6 +11,10 @@
  * else resolves its parents by natural key (username, slug, title) and skips rows that
  * already exist, so a re-run never duplicates data or breaks a foreign key.
  *
+ * Posters and the store logo are images in the local R2 bucket: `npm run dev` draws them
+ * (scripts/demo-images.mjs), uploads them, and passes their keys in as `images`; without
+ * `images` the rows have no pictures (poster_key / logo_key NULL).
+ *
  * Run `node scripts/seed-data.mjs > seed.sql` to see the SQL without touching a database.
  */
 import { pbkdf2Sync, randomBytes, randomUUID } from "node:crypto";
@@ -217,6 +221,11 @@ function demoEvents(now) {
   ];
 }
 
+/** Title and category of each demo event, in seeding order (for drawing their posters). */
+export function demoEventSummaries() {
+  return demoEvents(Date.now()).map(({ title, category }) => ({ title, category }));
+}
+
 function insert(table, row, { orIgnore = false } = {}) {
   const columns = Object.keys(row);
   return `INSERT${orIgnore ? " OR IGNORE" : ""} INTO ${table} (${columns.join(", ")}) VALUES (${columns
@@ -237,9 +246,13 @@ const storeIdSql = (slug) => `SELECT id FROM stores WHERE slug = ${sqlValue(slug
 
 /**
  * The demo data as one SQL script.
- * @param {{ now?: number, password?: string }} [options]
+ * @param {{
+ *   now?: number,
+ *   password?: string,
+ *   images?: { posters?: Record<string, string>, storeLogo?: string },
+ * }} [options] `images`: R2 keys already uploaded, posters by event title.
  */
-export function buildSeedSql({ now = Date.now(), password = DEMO_PASSWORD } = {}) {
+export function buildSeedSql({ now = Date.now(), password = DEMO_PASSWORD, images = {} } = {}) {
   const lines = [
     `-- TicketSafi demo data, generated ${new Date(now).toISOString()} by scripts/seed-data.mjs`,
   ];
@@ -299,6 +312,7 @@ export function buildSeedSql({ now = Date.now(), password = DEMO_PASSWORD } = {}
         slug: DEMO_STORE_SLUG,
         description:
           "Concerts, festivals and late nights across Nairobi, curated by the TicketSafi demo organizer.",
+        logo_key: images.storeLogo ?? null,
         instagram_link: "",
         website_link: "https://nairobi-nights.example",
         is_published: true,
@@ -327,7 +341,7 @@ export function buildSeedSql({ now = Date.now(), password = DEMO_PASSWORD } = {}
           location_name: event.location,
           start_datetime: event.start,
           end_datetime: event.end,
-          poster_key: null,
+          poster_key: images.posters?.[event.title] ?? null,
           is_published: true,
           is_private: false,
           status: "ACTIVE",

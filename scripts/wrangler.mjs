@@ -5,6 +5,7 @@
  * clear message when `npm install` has not been run.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,4 +119,33 @@ export async function d1Query(targetArgs, sql) {
     throw new WranglerError(`\`${describeCommand(args)}\` failed:\n${JSON.stringify(last)}`);
   }
   return last?.results ?? [];
+}
+
+/**
+ * The bucket of the `MEDIA` binding for this wrangler config and environment (local R2 is
+ * stored per bucket name, so the images must go where the dev server will look). A small
+ * reader for the project's wrangler.toml: `[[r2_buckets]]` or `[[env.<name>.r2_buckets]]`.
+ */
+export function mediaBucketName(configPath, envName) {
+  const fallback = "ticketsafi-media";
+  let text;
+  try {
+    text = readFileSync(path.resolve(PROJECT_ROOT, configPath ?? "wrangler.toml"), "utf8");
+  } catch {
+    return fallback;
+  }
+  const wanted = envName ? `[[env.${envName}.r2_buckets]]` : "[[r2_buckets]]";
+  const sections = [];
+  let current;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    if (line.startsWith("[")) {
+      current = line === wanted ? {} : undefined;
+      if (current) sections.push(current);
+    } else if (current) {
+      const match = line.match(/^(\w+)\s*=\s*"([^"]*)"$/);
+      if (match) current[match[1]] = match[2];
+    }
+  }
+  return sections.find((s) => s.binding === "MEDIA")?.bucket_name ?? fallback;
 }

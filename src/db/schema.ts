@@ -278,6 +278,8 @@ export const tiers = sqliteTable(
   (t) => [
     index("tiers_event_idx").on(t.eventId, t.position),
     index("tiers_price_idx").on(t.price, t.eventId),
+    // The listing's price filter asks "does this event have a tier within the bounds?".
+    index("tiers_event_price_idx").on(t.eventId, t.price),
   ],
 );
 

@@ -41,7 +41,8 @@ export function buildMatchExpression(q: string): string | undefined {
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean)
     .slice(0, 8)
-    .map((word) => `"${word.slice(0, 40)}"*`);
+    // Prefix matching only from 3 characters: "a*" would match nearly every event.
+    .map((word) => (word.length >= 3 ? `"${word.slice(0, 40)}"*` : `"${word}"`));
   return words.length > 0 ? words.join(" ") : undefined;
 }
 
@@ -122,12 +123,16 @@ export async function listPublicEvents(
   page: { limit: number; offset: number },
   now = Date.now(),
 ): Promise<{ total: number; rows: EventListItemSource[] }> {
-  const conditions: Array<SQL | undefined> = [
-    eq(events.isPublished, true),
-    eq(events.isPrivate, false),
-    eq(events.status, "ACTIVE"),
-    gt(events.endAt, now),
-  ];
+  // With a search, the FTS match is far more selective than "upcoming and public": the
+  // unary `+` stops SQLite from walking the listing index over every upcoming event first.
+  const conditions: Array<SQL | undefined> = filters.match
+    ? [
+        sql`+${events.isPublished} = 1`,
+        sql`+${events.isPrivate} = 0`,
+        eq(events.status, "ACTIVE"),
+        sql`+${events.endAt} > ${now}`,
+      ]
+    : [eq(events.isPublished, true), eq(events.isPrivate, false), eq(events.status, "ACTIVE"), gt(events.endAt, now)];
   if (filters.match) {
     conditions.push(
       sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${filters.match})`,

@@ -1,0 +1,569 @@
+/**
+ * `npm run bench:listing`: search-listing throughput against the health endpoint (issue 3,
+ * "Performance").
+ *
+ *   1. a throwaway local state (bench/.state/listing, gitignored; the dev database under
+ *      .wrangler/state is never touched): migrations, then 10,000 published, public,
+ *      upcoming events with 3 tiers each (bench/listing-data.mjs), applied as SQL files with
+ *      `wrangler d1 execute DB --local --persist-to … --file`;
+ *   2. `wrangler dev` on a free port with that state, until `/api/health/` answers;
+ *   3. a warm-up, then a fixed number of requests with a bounded number in flight at
+ *      `/api/health/` and at `/api/events/?q=<word>&min_price=<n>`, in the same run;
+ *   4. req/s, p50, p99 and errors for both, their ratio against the targets, and where the
+ *      time went: CPU seconds per process during each phase, and the listing SQL's own time
+ *      in the local D1 simulator;
+ *   5. the server is stopped, and the figures are appended to bench/results/listing.md.
+ *
+ * Options (flags, or the environment variable in brackets):
+ *   --requests N      measured requests per endpoint [BENCH_REQUESTS]       default 2000
+ *   --concurrency N   requests in flight [BENCH_CONCURRENCY]                default 32
+ *   --warmup N        warm-up requests per endpoint [BENCH_WARMUP]          default 200
+ *   --events N        events to seed [BENCH_EVENTS]                         default 10000
+ *   --reuse           keep an already seeded bench state instead of rebuilding it
+ *   --no-record       do not append to bench/results/listing.md
+ *   --note TEXT       a note for the results file
+ */
+import { spawn } from "node:child_process";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import {
+  describeCommand,
+  failureDetails,
+  PROJECT_ROOT,
+  runWrangler,
+  wranglerBin,
+} from "../scripts/wrangler.mjs";
+import { captureListingStatements, inlineParams, loadCatalogue } from "./catalogue-sql.mjs";
+import { buildListingSqlFiles, generateListingData, MIN_PRICES, SEARCH_WORDS } from "./listing-data.mjs";
+import { runLoad } from "./load.mjs";
+
+const BENCH_DIR = path.join(PROJECT_ROOT, "bench");
+const STATE_DIR = path.join(BENCH_DIR, ".state", "listing");
+/** Scratch files of this benchmark (SQL, the bundled listing code, wrangler dev's output). */
+const WORK_DIR = path.join(BENCH_DIR, ".state", "listing-work");
+const RESULTS_FILE = path.join(BENCH_DIR, "results", "listing.md");
+const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
+const TARGET_RATIO = 1 / 5;
+const TARGET_P99_MS = 500;
+
+const log = (message = "") => console.log(message);
+const step = (message) => console.log(`\n▶ ${message}`);
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      requests: { type: "string" },
+      concurrency: { type: "string" },
+      warmup: { type: "string" },
+      events: { type: "string" },
+      reuse: { type: "boolean", default: false },
+      "no-record": { type: "boolean", default: false },
+      note: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    const source = readFileSync(new URL(import.meta.url), "utf8");
+    log(source.slice(source.indexOf("Options"), source.indexOf("*/")).replace(/^ \* ?/gm, ""));
+    process.exit(0);
+  }
+  const number = (flag, env, fallback, min) => {
+    const text = values[flag] ?? process.env[env];
+    if (text === undefined || text === "") return fallback;
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new Error(`--${flag} (${env}) must be an integer ≥ ${min}`);
+    return n;
+  };
+  return {
+    requests: number("requests", "BENCH_REQUESTS", 2000, 1),
+    concurrency: number("concurrency", "BENCH_CONCURRENCY", 32, 1),
+    warmup: number("warmup", "BENCH_WARMUP", 200, 0),
+    events: number("events", "BENCH_EVENTS", 10_000, 1),
+    reuse: values.reuse,
+    record: !values["no-record"],
+    note: values.note ?? "",
+  };
+}
+
+async function wrangler(args) {
+  const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
+  if (result.code !== 0) {
+    throw new Error(`\`${describeCommand(args)}\` failed (exit ${result.code}):\n${failureDetails(result)}`);
+  }
+  return result;
+}
+
+/** Fresh state, migrations, data. Returns how long seeding took and the seeding time `now`. */
+async function prepareState(opts) {
+  const target = ["--local", "--persist-to", STATE_DIR];
+  const marker = path.join(STATE_DIR, "bench-seed.json");
+  if (opts.reuse && existsSync(marker)) {
+    const seeded = JSON.parse(readFileSync(marker, "utf8"));
+    if (seeded.events === opts.events) {
+      log(
+        `✔ Reusing the seeded state in ${path.relative(PROJECT_ROOT, STATE_DIR)} (${seeded.events} events).`,
+      );
+      return { ...seeded, reused: true };
+    }
+  }
+  rmSync(STATE_DIR, { recursive: true, force: true });
+  mkdirSync(STATE_DIR, { recursive: true });
+  const started = Date.now();
+
+  step(`Applying migrations to ${path.relative(PROJECT_ROOT, STATE_DIR)}`);
+  await wrangler(["d1", "migrations", "apply", "DB", ...target]);
+
+  step(`Seeding ${opts.events.toLocaleString("en")} events with 3 tiers each`);
+  const now = Date.now();
+  const data = generateListingData({ events: opts.events, now });
+  const files = buildListingSqlFiles(data);
+  mkdirSync(WORK_DIR, { recursive: true });
+  for (const [i, sql] of files.entries()) {
+    const file = path.join(WORK_DIR, `seed-${i}.sql`);
+    writeFileSync(file, sql, "utf8");
+    await wrangler(["d1", "execute", "DB", ...target, "--yes", "--file", file]);
+    rmSync(file, { force: true });
+    log(`  ${i + 1}/${files.length} ${(sql.length / 1e6).toFixed(1)} MB applied`);
+  }
+  const counts = await wrangler([
+    "d1",
+    "execute",
+    "DB",
+    ...target,
+    "--json",
+    "--command",
+    "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM tiers) AS tiers, (SELECT COUNT(*) FROM events_fts) AS fts",
+  ]);
+  const row = JSON.parse(counts.stdout).at(-1).results[0];
+  if (row.events !== opts.events || row.tiers !== opts.events * 3 || row.fts !== opts.events) {
+    throw new Error(
+      `Seeding left ${JSON.stringify(row)}; expected ${opts.events} events, ×3 tiers, FTS rows.`,
+    );
+  }
+  const seeded = { events: opts.events, now, seedSeconds: (Date.now() - started) / 1000 };
+  writeFileSync(marker, JSON.stringify(seeded), "utf8");
+  log(
+    `✔ ${row.events} events, ${row.tiers} tiers, ${row.fts} FTS rows in ${seeded.seedSeconds.toFixed(1)} s`,
+  );
+  return { ...seeded, reused: false };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `wrangler dev` in its own process group (so the whole tree, workerd included, can be stopped). */
+async function startServer() {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const logFile = path.join(WORK_DIR, "wrangler-dev.log");
+  mkdirSync(WORK_DIR, { recursive: true });
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(inspectorPort),
+    "--persist-to",
+    STATE_DIR,
+    "--var",
+    `PUBLIC_BASE_URL:${baseUrl}`,
+    "--log-level",
+    "warn",
+  ];
+  step(`Starting ${describeCommand(args)} (output in ${path.relative(PROJECT_ROOT, logFile)})`);
+  writeFileSync(logFile, "");
+  const child = spawn(process.execPath, [wranglerBin(), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...NON_INTERACTIVE },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  child.stdout.on("data", (chunk) => appendFileSync(logFile, chunk));
+  child.stderr.on("data", (chunk) => appendFileSync(logFile, chunk));
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+
+  const server = { child, baseUrl, logFile, exited };
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `wrangler dev exited early; see ${logFile}:\n${readFileSync(logFile, "utf8").slice(-3000)}`,
+      );
+    }
+    try {
+      const response = await fetch(`${baseUrl}/api/health/`, { signal: AbortSignal.timeout(5000) });
+      if (response.status === 200) {
+        log(`✔ ${baseUrl}/api/health/ answered 200`);
+        return server;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await stopServer(server);
+  throw new Error(`wrangler dev did not answer /api/health/ within 120 s; see ${logFile}`);
+}
+
+async function stopServer(server) {
+  const { child, exited } = server;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const group = -child.pid;
+  const signalGroup = (signal) => {
+    try {
+      process.kill(group, signal);
+    } catch {
+      // already gone
+    }
+  };
+  signalGroup("SIGINT");
+  const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve("timeout"), ms));
+  if ((await Promise.race([exited, timeout(10_000)])) === "timeout") {
+    signalGroup("SIGTERM");
+    if ((await Promise.race([exited, timeout(5_000)])) === "timeout") signalGroup("SIGKILL");
+  }
+  // workerd may outlive wrangler by a moment; the group signal above reaches it too.
+  signalGroup("SIGKILL");
+  log("✔ wrangler dev stopped");
+}
+
+// ─── CPU accounting (Linux /proc; skipped elsewhere) ────────────────────────────────────────
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function readStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = text.lastIndexOf(")");
+    const name = text.slice(text.indexOf("(") + 1, close);
+    const fields = text.slice(close + 2).split(" ");
+    return {
+      pid,
+      name,
+      ppid: Number(fields[1]),
+      cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used so far by `rootPid`'s process tree (by process name), and by this process. */
+function cpuSnapshot(rootPid) {
+  if (process.platform !== "linux") return undefined;
+  const all = readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .map((name) => readStat(Number(name)))
+    .filter(Boolean);
+  const tree = new Set([rootPid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) {
+      if (!tree.has(p.pid) && tree.has(p.ppid)) {
+        tree.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  const byName = {};
+  for (const p of all) {
+    if (!tree.has(p.pid)) continue;
+    const label = p.name === "node" ? "wrangler (node)" : p.name;
+    byName[label] = (byName[label] ?? 0) + p.cpu;
+  }
+  const usage = process.cpuUsage();
+  byName["load generator (node)"] = (usage.user + usage.system) / 1e6;
+  // Machine-wide: idle and steal (time the hypervisor gave to someone else), in CPU seconds.
+  const total = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  byName["(machine idle)"] = (total[3] + total[4]) / CLOCK_TICKS;
+  byName["(machine steal)"] = (total[7] ?? 0) / CLOCK_TICKS;
+  return byName;
+}
+
+function cpuDelta(before, after, seconds) {
+  if (!before || !after) return undefined;
+  return Object.fromEntries(
+    Object.keys(after).map((name) => [name, (after[name] - (before[name] ?? 0)) / seconds]),
+  );
+}
+
+// ─── The phases ───────────────────────────────────────────────────────────────────────────
+
+const listingPath = (i) =>
+  `/api/events/?q=${encodeURIComponent(SEARCH_WORDS[i % SEARCH_WORDS.length])}&min_price=${
+    MIN_PRICES[Math.floor(i / SEARCH_WORDS.length) % MIN_PRICES.length]
+  }`;
+
+/** A listing answer must be a page with results (an empty search would flatter the figures). */
+function listingChecker(matches) {
+  return (status, body) => {
+    if (status !== 200) return `HTTP ${status}`;
+    try {
+      const page = JSON.parse(body.toString("utf8"));
+      if (!Array.isArray(page.results) || typeof page.count !== "number") return "not a page";
+      if (page.results.length === 0) return "empty result";
+      matches.push(page.count);
+      return undefined;
+    } catch {
+      return "invalid JSON";
+    }
+  };
+}
+
+async function measure(server, name, opts, load) {
+  const before = cpuSnapshot(server.child.pid);
+  const result = await runLoad({ baseUrl: server.baseUrl, concurrency: opts.concurrency, ...load });
+  const after = cpuSnapshot(server.child.pid);
+  result.cpu = cpuDelta(before, after, result.seconds);
+  log(
+    `  ${name.padEnd(8)} ${result.rps.toFixed(1).padStart(8)} req/s   p50 ${result.p50.toFixed(1)} ms   p99 ${result.p99.toFixed(
+      1,
+    )} ms   max ${result.max.toFixed(1)} ms   errors ${result.errors}${
+      result.errors ? ` ${JSON.stringify(result.errorKinds)}` : ""
+    }`,
+  );
+  return result;
+}
+
+/** One-letter and very common prefixes: not part of the load, timed to show the worst case. */
+const STRESS_WORDS = ["a", "th"];
+
+/**
+ * Statements per listing request, and the listing SQL's own time in the local D1 simulator:
+ * every word × price of the load (and the stress words, min_price=0) run 5 times each in one
+ * `wrangler d1 execute --local --file`, timed by D1's `meta.duration`.
+ */
+async function sqlEvidence() {
+  const catalogue = await loadCatalogue(path.join(WORK_DIR, "catalogue"));
+  const perRequest = [];
+  const statements = [];
+  const now = Date.now();
+  const cases = [
+    ...SEARCH_WORDS.flatMap((word) => MIN_PRICES.map((minPrice) => ({ word, minPrice, stress: false }))),
+    ...STRESS_WORDS.map((word) => ({ word, minPrice: 0, stress: true })),
+  ];
+  for (const c of cases) {
+    const captured = await captureListingStatements(catalogue, { word: c.word, minPrice: c.minPrice, now });
+    perRequest.push(captured.length);
+    statements.push({ ...c, sql: inlineParams(captured[0].sql, captured[0].params) });
+  }
+  const repeats = 5;
+  const file = path.join(WORK_DIR, "listing-timing.sql");
+  mkdirSync(WORK_DIR, { recursive: true });
+  const lines = [];
+  for (const st of statements) for (let r = 0; r < repeats; r++) lines.push(`${st.sql};`);
+  lines.push("SELECT 1;");
+  writeFileSync(file, `${lines.join("\n")}\n`, "utf8");
+  const result = await wrangler([
+    "d1",
+    "execute",
+    "DB",
+    "--local",
+    "--persist-to",
+    STATE_DIR,
+    "--json",
+    "--file",
+    file,
+  ]);
+  rmSync(file, { force: true });
+  const json = JSON.parse(result.stdout);
+  const durations = json.map((r) => Number(r.meta?.duration ?? Number.NaN));
+  const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  const byWord = new Map();
+  const loadTimes = [];
+  statements.forEach((st, i) => {
+    const times = durations.slice(i * repeats, (i + 1) * repeats);
+    if (!st.stress) loadTimes.push(...times);
+    const entry = byWord.get(st.word) ?? { word: st.word, stress: st.stress, medians: [], matches: 0 };
+    entry.medians.push(median(times));
+    entry.matches = Math.max(
+      entry.matches,
+      Number(json[i * repeats].results?.[0]?.["COUNT(*) OVER ()"] ?? 0),
+    );
+    byWord.set(st.word, entry);
+  });
+  const words = [...byWord.values()].map((e) => ({
+    word: e.word,
+    stress: e.stress,
+    matches: e.matches,
+    medianMs: e.medians.reduce((a, b) => a + b, 0) / e.medians.length,
+  }));
+  return {
+    statementsPerRequest: [...new Set(perRequest)],
+    selectOneMs: durations.at(-1),
+    meanMs: loadTimes.reduce((a, b) => a + b, 0) / loadTimes.length,
+    byWord: words.filter((w) => !w.stress),
+    stress: words.filter((w) => w.stress),
+  };
+}
+
+// ─── Report ───────────────────────────────────────────────────────────────────────────────
+
+function machine() {
+  const cpus = os.cpus();
+  let nproc = os.availableParallelism?.() ?? cpus.length;
+  try {
+    const text = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(" ");
+    if (text[0] !== "max") nproc = Math.min(nproc, Math.ceil(Number(text[0]) / Number(text[1])));
+  } catch {
+    // no cgroup v2 limit
+  }
+  const wranglerVersion = JSON.parse(
+    readFileSync(path.join(path.dirname(wranglerBin()), "..", "package.json"), "utf8"),
+  ).version;
+  return {
+    nproc,
+    cpu: cpus[0]?.model?.trim() ?? "unknown",
+    memoryGiB: os.totalmem() / 2 ** 30,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadavg: os.loadavg(),
+    node: process.version,
+    wrangler: wranglerVersion,
+  };
+}
+
+const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const verdict = (ok) => (ok ? "met" : "**missed**");
+
+function report({ opts, seeded, host, health, listing, matches, evidence }) {
+  const ratio = listing.rps / health.rps;
+  const meanMatches = matches.length ? matches.reduce((a, b) => a + b, 0) / matches.length : 0;
+  const cpuRow = (r) =>
+    r.cpu
+      ? Object.entries(r.cpu)
+          .sort((a, b) => b[1] - a[1])
+          .map(([name, v]) => `${name} ${fmt(v, 2)}`)
+          .join(", ")
+      : "n/a";
+  const lines = [
+    `## ${new Date().toISOString()}${opts.note ? ` (${opts.note})` : ""}`,
+    "",
+    `- Machine: ${host.nproc} CPUs (\`nproc\`), ${host.cpu}, ${fmt(host.memoryGiB)} GiB RAM, ${host.platform}`,
+    `- Load average before the run (1/5/15 min): ${host.loadavg.map((n) => fmt(n, 2)).join(" / ")} (other work on the machine skews the figures)`,
+    `- Node ${host.node}, wrangler ${host.wrangler} (\`wrangler dev\`, local D1 simulator, \`--log-level warn\`); the load generator runs on the same machine`,
+    `- Data: ${opts.events.toLocaleString("en")} published, public, upcoming events × 3 tiers (seeding ${
+      seeded.reused ? "reused" : `${fmt(seeded.seedSeconds)} s`
+    })`,
+    `- Load: ${opts.requests.toLocaleString("en")} requests per endpoint after ${opts.warmup} warm-up each, ${opts.concurrency} in flight, keep-alive; health measured first, then the listing`,
+    `- Listing: \`/api/events/?q=<word>&min_price=<n>\`, ${SEARCH_WORDS.length} words × ${MIN_PRICES.length} prices (${MIN_PRICES.join(
+      ", ",
+    )} KES), first page of 20; ${fmt(meanMatches, 0)} matching events per search on average`,
+    "",
+    "| Endpoint | Requests | Errors | req/s | p50 ms | p90 ms | p99 ms | max ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...[
+      ["`/api/health/`", health],
+      ["`/api/events/?q=…&min_price=…`", listing],
+    ].map(
+      ([name, r]) =>
+        `| ${name} | ${r.requests} | ${r.errors} | ${fmt(r.rps)} | ${fmt(r.p50)} | ${fmt(r.p90)} | ${fmt(r.p99)} | ${fmt(r.max)} |`,
+    ),
+    "",
+    `- Listing / health throughput: **${fmt(ratio, 3)}** (target ≥ ${fmt(TARGET_RATIO, 2)}: ${verdict(ratio >= TARGET_RATIO)})`,
+    `- Listing p99: **${fmt(listing.p99)} ms** (target < ${TARGET_P99_MS} ms: ${verdict(listing.p99 < TARGET_P99_MS)})`,
+    `- D1 statements per listing request: ${evidence.statementsPerRequest.join("/")} (captured from \`listPublicEvents\` for every word × price)`,
+    `- CPU seconds per wall-clock second (${host.nproc} CPUs) during health: ${cpuRow(health)}`,
+    `- CPU seconds per wall-clock second during listing: ${cpuRow(listing)}`,
+    `- The listing SQL alone in the local D1 simulator (\`wrangler d1 execute --local\`, \`meta.duration\`, median of 5 per word × price, 1 ms resolution): mean ${fmt(
+      evidence.meanMs,
+    )} ms; \`SELECT 1\` ${fmt(evidence.selectOneMs, 0)} ms. By word: ${evidence.byWord
+      .map((w) => `${w.word} ${fmt(w.medianMs)}`)
+      .join(", ")}`,
+    `- Not in the load, the same SQL for one- and two-letter prefixes (min_price=0): ${evidence.stress
+      .map((w) => `\`q=${w.word}\` ${fmt(w.medianMs)} ms (${w.matches.toLocaleString("en")} matches)`)
+      .join(", ")}`,
+    "",
+  ];
+  return { text: lines.join("\n"), ratio };
+}
+
+async function main() {
+  const opts = options();
+  const host = machine();
+  log(
+    `Listing benchmark: ${opts.requests} requests per endpoint, ${opts.concurrency} in flight, ${opts.events} events; ${host.nproc} CPUs, Node ${host.node}`,
+  );
+  const seeded = await prepareState(opts);
+
+  const server = await startServer();
+  const stop = async () => {
+    await stopServer(server);
+    process.exit(130);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  let health;
+  let listing;
+  const matches = [];
+  try {
+    step(`Warming up (${opts.warmup} requests per endpoint)`);
+    if (opts.warmup > 0) {
+      await measure(server, "health", opts, { path: () => "/api/health/", total: opts.warmup });
+      await measure(server, "listing", opts, {
+        path: listingPath,
+        total: opts.warmup,
+        check: listingChecker([]),
+      });
+    }
+    step(`Measuring (${opts.requests} requests per endpoint, ${opts.concurrency} in flight)`);
+    health = await measure(server, "health", opts, { path: () => "/api/health/", total: opts.requests });
+    listing = await measure(server, "listing", opts, {
+      path: listingPath,
+      total: opts.requests,
+      check: listingChecker(matches),
+    });
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    await stopServer(server);
+  }
+
+  step("Where the time goes: the listing SQL in the local D1 simulator");
+  const evidence = await sqlEvidence();
+  const { text, ratio } = report({ opts, seeded, host, health, listing, matches, evidence });
+  log("");
+  log(text);
+  if (opts.record) {
+    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+    if (!existsSync(RESULTS_FILE)) {
+      writeFileSync(
+        RESULTS_FILE,
+        "# Listing benchmark results\n\nAppended by `npm run bench:listing` (bench/listing.mjs), newest last.\n\n",
+        "utf8",
+      );
+    }
+    appendFileSync(RESULTS_FILE, `${text}\n`, "utf8");
+    log(`✔ Appended to ${path.relative(PROJECT_ROOT, RESULTS_FILE)}`);
+  }
+  if (ratio < TARGET_RATIO || listing.p99 >= TARGET_P99_MS) log("! A target was missed (see above).");
+  if (health.errors > 0 || listing.errors > 0) process.exitCode = 1;
+}
+
+main().catch((error) => {
+  console.error(`\n✖ ${error?.stack ?? error}`);
+  process.exitCode = 1;
+});

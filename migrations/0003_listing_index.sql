@@ -1,0 +1,1 @@
+CREATE INDEX `tiers_event_price_idx` ON `tiers` (`event_id`,`price`);
