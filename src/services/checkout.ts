@@ -144,7 +144,7 @@ export async function initiateCheckout(
     .innerJoin(events, eq(events.id, tiers.eventId))
     .where(eq(tiers.id, input.tierId))
     .limit(1);
-  if (!found || !found.event.isPublished || found.event.status !== "ACTIVE") {
+  if (!found?.event.isPublished || found.event.status !== "ACTIVE") {
     throw legacy(404, "not_found", "Ticket tier not found.");
   }
   const { tier, event } = found;

@@ -132,7 +132,12 @@ export async function listPublicEvents(
         eq(events.status, "ACTIVE"),
         sql`+${events.endAt} > ${now}`,
       ]
-    : [eq(events.isPublished, true), eq(events.isPrivate, false), eq(events.status, "ACTIVE"), gt(events.endAt, now)];
+    : [
+        eq(events.isPublished, true),
+        eq(events.isPrivate, false),
+        eq(events.status, "ACTIVE"),
+        gt(events.endAt, now),
+      ];
   if (filters.match) {
     conditions.push(
       sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${filters.match})`,
