@@ -49,7 +49,8 @@ export function buildMatchExpression(q: string): string | undefined {
 /** Seats left over all of an event's tiers, in SQL (0 = sold out). Explicit names: see organizer-dashboard. */
 export const availableSeatsSql = sql<number>`(SELECT COALESCE(SUM(MAX(t.quantity_allocated - t.quantity_sold - t.quantity_held, 0)), 0) FROM tiers t WHERE t.event_id = events.id)`;
 
-const listColumns = {
+/** The columns of an event list item, shared by every listing query. */
+export const listColumns = {
   event: {
     id: events.id,
     title: events.title,

@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 import { events, orders, stores, users } from "../db/schema";
 import { toNairobiIso } from "../lib/time";
 import type { EventListItemSource } from "../views/event-list-item";
-import { availableSeatsSql, toListSource } from "./event-catalogue";
+import { listColumns, toListSource } from "./event-catalogue";
 
 // Correlated subqueries are written out with explicit table names: drizzle leaves column
 // references unqualified in single-table selects, which would bind to the inner table.
@@ -31,27 +31,10 @@ export async function listOrganizerEvents(
 ): Promise<{ total: number; items: OrganizerEventSummary[] }> {
   const rows = await db
     .select({
-      event: {
-        id: events.id,
-        title: events.title,
-        startAt: events.startAt,
-        endAt: events.endAt,
-        locationName: events.locationName,
-        posterKey: events.posterKey,
-        lowestPrice: events.lowestPrice,
-        category: events.category,
-        isPrivate: events.isPrivate,
-      },
-      organizerName: users.username,
-      storeId: stores.id,
-      storeName: stores.name,
-      storeSlug: stores.slug,
-      storeLogoKey: stores.logoKey,
-      availableSeats: availableSeatsSql,
+      ...listColumns,
       isPublished: events.isPublished,
       ticketsSold: ticketsSoldSql,
       revenue: revenueSql,
-      total: sql<number>`COUNT(*) OVER ()`,
     })
     .from(events)
     .innerJoin(users, eq(users.id, events.organizerId))
