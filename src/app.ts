@@ -11,6 +11,7 @@ import { allowedMethodsFor } from "./lib/route";
 import { corsForAllowedOrigins } from "./middleware/cors";
 import { csrfOriginCheck } from "./middleware/csrf";
 import { requestContext } from "./middleware/request-context";
+import { registerAttendeeRoutes } from "./routes/attendees";
 import { registerAuthRoutes } from "./routes/auth";
 import { registerDevRoutes } from "./routes/dev";
 import { registerDocsRoutes } from "./routes/docs";
@@ -19,7 +20,9 @@ import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
 import { registerPayRoutes } from "./routes/pay";
+import { registerScannerRoutes } from "./routes/scanner";
 import { registerStoreRoutes } from "./routes/stores";
+import { registerTeamRoutes } from "./routes/team";
 import { registerTicketRoutes } from "./routes/tickets";
 
 export function buildApp() {
@@ -37,6 +40,9 @@ export function buildApp() {
   registerPayRoutes(app);
   registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
+  registerAttendeeRoutes(app);
+  registerScannerRoutes(app);
+  registerTeamRoutes(app);
   registerDevRoutes(app);
   registerDocsRoutes(app);
 

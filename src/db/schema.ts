@@ -385,7 +385,9 @@ export const tickets = sqliteTable(
     uniqueIndex("tickets_ticket_hash_unique").on(t.ticketHash),
     index("tickets_owner_idx").on(t.ownerId, t.createdAt),
     index("tickets_event_sync_idx").on(t.eventId, t.updatedAt, t.id),
-    index("tickets_event_tier_idx").on(t.eventId, t.tierId),
+    // The attendee summary counts by tier and status; the attendee list pages by purchase.
+    index("tickets_event_tier_status_idx").on(t.eventId, t.tierId, t.status),
+    index("tickets_event_created_idx").on(t.eventId, t.createdAt, t.id),
   ],
 );
 

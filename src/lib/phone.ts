@@ -7,10 +7,3 @@ export function normalizeKenyanPhone(input: string): string | null {
   const match = /^(?:\+?254|0)?([17]\d{8})$/.exec(compact);
   return match ? `254${match[1]}` : null;
 }
-
-/** `2547****678`: the first four and last three digits (contract §6). */
-export function maskPhone(phone: string | null | undefined): string {
-  if (!phone) return "";
-  if (phone.length <= 7) return "*".repeat(phone.length);
-  return `${phone.slice(0, 4)}${"*".repeat(phone.length - 7)}${phone.slice(-3)}`;
-}

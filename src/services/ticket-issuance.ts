@@ -10,6 +10,8 @@ import { loadTicketKey, signTicket, ticketHash } from "../tickets/signing";
 
 type OrderRow = typeof orders.$inferSelect;
 
+const TICKETS_PER_INSERT = 5;
+
 export async function ticketRowsFor(
   ticketSigningKey: string,
   order: OrderRow,
@@ -56,7 +58,18 @@ export async function ensureTicketsIssued(
   const existing = await ticketIdsFor(db, order.id);
   if (existing.length < order.quantity) {
     const rows = await ticketRowsFor(ticketSigningKey, order, attendeeName, now);
-    await db.insert(tickets).values(rows).onConflictDoNothing();
+    // D1 allows 100 bound parameters per statement: a ticket row has 14, so 5 rows each.
+    const statements = [];
+    for (let i = 0; i < rows.length; i += TICKETS_PER_INSERT) {
+      statements.push(
+        db
+          .insert(tickets)
+          .values(rows.slice(i, i + TICKETS_PER_INSERT))
+          .onConflictDoNothing(),
+      );
+    }
+    const [first, ...rest] = statements;
+    if (first) await db.batch([first, ...rest]);
     return ticketIdsFor(db, order.id);
   }
   return existing;

@@ -1,0 +1,295 @@
+/**
+ * The guest list (contract §6) for the organizer's web page and for scanner devices that keep
+ * an offline copy, and the organizer's CSV export. Gate work belongs to the event's
+ * organizer and to that organizer's SCANNER accounts; anyone else sees "not found".
+ *
+ * Sync (`?since=`): see lib/sync-token.ts for why a token holds a watermark, a rowid and a
+ * cursor. The invariant the writers keep: every change to a ticket bumps `updated_at` to
+ * the time of the write (give or take SYNC_OVERLAP_MS); inserts are covered by rowid.
+ */
+import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
+import type { Config } from "../config";
+import type { Database } from "../db/client";
+import { events, orders, tickets, tiers, type User } from "../db/schema";
+import { ApiError } from "../lib/errors";
+import { encodeSyncToken, type SyncPass, type SyncToken } from "../lib/sync-token";
+import { loadVerificationKeys, type TicketKey } from "../tickets/signing";
+import type { AttendeeRow } from "../views/attendee";
+
+/** How far before a sync pass the next one starts again (writers stamp before they commit). */
+export const SYNC_OVERLAP_MS = 60_000;
+
+// ---------------------------------------------------------------------------------------
+// Who may work the gate
+// ---------------------------------------------------------------------------------------
+
+/** The organizer whose events `user` may scan: their own, or (gate staff) their organizer's. */
+export function gateOrganizerId(user: User): string | null {
+  if (user.role === "ORGANIZER") return user.id;
+  if (user.role === "SCANNER") return user.organizerId;
+  return null;
+}
+
+export interface GateEvent {
+  id: string;
+  title: string;
+  organizerId: string;
+  status: "ACTIVE" | "CANCELLED";
+}
+
+/** An event `user` may work the gate of; anyone else's is "not found", never "forbidden". */
+export async function loadGateEvent(db: Database, user: User, eventId: string): Promise<GateEvent> {
+  const organizerId = gateOrganizerId(user);
+  if (!organizerId) throw ApiError.notFound();
+  const [event] = await db
+    .select({ id: events.id, title: events.title, organizerId: events.organizerId, status: events.status })
+    .from(events)
+    .where(and(eq(events.id, eventId), eq(events.organizerId, organizerId)))
+    .limit(1);
+  if (!event) throw ApiError.notFound();
+  return event;
+}
+
+/**
+ * The keys that verify ticket codes now: the signing key and the retired ones still trusted
+ * after a rotation (tickets keep the kid they were signed with). Published in every list so
+ * a scanner that synced before a rotation learns the new key on its next sync.
+ */
+export function currentTicketKeys(config: Config): Promise<TicketKey[]> {
+  return loadVerificationKeys(config.ticketSigningKey, config.ticketPreviousSigningKeys);
+}
+
+// ---------------------------------------------------------------------------------------
+// The list
+// ---------------------------------------------------------------------------------------
+
+const attendeeColumns = {
+  id: tickets.id,
+  ticketHash: tickets.ticketHash,
+  attendeeName: tickets.attendeeName,
+  attendeeEmail: tickets.attendeeEmail,
+  phone: orders.phoneNumber,
+  tierId: tickets.tierId,
+  tierName: tiers.name,
+  tierPrice: tiers.price,
+  status: tickets.status,
+  createdAt: tickets.createdAt,
+  checkedInAt: tickets.checkedInAt,
+  updatedAt: tickets.updatedAt,
+};
+
+function attendeeSelect(db: Database, where: SQL | undefined) {
+  return db
+    .select(attendeeColumns)
+    .from(tickets)
+    .innerJoin(tiers, eq(tiers.id, tickets.tierId))
+    .innerJoin(orders, eq(orders.id, tickets.orderId))
+    .where(where);
+}
+
+function summarySelect(db: Database, eventId: string) {
+  return db
+    .select({
+      tierId: tiers.id,
+      name: tiers.name,
+      tickets: sql<number>`COALESCE(SUM(CASE WHEN ${tickets.status} <> 'CANCELLED' THEN 1 ELSE 0 END), 0)`.as(
+        "tickets_valid",
+      ),
+      checkedIn:
+        sql<number>`COALESCE(SUM(CASE WHEN ${tickets.status} IN ('CHECKED_IN', 'USED') THEN 1 ELSE 0 END), 0)`.as(
+          "tickets_checked_in",
+        ),
+    })
+    .from(tiers)
+    .leftJoin(tickets, and(eq(tickets.tierId, tiers.id), eq(tickets.eventId, eventId)))
+    .where(eq(tiers.eventId, eventId))
+    .groupBy(tiers.id)
+    .orderBy(asc(tiers.position), asc(tiers.createdAt));
+}
+
+/** The highest ticket rowid: every ticket inserted after this read gets a higher one. */
+function maxRowidSelect(db: Database) {
+  return db.select({ rowid: sql<number | null>`MAX(rowid)`.as("max_rowid") }).from(tickets);
+}
+
+export interface AttendeeSummary {
+  tickets: number;
+  checked_in: number;
+  by_tier: Array<{ tier_id: string; name: string; tickets: number; checked_in: number }>;
+}
+
+function toSummary(
+  rows: Array<{ tierId: string; name: string; tickets: number; checkedIn: number }>,
+): AttendeeSummary {
+  const by_tier = rows.map((r) => ({
+    tier_id: r.tierId,
+    name: r.name,
+    tickets: Number(r.tickets),
+    checked_in: Number(r.checkedIn),
+  }));
+  return {
+    tickets: by_tier.reduce((sum, t) => sum + t.tickets, 0),
+    checked_in: by_tier.reduce((sum, t) => sum + t.checked_in, 0),
+    by_tier,
+  };
+}
+
+export interface AttendeeListing {
+  total: number;
+  rows: AttendeeRow[];
+  summary: AttendeeSummary;
+  /** The token for "what changed after this listing". */
+  syncToken: string;
+}
+
+/**
+ * A page of the whole list, by purchase (the web page). `pass` is the sync pass the caller
+ * started on an earlier page (carried in the page links), so that after paging through the
+ * list a client holds the token from when it began, not from when it finished.
+ */
+export async function listAttendees(
+  db: Database,
+  eventId: string,
+  page: { limit: number; offset: number },
+  pass: SyncPass | null,
+  now = Date.now(),
+): Promise<AttendeeListing> {
+  // One batch: one snapshot, so the token covers exactly what the page and counts saw.
+  const [rows, counted, summary, rowid] = await db.batch([
+    attendeeSelect(db, eq(tickets.eventId, eventId))
+      .orderBy(asc(tickets.createdAt), asc(tickets.id))
+      .limit(page.limit)
+      .offset(page.offset),
+    db
+      .select({ n: sql<number>`COUNT(*)`.as("ticket_count") })
+      .from(tickets)
+      .where(eq(tickets.eventId, eventId)),
+    summarySelect(db, eventId),
+    maxRowidSelect(db),
+  ]);
+  const started = pass ?? { watermark: now - SYNC_OVERLAP_MS, rowid: Number(rowid[0]?.rowid ?? 0) };
+  return {
+    total: Number(counted[0]?.n ?? 0),
+    rows,
+    summary: toSummary(summary),
+    syncToken: encodeSyncToken({ ...started, cursor: null }),
+  };
+}
+
+export interface ChangedAttendees {
+  /** Changed tickets from this page on (this page included). */
+  remaining: number;
+  rows: AttendeeRow[];
+  summary: AttendeeSummary;
+  /** Where the next page resumes, or null when this pass is complete. */
+  nextToken: string | null;
+  /** What the client keeps: the resume point, or at the end of a pass the next pass. */
+  syncToken: string;
+}
+
+/**
+ * The tickets changed since `token`, oldest change first, keyset-paged by (updated_at, id).
+ * An incremental sync reads only the changed rows through the (event_id, updated_at, id)
+ * index; a ticket that changes while a client pages moves to the end and is sent again.
+ */
+export async function listChangedAttendees(
+  db: Database,
+  eventId: string,
+  token: SyncToken,
+  limit: number,
+  now = Date.now(),
+): Promise<ChangedAttendees> {
+  let bound: SQL | undefined;
+  if (token.cursor) {
+    bound = sql`(${tickets.updatedAt}, ${tickets.id}) > (${token.cursor.updatedAt}, ${token.cursor.id})`;
+  } else if (token.watermark > 0) {
+    // A pass starts at its watermark, or earlier when tickets were inserted since the last
+    // pass with older stamps than that (rowid above the last pass's: committed after it).
+    const watermark = Math.min(token.watermark, now);
+    bound = sql`${tickets.updatedAt} >= MIN(${watermark}, COALESCE((SELECT MIN(t2.created_at) FROM ${tickets} AS t2 WHERE t2.rowid > ${token.rowid} AND +t2.event_id = ${eventId}), ${watermark}))`;
+  }
+  const where = and(eq(tickets.eventId, eventId), bound);
+  const [rows, counted, summary, rowid] = await db.batch([
+    attendeeSelect(db, where)
+      .orderBy(asc(tickets.updatedAt), asc(tickets.id))
+      .limit(limit + 1),
+    db
+      .select({ n: sql<number>`COUNT(*)`.as("ticket_count") })
+      .from(tickets)
+      .where(where),
+    summarySelect(db, eventId),
+    maxRowidSelect(db),
+  ]);
+
+  // The pass this page belongs to: carried along, or begun by this request.
+  const pass: SyncPass = token.cursor
+    ? { watermark: token.watermark, rowid: token.rowid }
+    : { watermark: now - SYNC_OVERLAP_MS, rowid: Number(rowid[0]?.rowid ?? 0) };
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const more = rows.length > limit && last !== undefined;
+  const nextToken = more
+    ? encodeSyncToken({ ...pass, cursor: { updatedAt: last.updatedAt, id: last.id } })
+    : null;
+  return {
+    remaining: Number(counted[0]?.n ?? 0),
+    rows: page,
+    summary: toSummary(summary),
+    nextToken,
+    syncToken: nextToken ?? encodeSyncToken({ ...pass, cursor: null }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Export
+// ---------------------------------------------------------------------------------------
+
+export interface ExportRow {
+  id: string;
+  status: string;
+  attendeeName: string;
+  attendeeEmail: string;
+  tierName: string;
+  tierPrice: number;
+  createdAt: number;
+  checkedInAt: number | null;
+}
+
+const EXPORT_CHUNK = 2000;
+
+/** Every ticket of the event by purchase, read in bounded chunks (keyset on created_at, id). */
+export async function exportAttendees(db: Database, eventId: string): Promise<ExportRow[]> {
+  const out: ExportRow[] = [];
+  let after: { createdAt: number; id: string } | null = null;
+  for (;;) {
+    const where: SQL | undefined = after
+      ? and(
+          eq(tickets.eventId, eventId),
+          or(
+            gt(tickets.createdAt, after.createdAt),
+            and(eq(tickets.createdAt, after.createdAt), gt(tickets.id, after.id)),
+          ),
+        )
+      : eq(tickets.eventId, eventId);
+    const chunk: ExportRow[] = await db
+      .select({
+        id: tickets.id,
+        status: tickets.status,
+        attendeeName: tickets.attendeeName,
+        attendeeEmail: tickets.attendeeEmail,
+        tierName: tiers.name,
+        tierPrice: tiers.price,
+        createdAt: tickets.createdAt,
+        checkedInAt: tickets.checkedInAt,
+      })
+      .from(tickets)
+      .innerJoin(tiers, eq(tiers.id, tickets.tierId))
+      .where(where)
+      .orderBy(asc(tickets.createdAt), asc(tickets.id))
+      .limit(EXPORT_CHUNK);
+    out.push(...chunk);
+    const last = chunk.at(-1);
+    if (chunk.length < EXPORT_CHUNK || !last) return out;
+    after = { createdAt: last.createdAt, id: last.id };
+  }
+}
