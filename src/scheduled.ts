@@ -3,7 +3,7 @@
  * housekeeping that keeps D1 small and nothing stuck.
  * Each step is independent and bounded; one failing does not stop the others.
  */
-import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { loadConfig } from "./config";
 import { createDb, type Database } from "./db/client";
 import {
@@ -14,11 +14,12 @@ import {
   mailLog,
   rateLimits,
 } from "./db/schema";
+import { requeueUndeliveredOrders } from "./delivery/ticket-email";
 import type { Bindings } from "./env";
 import { darajaClientFor } from "./integrations/mpesa";
 import type { DarajaClient } from "./integrations/mpesa/types";
 import { createLogger, describeError } from "./lib/logger";
-import { MAX_MAIL_ATTEMPTS } from "./mail/mailer";
+import { MAIL_RETRY_WINDOW_MS } from "./mail/mailer";
 import type { CheckoutDeps } from "./services/checkout";
 import { settlePendingOrders } from "./services/settlement";
 
@@ -71,6 +72,7 @@ export async function runScheduled(
     ["purged_rate_limits", () => purgeRateLimits(db, now)],
     ["purged_idempotency_keys", () => purgeIdempotencyKeys(db, now)],
     ["requeued_mail", () => requeueStuckMail(db, env.DELIVERY_QUEUE, now)],
+    ["requeued_ticket_deliveries", () => requeueUndeliveredOrders(db, env.DELIVERY_QUEUE, now)],
   ];
   for (const [name, step] of steps) {
     try {
@@ -138,7 +140,8 @@ async function requeueStuckMail(db: Database, queue: Queue, now: number): Promis
       and(
         eq(mailLog.status, "QUEUED"),
         lt(mailLog.createdAt, now - STUCK_MAIL_MS),
-        lt(mailLog.attempts, MAX_MAIL_ATTEMPTS),
+        // Keep trying for a day (Brevo down for an hour must not lose mail), then a human looks.
+        gt(mailLog.createdAt, now - MAIL_RETRY_WINDOW_MS),
         or(isNull(mailLog.lockedUntil), lt(mailLog.lockedUntil, now)),
       ),
     )

@@ -1,19 +1,37 @@
 /**
  * The delivery queue consumer. Each message is acked or retried on its own, so one poison
  * message never blocks a batch; retries back off exponentially and, after the queue's
- * max_retries, land in the dead-letter queue.
+ * max_retries, land in the dead-letter queue. An order whose ticket delivery fails on its
+ * last delivery is marked `delivery_status = FAILED` first, so it shows and can be re-sent.
  */
 import { loadConfig } from "../config";
 import { createDb } from "../db/client";
 import type { Bindings } from "../env";
 import { createLogger, describeError } from "../lib/logger";
 import { deliverMail } from "../mail/mailer";
-import { type DeliveryJob, isDeliveryJob } from "./jobs";
+import { type DeliveryJob, isDeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
+import { deliverOrderTickets, markDeliveryFailed, recordMailOutcome } from "./ticket-email";
 
 /** 10 s, 20 s, 40 s, ... capped at 15 minutes. */
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(900, 10 * 2 ** Math.max(0, attempts - 1));
 }
+
+/**
+ * Ticket deliveries back off further — 30 s, 2 min, 8 min, 32 min, 1 h — so the five
+ * retries span about 1 h 40 min: an hour-long Brevo outage still ends in a sent email
+ * rather than in the dead-letter queue.
+ */
+export function orderRetryDelaySeconds(attempts: number): number {
+  return Math.min(3600, 30 * 4 ** Math.max(0, attempts - 1));
+}
+
+type Deps = {
+  env: Bindings;
+  config: ReturnType<typeof loadConfig>;
+  db: ReturnType<typeof createDb>;
+  log: ReturnType<typeof createLogger>;
+};
 
 export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
   const log = createLogger({ component: "delivery", queue: batch.queue });
@@ -35,33 +53,54 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bin
       await runJob(job, { env, config, db, log });
       message.ack();
     } catch (error) {
-      log.warn("delivery job failed; will retry", {
-        message_id: message.id,
-        attempts: message.attempts,
-        job_type: job.type,
-        ...describeError(error),
-      });
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      const final = message.attempts >= MAX_DELIVERY_ATTEMPTS;
+      if (final && job.type === "order_tickets") {
+        await markDeliveryFailed(db, job.orderId).catch((e: unknown) =>
+          log.error("could not mark the order's delivery failed", {
+            order_id: job.orderId,
+            ...describeError(e),
+          }),
+        );
+      }
+      log.warn(
+        final
+          ? "delivery job failed for the last time; to the dead-letter queue"
+          : "delivery job failed; will retry",
+        {
+          message_id: message.id,
+          attempts: message.attempts,
+          job_type: job.type,
+          ...(job.type === "order_tickets" ? { order_id: job.orderId } : { mail_id: job.mailId }),
+          ...describeError(error),
+        },
+      );
+      const delaySeconds =
+        job.type === "order_tickets"
+          ? orderRetryDelaySeconds(message.attempts)
+          : retryDelaySeconds(message.attempts);
+      message.retry({ delaySeconds });
     }
   }
 }
 
-async function runJob(
-  job: DeliveryJob,
-  deps: {
-    env: Bindings;
-    config: ReturnType<typeof loadConfig>;
-    db: ReturnType<typeof createDb>;
-    log: ReturnType<typeof createLogger>;
-  },
-): Promise<void> {
+async function runJob(job: DeliveryJob, deps: Deps): Promise<void> {
+  const media = deps.env.MEDIA;
   switch (job.type) {
     case "mail": {
       const outcome = await deliverMail(
-        { db: deps.db, config: deps.config, media: deps.env.MEDIA, log: deps.log },
+        { db: deps.db, config: deps.config, media, log: deps.log },
         job.mailId,
       );
+      await recordMailOutcome(deps.db, job.mailId, outcome);
       deps.log.info("mail delivery", { mail_id: job.mailId, outcome });
+      return;
+    }
+    case "order_tickets": {
+      const outcome = await deliverOrderTickets(
+        { db: deps.db, config: deps.config, media, log: deps.log },
+        { orderId: job.orderId, resend: job.resend },
+      );
+      deps.log.info("ticket delivery", { order_id: job.orderId, resend: job.resend ?? null, outcome });
       return;
     }
   }

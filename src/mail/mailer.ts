@@ -123,8 +123,8 @@ export type DeliveryOutcome = "sent" | "already_sent" | "failed_permanently" | "
 
 /** How long one delivery attempt may hold a mail row (longer than the Brevo timeout). */
 const DELIVERY_LEASE_MS = 60_000;
-/** After this many attempts the sweep stops resending; the row needs a human. */
-export const MAX_MAIL_ATTEMPTS = 20;
+/** The sweep re-sends a QUEUED mail for this long after it was recorded; then it needs a human. */
+export const MAIL_RETRY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Deliver one recorded email. Throws a retryable error for transient failures (the queue

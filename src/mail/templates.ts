@@ -1,4 +1,4 @@
-/** Account emails: subject, plain text and HTML for each, with every value escaped. */
+/** Transactional emails: subject, plain text and HTML for each, with every value escaped. */
 import { escapeHtml } from "../lib/html";
 
 export interface RenderedMail {
@@ -7,8 +7,20 @@ export interface RenderedMail {
   html: string;
 }
 
-function layout(title: string, paragraphs: string[], action?: { label: string; url: string }): string {
-  const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${escapeHtml(p)}</p>`).join("");
+interface Link {
+  label: string;
+  url: string;
+}
+
+function layout(title: string, paragraphs: string[], action?: Link, links: Link[] = []): string {
+  const list = links.length
+    ? `<ul style="margin:0 0 16px;padding-left:20px">${links
+        .map(
+          (l) => `<li style="margin:0 0 6px"><a href="${escapeHtml(l.url)}">${escapeHtml(l.label)}</a></li>`,
+        )
+        .join("")}</ul>`
+    : "";
+  const body = paragraphs.map((p) => `<p style="margin:0 0 16px">${escapeHtml(p)}</p>`).join("") + list;
   const button = action
     ? `<p style="margin:24px 0"><a href="${escapeHtml(action.url)}" style="background:#7c3aed;color:#fff;padding:12px 20px;border-radius:8px;text-decoration:none;font-weight:bold">${escapeHtml(action.label)}</a></p><p style="margin:0 0 16px;font-size:12px;color:#666">Or paste this link into your browser: ${escapeHtml(action.url)}</p>`
     : "";
@@ -51,5 +63,40 @@ export function passwordResetMail(params: { username: string; link: string }): R
     subject: "Reset your TicketSafi password",
     text: `${lines.join("\n\n")}\n\n${params.link}\n`,
     html: layout("Reset your password", lines, { label: "Choose a new password", url: params.link }),
+  };
+}
+
+export interface TicketsMailParams {
+  buyerName: string;
+  eventTitle: string;
+  /** Date and time as printed on the tickets (Nairobi time). */
+  when: string;
+  location: string;
+  tierName: string;
+  orderReference: string;
+  /** One per attached PNG, in seat order. */
+  tickets: Array<{ reference: string; walletUrl: string }>;
+  /** A copy the buyer asked for again. */
+  resend?: boolean;
+}
+
+/** The tickets of one order: the PNGs are attached; each also has a link to the wallet. */
+export function ticketsMail(params: TicketsMailParams): RenderedMail {
+  const count = params.tickets.length;
+  const noun = count === 1 ? "ticket" : "tickets";
+  const lines = [
+    `Hi ${params.buyerName || "there"},`,
+    `${params.resend ? "As requested, here again" : "Here"} ${count === 1 ? "is your ticket" : `are your ${count} tickets`} for ${params.eventTitle}.`,
+    [params.tierName, params.when, params.location].filter(Boolean).join(" · "),
+    `Order ${params.orderReference}. ${count === 1 ? "The ticket is" : "Each ticket is"} attached as an image: show its QR code at the gate, on your phone or printed. You can also open ${count === 1 ? "it" : "them"} in your wallet:`,
+  ];
+  const links = params.tickets.map((t, i) => ({
+    label: count === 1 ? `Ticket ${t.reference}` : `Ticket ${i + 1} of ${count} (${t.reference})`,
+    url: t.walletUrl,
+  }));
+  return {
+    subject: `Your ${noun}: ${params.eventTitle}`,
+    text: `${lines.join("\n\n")}\n\n${links.map((l) => `${l.label}: ${l.url}`).join("\n")}\n\nTicketSafi\n`,
+    html: layout(count === 1 ? "Your ticket" : "Your tickets", lines, undefined, links),
   };
 }

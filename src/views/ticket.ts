@@ -23,7 +23,9 @@ export const TicketSchema = z
     tier_name: z.string(),
     tier_price: z.string(),
     checked_in_at: z.string().nullable(),
-    png_url: z.string().nullable(),
+    png_url: z.string().openapi({
+      description: "The rendered ticket (image/png); rendered on first request if delivery has not run yet",
+    }),
   })
   .openapi("Ticket");
 
@@ -66,6 +68,7 @@ export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.i
     tier_name: row.tierName,
     tier_price: formatPrice(row.tierPrice),
     checked_in_at: toNairobiIso(row.checkedInAt),
-    png_url: row.pngKey ? `${publicBaseUrl}/api/tickets/${row.id}/png/` : null,
+    // Always set: the endpoint renders the PNG on demand when delivery has not stored it yet.
+    png_url: `${publicBaseUrl}/api/tickets/${row.id}/png/`,
   };
 }

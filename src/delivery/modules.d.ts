@@ -1,0 +1,19 @@
+/**
+ * Non-JavaScript modules the Worker imports. wrangler bundles them by type (its default rule
+ * makes `*.wasm` a CompiledWasm module; the `[[rules]]` in wrangler.toml make `*.ttf` Data),
+ * and @cloudflare/vitest-pool-workers reads the same rules from wrangler.toml for the tests.
+ */
+declare module "*.wasm" {
+  const module: WebAssembly.Module;
+  export default module;
+}
+
+declare module "*.ttf" {
+  const data: ArrayBuffer;
+  export default data;
+}
+
+/** The one `node:zlib` function the PNG encoder uses (workerd implements it under nodejs_compat). */
+declare module "node:zlib" {
+  export function deflateSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+}
