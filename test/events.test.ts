@@ -387,6 +387,7 @@ describe("organizer listing and dashboard", () => {
       avg_ticket_price: 0,
       orders_pending: 0,
       orders_paid_unfulfilled: 0,
+      orders_delivery_failed: 0,
       recent_events: [],
     });
     expect(res.body.sales_last_7_days).toHaveLength(7);
@@ -422,6 +423,9 @@ describe("organizer listing and dashboard", () => {
       order(buyerB.id, "PENDING", 1, null),
       order(buyerB.id, "PAID_UNFULFILLED", 1, now),
       env.DB.prepare("UPDATE tiers SET quantity_sold = 6 WHERE id = ?").bind(tier?.id),
+      env.DB.prepare(
+        "UPDATE orders SET delivery_status = 'FAILED' WHERE event_id = ? AND status = 'COMPLETED' AND quantity = 3",
+      ).bind(ids[0]),
     ]);
     const res = await client.get<{
       total_revenue: number;
@@ -440,6 +444,7 @@ describe("organizer listing and dashboard", () => {
       avg_ticket_price: 1000,
       orders_pending: 1,
       orders_paid_unfulfilled: 1,
+      orders_delivery_failed: 1,
     });
     expect(res.body.recent_events[0]).toMatchObject({
       id: ids[0],

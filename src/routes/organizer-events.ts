@@ -109,6 +109,7 @@ const DashboardSchema = z
     avg_ticket_price: z.number(),
     orders_pending: z.number().int(),
     orders_paid_unfulfilled: z.number().int(),
+    orders_delivery_failed: z.number().int(),
     recent_events: z.array(
       z.object({
         id: z.string(),

@@ -61,6 +61,8 @@ export interface Dashboard {
   avg_ticket_price: number;
   orders_pending: number;
   orders_paid_unfulfilled: number;
+  /** Paid orders whose ticket email kept failing (the buyer can resend; support can see them). */
+  orders_delivery_failed: number;
   recent_events: Array<{
     id: string;
     title: string;
@@ -106,6 +108,7 @@ export async function organizerDashboard(
       .select({
         pending: sql<number>`COALESCE(SUM(CASE WHEN ${orders.status} = 'PENDING' THEN 1 ELSE 0 END), 0)`,
         unfulfilled: sql<number>`COALESCE(SUM(CASE WHEN ${orders.status} = 'PAID_UNFULFILLED' THEN 1 ELSE 0 END), 0)`,
+        deliveryFailed: sql<number>`COALESCE(SUM(CASE WHEN ${orders.status} = 'COMPLETED' AND ${orders.deliveryStatus} = 'FAILED' THEN 1 ELSE 0 END), 0)`,
       })
       .from(orders)
       .where(
@@ -149,6 +152,7 @@ export async function organizerDashboard(
     avg_ticket_price: tickets > 0 ? Math.round((revenue / tickets) * 100) / 100 : 0,
     orders_pending: pending[0]?.pending ?? 0,
     orders_paid_unfulfilled: pending[0]?.unfulfilled ?? 0,
+    orders_delivery_failed: pending[0]?.deliveryFailed ?? 0,
     recent_events: recent.map((e) => ({
       id: e.id,
       title: e.title,
