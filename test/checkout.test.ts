@@ -155,9 +155,9 @@ describe("POST /api/pay/initiate/ (paid tiers)", () => {
     );
     expect(protectedHeader).toMatchObject({ alg: "EdDSA", kid: key.kid });
     expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({
-      tid: ticket?.id,
-      eid: eventId,
-      trid: tier?.id,
+      t: ticket?.id,
+      e: eventId,
+      r: tier?.id,
     });
     expect(ticket?.qr_code_hash).not.toContain(user.email);
   });

@@ -1,16 +1,17 @@
 /**
  * Ticket QR codes: `qr_code_hash` is a compact JWS (alg EdDSA, Ed25519) signed with the
- * platform's ticket key, `kid` = the RFC 7638 thumbprint of its public JWK. The payload names
+ * platform's ticket key, `kid` = the first 16 characters of the RFC 7638 thumbprint of its
+ * public JWK. The payload names
  * ticket, event and tier and carries no personal data, so a scanner can verify a code
  * offline with the published public keys and any JOSE library.
  *
- * Format: header `{"alg":"EdDSA","kid":"<thumbprint>","typ":"ticketsafi-ticket+jws"}`,
- * payload `{"v":1,"tid":"<ticket id>","eid":"<event id>","trid":"<tier id>","iat":<seconds>}`.
+ * Format: header `{"alg":"EdDSA","kid":"<16-char thumbprint prefix>"}`, payload
+ * `{"t":"<ticket id>","e":"<event id>","r":"<tier id>","i":<issued, epoch seconds>}`.
+ * Deliberately terse: every character makes the QR code denser, slower to render and harder
+ * to scan in a dark venue.
  */
 import { CompactSign, calculateJwkThumbprint, compactVerify, decodeProtectedHeader, type JWK } from "jose";
 import { sha256Hex } from "../lib/crypto";
-
-export const TICKET_TOKEN_TYPE = "ticketsafi-ticket+jws";
 
 export interface TicketClaims {
   ticketId: string;
@@ -48,7 +49,7 @@ async function importTicketKey(secret: string): Promise<TicketKey> {
   ])) as CryptoKey;
   const jwk = (await crypto.subtle.exportKey("jwk", extractable)) as JsonWebKey;
   const publicJwk: JWK = { kty: "OKP", crv: "Ed25519", x: jwk.x ?? "" };
-  const kid = await calculateJwkThumbprint(publicJwk);
+  const kid = (await calculateJwkThumbprint(publicJwk)).slice(0, 16);
   const privateKey = (await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, [
     "sign",
   ])) as CryptoKey;
@@ -73,14 +74,13 @@ export async function loadVerificationKeys(current: string, previous: string): P
 
 export async function signTicket(key: TicketKey, claims: TicketClaims, nowMs = Date.now()): Promise<string> {
   const payload = JSON.stringify({
-    v: 1,
-    tid: claims.ticketId,
-    eid: claims.eventId,
-    trid: claims.tierId,
-    iat: Math.floor(nowMs / 1000),
+    t: claims.ticketId,
+    e: claims.eventId,
+    r: claims.tierId,
+    i: Math.floor(nowMs / 1000),
   });
   return new CompactSign(new TextEncoder().encode(payload))
-    .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: TICKET_TOKEN_TYPE })
+    .setProtectedHeader({ alg: "EdDSA", kid: key.kid })
     .sign(key.privateKey);
 }
 
@@ -90,12 +90,12 @@ export async function verifyTicket(keys: TicketKey[], token: string): Promise<Ti
   try {
     const header = decodeProtectedHeader(token);
     const key = keys.find((k) => k.kid === header.kid);
-    if (!key || header.alg !== "EdDSA" || header.typ !== TICKET_TOKEN_TYPE) return null;
+    if (!key || header.alg !== "EdDSA") return null;
     const { payload } = await compactVerify(token, key.publicKey, { algorithms: ["EdDSA"] });
     const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-    if (typeof claims.tid !== "string" || typeof claims.eid !== "string" || typeof claims.trid !== "string")
+    if (typeof claims.t !== "string" || typeof claims.e !== "string" || typeof claims.r !== "string")
       return null;
-    return { ticketId: claims.tid, eventId: claims.eid, tierId: claims.trid };
+    return { ticketId: claims.t, eventId: claims.e, tierId: claims.r };
   } catch {
     return null;
   }
