@@ -48,7 +48,7 @@
  *   --inspector on|off          off: start the same runtime through wrangler's programmatic API without the
  *                               DevTools inspector (bench/dev-worker.mjs) to show what it costs [FLASH_INSPECTOR]  default on
  *   --log-level LEVEL           wrangler dev's --log-level (worker logs go to bench/.state/flash-sale/wrangler-dev.log) default warn
- *   --keep-state                leave bench/.state/flash-sale in place after the run (it is rebuilt each run)
+ *   --keep-state                keep the state, source snapshot and builds in bench/.state/flash-sale (rebuilt each run)
  *   --no-record                 do not append to bench/results/flash-sale.md
  *   --note TEXT                 a note for the results file
  */
@@ -1260,7 +1260,12 @@ async function main() {
     appendFileSync(RESULTS_FILE, `${text}\n`, "utf8");
     log(`✔ Appended to ${path.relative(PROJECT_ROOT, RESULTS_FILE)}`);
   }
-  if (!opts.keepState) rmSync(STATE_DIR, { recursive: true, force: true });
+  if (!opts.keepState) {
+    // Keep only the server logs; the state, the source snapshot and its builds go.
+    for (const name of readdirSync(ROOT_DIR)) {
+      if (!name.endsWith(".log")) rmSync(path.join(ROOT_DIR, name), { recursive: true, force: true });
+    }
+  }
   if (!ok) {
     log("✖ OVERSOLD or a seat invariant failed (see above).");
     process.exitCode = 1;

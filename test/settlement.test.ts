@@ -154,4 +154,21 @@ describe("a payment for a push we thought had failed", () => {
     expect(order?.status).toBe("COMPLETED");
     expect(await countRows("tickets", "order_id = ?", order?.id)).toBe(1);
   });
+
+  it("also settles an order left PENDING without its CheckoutRequestID (the Worker died mid-request)", async () => {
+    const order = await pendingOrder(4321);
+    await env.DB.prepare("UPDATE orders SET checkout_request_id = NULL WHERE id = ?")
+      .bind(order.order_id)
+      .run();
+    const orphan = `ws_CO_${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+    const callback = networkFakes.daraja.callbackFor(orphan, {
+      resultCode: 0,
+      amount: 4321,
+      phoneNumber: "254712345678",
+    });
+    const res = await new TestClient().post(CALLBACK_PATH, callback);
+    expect(res.body).toEqual({ ResultCode: 0, ResultDesc: "Accepted" });
+    expect(await orderRow(order.order_id)).toMatchObject({ status: "COMPLETED" });
+    expect(await countRows("tickets", "order_id = ?", order.order_id)).toBe(1);
+  });
 });

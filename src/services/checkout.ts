@@ -4,7 +4,7 @@
  * query) decides the order. Money follows the callback: every order state change is a
  * conditional update on the state it expects, so duplicates and races change nothing.
  */
-import { and, desc, eq, gt, inArray, isNull, lt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, type Order, orders, tiers, type User, users } from "../db/schema";
@@ -402,8 +402,12 @@ async function adoptOrphanPayment(
     .from(orders)
     .where(
       and(
-        eq(orders.status, "FAILED"),
-        eq(orders.failureReason, "payment_gateway_error"),
+        // Failed by a gateway error, or still PENDING because the Worker died between
+        // Daraja accepting the push and our saving its CheckoutRequestID.
+        or(
+          and(eq(orders.status, "FAILED"), eq(orders.failureReason, "payment_gateway_error")),
+          eq(orders.status, "PENDING"),
+        ),
         isNull(orders.checkoutRequestId),
         eq(orders.phoneNumber, phone),
         eq(orders.amount, Math.round(amount)),
