@@ -1,7 +1,12 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { compactVerify, importJWK } from "jose";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config";
+import { createDb } from "../src/db/client";
+import { orders } from "../src/db/schema";
+import { settleOrder } from "../src/services/checkout";
 import { loadTicketKey } from "../src/tickets/signing";
 import { networkFakes } from "./fakes/network";
 import { countRows, latestLink, registerUser } from "./helpers/accounts";
@@ -646,5 +651,99 @@ describe("large orders", () => {
     expect(res.status, res.text).toBe(201);
     expect(res.body.ticket_ids).toHaveLength(10);
     expect(new Set(res.body.ticket_ids).size).toBe(10);
+  });
+});
+
+describe("the purchase's few round trips stay correct", () => {
+  it("gives parallel guest checkouts with one email (any case) one shadow user and its stored email", async () => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 700, quantity_allocated: 10 }]);
+    const email = `${uniqueName("Crowd")}@Example.com`;
+    const answers = await Promise.all(
+      [email, email.toLowerCase(), email.toUpperCase(), email, email.toLowerCase()].map((address) =>
+        new TestClient(DARAJA).post<Initiated>("/api/pay/initiate/", {
+          tier_id: tiers[0]?.id,
+          phone_number: "0712345678",
+          email: address,
+          name: "Achieng Otieno",
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202, 202, 202]);
+    const users = await env.DB.prepare("SELECT id, email, is_guest FROM users WHERE lower(email) = ?")
+      .bind(email.toLowerCase())
+      .all<{ id: string; email: string; is_guest: number }>();
+    expect(users.results).toHaveLength(1);
+    const owners = await env.DB.prepare(
+      `SELECT DISTINCT user_id, buyer_email, buyer_name FROM orders WHERE id IN (${answers.map(() => "?").join(",")})`,
+    )
+      .bind(...answers.map((a) => a.body.order_id))
+      .all();
+    expect(owners.results).toEqual([
+      { user_id: users.results[0]?.id, buyer_email: users.results[0]?.email, buyer_name: "Achieng Otieno" },
+    ]);
+  });
+
+  it("issues no tickets when another settlement moved the order to review first", async () => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 900, quantity_allocated: 5 }]);
+    const { client } = await buyer();
+    const init = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+      quantity: 2,
+    });
+    expect(init.status).toBe(202);
+    const db = createDb(env.DB);
+    const stale = await db.query.orders.findFirst({ where: eq(orders.id, init.body.order_id) });
+    if (!stale) throw new Error("order missing");
+    // The other settlement wins the race between our read of the order and our write.
+    await env.DB.prepare("UPDATE orders SET status = 'UNDER_REVIEW' WHERE id = ?").bind(stale.id).run();
+
+    const outcome = await settleOrder(
+      {
+        db,
+        config: loadConfig(env),
+        inventory: env.TIER_INVENTORY,
+        mail: { db, config: loadConfig(env), media: env.MEDIA, queue: env.DELIVERY_QUEUE },
+        daraja: () => {
+          throw new Error("settling a callback never calls Daraja");
+        },
+      },
+      stale,
+      {
+        resultCode: 0,
+        resultDesc: "The service request is processed successfully.",
+        amount: 1800,
+        receipt: "TST0RACE01",
+        transactionDate: "20261127120000",
+        phone: "254712345678",
+      },
+    );
+    expect(outcome).toBe("duplicate");
+    expect(await countRows("tickets", "order_id = ?", stale.id)).toBe(0);
+    const row = await env.DB.prepare("SELECT status, mpesa_receipt_number FROM orders WHERE id = ?")
+      .bind(stale.id)
+      .first();
+    expect(row).toEqual({ status: "UNDER_REVIEW", mpesa_receipt_number: null });
+  });
+
+  it("sees an organizer's price change at once (the tier cache forgets the edited event)", async () => {
+    const { organizer, eventId, tiers } = await eventWithTiers([
+      { name: "Regular", price: 1000, quantity_allocated: 10 },
+    ]);
+    const { client } = await buyer();
+    const first = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+    });
+    expect(first.body.amount).toBe(1000);
+    const edit = await organizer.patch(`/api/organizer/events/${eventId}/edit/`, {
+      tiers: [{ id: tiers[0]?.id, name: "Regular", price: 1250, quantity_allocated: 10 }],
+    });
+    expect(edit.status, edit.text).toBe(200);
+    const second = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+    });
+    expect(second.body.amount).toBe(1250);
   });
 });

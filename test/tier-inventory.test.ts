@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { confirmSeats } from "../src/inventory/client";
 import type { TierInventory } from "../src/inventory/tier-inventory";
 
 function tier(): DurableObjectStub<TierInventory> {
@@ -27,6 +28,39 @@ describe("TierInventory (one Durable Object per tier)", () => {
     });
   });
 
+  it("asks for a seed instead of confirming on an object that was never initialised", async () => {
+    const stub = tier();
+    // Without a seed it must not assume 0 seats (a paid order would become a refund).
+    expect(await stub.confirm("paid-order", 2)).toEqual({ ok: false, reason: "needs_seed" });
+    // …and it wrote nothing: a later seed still initialises it.
+    expect(await stub.confirm("paid-order", 2, seed(5))).toMatchObject({
+      ok: true,
+      lateConfirm: true,
+      snapshot: { allocation: 5, sold: 2, available: 3 },
+    });
+  });
+
+  it("confirmSeats reads the tier only when the object needs it", async () => {
+    const tierId = crypto.randomUUID();
+    const stub = env.TIER_INVENTORY.get(env.TIER_INVENTORY.idFromName(`tier:${tierId}`));
+    let seedReads = 0;
+    const loadSeed = async () => {
+      seedReads++;
+      return { allocation: 4, sold: 1, tierId };
+    };
+    // A new object: one read of the seed, then the seats are sold.
+    const first = await confirmSeats(env.TIER_INVENTORY, tierId, "order-1", 2, loadSeed);
+    expect(first).toMatchObject({ ok: true, snapshot: { allocation: 4, sold: 3 } });
+    expect(seedReads).toBe(1);
+    // The usual case: the hold created the object, so nothing is read.
+    await stub.reserve("order-2", 1, 60_000);
+    expect(await confirmSeats(env.TIER_INVENTORY, tierId, "order-2", 1, loadSeed)).toMatchObject({
+      ok: true,
+      snapshot: { allocation: 4, sold: 4, available: 0 },
+    });
+    expect(seedReads).toBe(1);
+  });
+
   it("holds seats, sells them on confirm, and gives them back on release", async () => {
     const stub = tier();
     const held = await stub.reserve("order-a", 3, 60_000, seed(5));
@@ -37,8 +71,12 @@ describe("TierInventory (one Durable Object per tier)", () => {
     expect(refused).toMatchObject({ ok: false, reason: "sold_out", available: 2 });
 
     const confirmed = await stub.confirm("order-a", 3);
-    expect(confirmed).toMatchObject({ ok: true, lateConfirm: false, alreadyConfirmed: false });
-    expect(confirmed.snapshot).toMatchObject({ allocation: 5, sold: 3, held: 0, available: 2 });
+    expect(confirmed).toMatchObject({
+      ok: true,
+      lateConfirm: false,
+      alreadyConfirmed: false,
+      snapshot: { allocation: 5, sold: 3, held: 0, available: 2 },
+    });
 
     // A repeated confirm (a duplicate callback) sells nothing more.
     expect(await stub.confirm("order-a", 3)).toMatchObject({ ok: true, alreadyConfirmed: true });

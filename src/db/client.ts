@@ -1,3 +1,4 @@
+import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
 
@@ -6,4 +7,16 @@ export type Database = ReturnType<typeof createDb>;
 /** One drizzle handle per request (cheap: it only wraps the D1 binding). */
 export function createDb(d1: D1Database) {
   return drizzle(d1, { schema });
+}
+
+export type Statement = BatchItem<"sqlite">;
+
+/**
+ * `db.batch` for a list whose length is only known at run time (drizzle types the batch as a
+ * non-empty tuple). One round trip, one transaction; results in statement order.
+ */
+export async function runBatch(db: Database, statements: Statement[]): Promise<unknown[]> {
+  const [first, ...rest] = statements;
+  if (!first) return [];
+  return db.batch([first, ...rest]);
 }

@@ -8,7 +8,7 @@
  * shard first and then the others; `snapshot` sums the shards. That change lives entirely
  * behind these functions.
  */
-import type { TierInventory, TierSeed } from "./tier-inventory";
+import type { ConfirmResult, TierInventory, TierSeed } from "./tier-inventory";
 
 export function tierInventory(
   namespace: DurableObjectNamespace<TierInventory>,
@@ -23,6 +23,26 @@ export function seedFromTier(tier: {
   quantitySold: number;
 }): TierSeed {
   return { allocation: tier.quantityAllocated, sold: tier.quantitySold, tierId: tier.id };
+}
+
+/**
+ * Sell an order's held seats. The object normally knows its tier (the hold created it), so
+ * the tier's D1 row is read only when the object answers that it was never initialised.
+ */
+export async function confirmSeats(
+  namespace: DurableObjectNamespace<TierInventory>,
+  tierId: string,
+  orderId: string,
+  quantity: number,
+  loadSeed: () => Promise<TierSeed | undefined>,
+): Promise<Exclude<ConfirmResult, { reason: "needs_seed" }>> {
+  const stub = tierInventory(namespace, tierId);
+  const first = await stub.confirm(orderId, quantity);
+  if (first.ok || first.reason !== "needs_seed") return first;
+  const seed = (await loadSeed()) ?? { allocation: 0, sold: 0, tierId };
+  const second = await stub.confirm(orderId, quantity, seed);
+  if (!second.ok && second.reason === "needs_seed") throw new Error("tier inventory refused its seed");
+  return second;
 }
 
 /** SQL to copy a snapshot into D1 without ever rolling the copy back to an older version. */

@@ -37,7 +37,9 @@ export type ReserveResult =
 
 export type ConfirmResult =
   | { ok: true; snapshot: InventorySnapshot; lateConfirm: boolean; alreadyConfirmed: boolean }
-  | { ok: false; reason: "seats_gone"; snapshot: InventorySnapshot };
+  | { ok: false; reason: "seats_gone"; snapshot: InventorySnapshot }
+  /** The object has never been told its allocation: call again with a seed. Nothing changed. */
+  | { ok: false; reason: "needs_seed" };
 
 export type AllocationResult =
   | { ok: true; snapshot: InventorySnapshot }
@@ -68,6 +70,10 @@ export class TierInventory extends DurableObject<Env> {
         quantity INTEGER NOT NULL
       );
     `);
+  }
+
+  private isInitialised(): boolean {
+    return this.sql.exec("SELECT 1 FROM inventory WHERE id = 1").toArray().length > 0;
   }
 
   private ensure(seed: TierSeed | undefined): void {
@@ -164,8 +170,13 @@ export class TierInventory extends DurableObject<Env> {
   /**
    * The order is paid: its hold becomes sold. After the hold lapsed the seats are taken
    * again only if still free. Idempotent: confirming twice sells once.
+   *
+   * Without a seed, an object that was never initialised answers `needs_seed` instead of
+   * assuming an allocation of 0 (which would turn a paid order into a refund): callers skip
+   * the D1 read of the tier on the hot path and pay for it only in that rare case.
    */
   async confirm(orderId: string, quantity: number, seed?: TierSeed): Promise<ConfirmResult> {
+    if (!seed && !this.isInitialised()) return { ok: false, reason: "needs_seed" };
     this.ensure(seed);
     const now = Date.now();
     const done = this.sql.exec("SELECT 1 FROM confirmed WHERE order_id = ?", orderId).toArray()[0];

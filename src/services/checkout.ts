@@ -6,11 +6,11 @@
  */
 import { and, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Config } from "../config";
-import type { Database } from "../db/client";
-import { events, type Order, orders, tiers, type User, users } from "../db/schema";
+import { type Database, runBatch } from "../db/client";
+import { type Order, orders, tiers, type User, users } from "../db/schema";
 import { queueTicketEmail } from "../delivery/ticket-email";
 import { type DarajaClient, DarajaError, type StkCallback } from "../integrations/mpesa/types";
-import { seedFromTier, tierInventory } from "../inventory/client";
+import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
 import type { InventorySnapshot, TierInventory } from "../inventory/tier-inventory";
 import { ApiError } from "../lib/errors";
 import { toNairobiIso } from "../lib/time";
@@ -23,7 +23,8 @@ import {
   idempotentOrderId,
   releaseIdempotencyKey,
 } from "./idempotency";
-import { ensureTicketsIssued } from "./ticket-issuance";
+import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
+import { tierSaleFacts } from "./tier-sale-cache";
 
 export interface CheckoutDeps {
   db: Database;
@@ -95,41 +96,38 @@ export function copyCountsStatement(db: Database, tierId: string, snapshot: Inve
     .where(and(eq(tiers.id, tierId), lt(tiers.inventoryVersion, snapshot.version)));
 }
 
-async function findOrCreateBuyer(
-  db: Database,
-  user: User | null,
-  email: string,
-  name: string,
-  now: number,
-): Promise<User> {
-  if (user) return user;
-  const byEmail = () =>
-    db.query.users.findFirst({ where: sql`lower(${users.email}) = ${email.toLowerCase()}` });
-  const found = await byEmail();
-  if (found) return found;
+/**
+ * Who the order belongs to, as SQL for the order's INSERT: a signed-in buyer is themself; a
+ * guest is the account with that email, created as a shadow (guest) user if there is none.
+ * The shadow-user INSERT rides in the same batch as the order (a D1 batch is one
+ * transaction), and `ON CONFLICT DO NOTHING` lets a parallel checkout with the same email,
+ * or an existing account, win: the order then names whichever row holds the email.
+ */
+function buyerFor(db: Database, user: User | null, email: string, name: string, now: number) {
+  if (user) return { statements: [], id: user.id, email: user.email };
   const [first = "", ...rest] = name.trim().split(/\s+/);
-  try {
-    const [created] = await db
-      .insert(users)
-      .values({
-        id: crypto.randomUUID(),
-        username: `guest-${crypto.randomUUID().slice(0, 12)}`,
-        email,
-        passwordHash: null,
-        isGuest: true,
-        firstName: first.slice(0, 150),
-        lastName: rest.join(" ").slice(0, 150),
-        createdAt: now,
-        updatedAt: now,
-      })
-      .returning();
-    if (created) return created;
-  } catch {
-    // A parallel checkout with the same email created the shadow user first.
-  }
-  const raced = await byEmail();
-  if (!raced) throw new Error("could not resolve the buyer");
-  return raced;
+  const byEmail = (column: "id" | "email") =>
+    sql`(SELECT ${sql.identifier(column)} FROM ${users} WHERE lower(${sql.identifier("email")}) = ${email.toLowerCase()})`;
+  return {
+    statements: [
+      db
+        .insert(users)
+        .values({
+          id: crypto.randomUUID(),
+          username: `guest-${crypto.randomUUID().slice(0, 12)}`,
+          email,
+          passwordHash: null,
+          isGuest: true,
+          firstName: first.slice(0, 150),
+          lastName: rest.join(" ").slice(0, 150),
+          createdAt: now,
+          updatedAt: now,
+        })
+        .onConflictDoNothing(),
+    ],
+    id: byEmail("id"),
+    email: byEmail("email"),
+  };
 }
 
 export async function initiateCheckout(
@@ -138,12 +136,7 @@ export async function initiateCheckout(
   now = Date.now(),
 ): Promise<InitiateResult> {
   const { db, config } = deps;
-  const [found] = await db
-    .select({ tier: tiers, event: events })
-    .from(tiers)
-    .innerJoin(events, eq(events.id, tiers.eventId))
-    .where(eq(tiers.id, input.tierId))
-    .limit(1);
+  const found = await tierSaleFacts(db, input.tierId, now);
   if (!found?.event.isPublished || found.event.status !== "ACTIVE") {
     throw legacy(404, "not_found", "Ticket tier not found.");
   }
@@ -200,28 +193,36 @@ export async function initiateCheckout(
   }
 
   try {
-    const buyer = await findOrCreateBuyer(db, input.user, email, name, now);
-    const attendeeName = name || buyer.username;
+    // Guests must give a name (the route checks); a signed-in buyer's falls back to the username.
+    const buyer = buyerFor(db, input.user, email, name, now);
     const base = {
       id: orderId,
       reference: newOrderReference(),
-      userId: buyer.id,
       eventId: event.id,
       tierId: tier.id,
       quantity: input.quantity,
       unitPrice: tier.price,
       amount: tier.price * input.quantity,
-      buyerName: attendeeName,
-      buyerEmail: buyer.email,
+      buyerName: name,
       phoneNumber: input.phoneNumber,
       createdAt: now,
       updatedAt: now,
     };
 
-    if (tier.price === 0) return await completeFreeOrder(deps, base, held.snapshot, input.idempotency, now);
+    if (tier.price === 0) {
+      return await completeFreeOrder(deps, base, buyer, input.idempotency, now);
+    }
 
-    await db.batch([
-      db.insert(orders).values({ ...base, status: "PENDING", holdExpiresAt: held.expiresAt }),
+    // One round trip records the buyer, the order and the new counts.
+    await runBatch(db, [
+      ...buyer.statements,
+      db.insert(orders).values({
+        ...base,
+        userId: buyer.id,
+        buyerEmail: buyer.email,
+        status: "PENDING",
+        holdExpiresAt: held.expiresAt,
+      }),
       copyCountsStatement(db, tier.id, held.snapshot),
     ]);
     return await startPayment(deps, { ...base, holdExpiresAt: held.expiresAt }, input.idempotency, now);
@@ -235,26 +236,37 @@ export async function initiateCheckout(
   }
 }
 
-type NewOrder = Omit<typeof orders.$inferInsert, "status">;
+type NewOrder = Omit<typeof orders.$inferInsert, "status" | "userId" | "buyerEmail">;
+/** The buyer's id and email: values, or subqueries resolved inside the batch. */
+type OrderOwner = ReturnType<typeof buyerFor>;
 
 async function completeFreeOrder(
   deps: CheckoutDeps,
   base: NewOrder & { id: string; quantity: number },
-  _held: InventorySnapshot,
+  buyer: OrderOwner,
   idempotency: IdempotencyScope | undefined,
   now: number,
 ): Promise<InitiateResult> {
   const { db, config } = deps;
-  const stub = tierInventory(deps.inventory, base.tierId);
-  const confirmed = await stub.confirm(base.id, base.quantity);
+  // The hold just made initialised the object: no seed is ever needed here.
+  const confirmed = await confirmSeats(
+    deps.inventory,
+    base.tierId,
+    base.id,
+    base.quantity,
+    async () => undefined,
+  );
   if (!confirmed.ok)
     throw legacy(409, "sold_out", `Only ${confirmed.snapshot.available} tickets are available.`);
   const reference = `FREE-${base.reference.slice(3)}`;
-  const [order] = await db.batch([
+  const results = await runBatch(db, [
+    ...buyer.statements,
     db
       .insert(orders)
       .values({
         ...base,
+        userId: buyer.id,
+        buyerEmail: buyer.email,
         reference,
         status: "COMPLETED",
         isFree: true,
@@ -264,7 +276,7 @@ async function completeFreeOrder(
       .returning(),
     copyCountsStatement(db, base.tierId, confirmed.snapshot),
   ]);
-  const row = order[0];
+  const row = (results.at(-2) as Order[] | undefined)?.[0];
   if (!row) throw new Error("free order insert returned nothing");
   const ticketIds = await ensureTicketsIssued(db, config.ticketSigningKey, row, row.buyerName, now);
   await queueTicketEmail(deps.mail, db, row.id);
@@ -294,16 +306,6 @@ async function startPayment(
       transactionDesc: "Tickets",
       callbackUrl: `${config.publicBaseUrl}/api/pay/callback/${config.mpesa.callbackToken}/`,
     });
-    await db.batch([
-      db
-        .update(orders)
-        .set({
-          checkoutRequestId: accepted.checkoutRequestId,
-          merchantRequestId: accepted.merchantRequestId,
-          updatedAt: now,
-        })
-        .where(eq(orders.id, order.id)),
-    ]);
     const body = {
       status: "Payment Initiated",
       transaction_ref: order.reference,
@@ -312,7 +314,18 @@ async function startPayment(
       amount: order.amount,
       expires_at: toNairobiIso(order.holdExpiresAt),
     };
-    if (idempotency) await completeIdempotencyKey(db, idempotency, 202, body);
+    // The CheckoutRequestID (what the callback names) and the idempotent answer, together.
+    await runBatch(db, [
+      db
+        .update(orders)
+        .set({
+          checkoutRequestId: accepted.checkoutRequestId,
+          merchantRequestId: accepted.merchantRequestId,
+          updatedAt: now,
+        })
+        .where(eq(orders.id, order.id)),
+      ...(idempotency ? [completeIdempotencyKey(db, idempotency, 202, body)] : []),
+    ]);
     return { status: 202, body };
   } catch (error) {
     if (!(error instanceof DarajaError)) throw error;
@@ -497,8 +510,10 @@ export async function settleOrder(
     return "under_review";
   }
 
-  const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, order.tierId) });
-  const confirmed = await stub.confirm(order.id, order.quantity, tier ? seedFromTier(tier) : undefined);
+  const confirmed = await confirmSeats(deps.inventory, order.tierId, order.id, order.quantity, async () => {
+    const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, order.tierId) });
+    return tier ? seedFromTier(tier) : undefined;
+  });
   if (!confirmed.ok) {
     // Paid after the hold lapsed and the seats went to someone else: refund, never oversell.
     const [unfulfilled] = await db
@@ -516,21 +531,38 @@ export async function settleOrder(
     return unfulfilled ? "paid_unfulfilled" : "duplicate";
   }
 
-  const [completed] = await db
-    .update(orders)
-    .set({
-      ...paidFields,
-      status: "COMPLETED",
-      failureReason: null,
-      paidAt: now,
-      mpesaReceiptNumber: result.receipt,
-      deliveryStatus: "PENDING",
-    })
-    .where(and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES])))
-    .returning();
-  await copyCountsStatement(db, order.tierId, confirmed.snapshot);
-  if (!completed) return "duplicate";
-  await ensureTicketsIssued(db, config.ticketSigningKey, completed, completed.buyerName, now);
-  await queueTicketEmail(deps.mail, db, completed.id);
+  // One round trip completes the order, copies the counts and issues the tickets; the
+  // tickets are guarded on the order being COMPLETED (see ticketInsertStatements).
+  const rows = await ticketRowsFor(config.ticketSigningKey, order, order.buyerName, now);
+  let completed: { id: string }[];
+  try {
+    [completed] = (await runBatch(db, [
+      db
+        .update(orders)
+        .set({
+          ...paidFields,
+          status: "COMPLETED",
+          failureReason: null,
+          paidAt: now,
+          mpesaReceiptNumber: result.receipt,
+          deliveryStatus: "PENDING",
+        })
+        .where(and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES])))
+        .returning({ id: orders.id }),
+      copyCountsStatement(db, order.tierId, confirmed.snapshot),
+      ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
+    ])) as [{ id: string }[]];
+  } catch (error) {
+    // A concurrent settlement moved the order to review or refund first: nothing to do.
+    const current = await db.query.orders.findFirst({
+      where: eq(orders.id, order.id),
+      columns: { status: true },
+    });
+    if (current && (current.status === "UNDER_REVIEW" || current.status === "PAID_UNFULFILLED"))
+      return "duplicate";
+    throw error;
+  }
+  if (completed.length === 0) return "duplicate";
+  await queueTicketEmail(deps.mail, db, order.id);
   return "completed";
 }

@@ -15,6 +15,7 @@ import { deleteImages, storeImage, type ValidImage } from "../lib/images";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import type { EventRow, TierRow } from "../views/event";
+import { forgetEventSaleFacts } from "./tier-sale-cache";
 
 export interface OrganizerEventDeps {
   db: Database;
@@ -379,6 +380,7 @@ export async function updateEvent(
   try {
     const [first, ...rest] = statements;
     if (first) await db.batch([first, ...rest]);
+    forgetEventSaleFacts(event.id);
   } catch (error) {
     if (posterKey !== event.posterKey) await deleteImages(deps.media, [posterKey]);
     throw error;
@@ -430,6 +432,7 @@ export async function removeEvent(
 
   if (!soldAnywhere && (orderCount?.n ?? 0) === 0) {
     await db.delete(events).where(eq(events.id, event.id));
+    forgetEventSaleFacts(event.id);
     await deleteImages(deps.media, [event.posterKey]);
     return { outcome: "deleted" };
   }
@@ -451,6 +454,8 @@ export async function removeEvent(
       .where(and(eq(orders.eventId, event.id), inArray(orders.status, ["COMPLETED", "PAID_UNFULFILLED"])))
       .returning(),
   ]);
+
+  forgetEventSaleFacts(event.id);
 
   const buyers = await db
     .selectDistinct({ email: orders.buyerEmail, name: users.username })

@@ -3,9 +3,9 @@
  * unique (order_id, seat_index) index: running it again, or twice at once, issues nothing
  * more, so a duplicate callback or a settlement retry can always call it safely.
  */
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { type orders, tickets } from "../db/schema";
+import { orders, tickets } from "../db/schema";
 import { loadTicketKey, signTicket, ticketHash } from "../tickets/signing";
 
 type OrderRow = typeof orders.$inferSelect;
@@ -47,6 +47,38 @@ export async function ticketRowsFor(
   );
 }
 
+type TicketRow = Awaited<ReturnType<typeof ticketRowsFor>>[number];
+
+/**
+ * INSERT statements for ticket rows (to run in a batch), skipping seats already issued.
+ *
+ * `onlyIfCompleted`: each row names its order through a subquery that finds the order only
+ * while it is COMPLETED. Put after the statement that completes the order in the same batch
+ * (a D1 batch is one transaction), tickets then exist if and only if the order completed:
+ * when another settlement already moved the order elsewhere (under review, refund), the
+ * NOT NULL order_id fails the whole batch instead of issuing tickets for it.
+ */
+export function ticketInsertStatements(
+  db: Database,
+  rows: TicketRow[],
+  { onlyIfCompleted = false }: { onlyIfCompleted?: boolean } = {},
+) {
+  const statements = [];
+  // D1 allows 100 bound parameters per statement: a ticket row has 14, so 5 rows each.
+  for (let i = 0; i < rows.length; i += TICKETS_PER_INSERT) {
+    const chunk = rows.slice(i, i + TICKETS_PER_INSERT).map((row) =>
+      onlyIfCompleted
+        ? {
+            ...row,
+            orderId: sql`(SELECT ${sql.identifier("id")} FROM ${orders} WHERE ${sql.identifier("id")} = ${row.orderId} AND ${sql.identifier("status")} = 'COMPLETED')`,
+          }
+        : row,
+    );
+    statements.push(db.insert(tickets).values(chunk).onConflictDoNothing());
+  }
+  return statements;
+}
+
 /** Insert the order's tickets unless they exist; returns the order's ticket ids in seat order. */
 export async function ensureTicketsIssued(
   db: Database,
@@ -58,17 +90,7 @@ export async function ensureTicketsIssued(
   const existing = await ticketIdsFor(db, order.id);
   if (existing.length < order.quantity) {
     const rows = await ticketRowsFor(ticketSigningKey, order, attendeeName, now);
-    // D1 allows 100 bound parameters per statement: a ticket row has 14, so 5 rows each.
-    const statements = [];
-    for (let i = 0; i < rows.length; i += TICKETS_PER_INSERT) {
-      statements.push(
-        db
-          .insert(tickets)
-          .values(rows.slice(i, i + TICKETS_PER_INSERT))
-          .onConflictDoNothing(),
-      );
-    }
-    const [first, ...rest] = statements;
+    const [first, ...rest] = ticketInsertStatements(db, rows);
     if (first) await db.batch([first, ...rest]);
     return ticketIdsFor(db, order.id);
   }

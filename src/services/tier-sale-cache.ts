@@ -1,0 +1,75 @@
+/**
+ * The tier and event rows a checkout needs (price, limits, sale window, publication), kept per
+ * isolate for a couple of seconds.
+ *
+ * Why: in a flash sale a thousand buyers ask about one tier in the same second. Seats are the
+ * Durable Object's business and never come from here; this only saves every buyer the same D1
+ * read, so a sold-out answer costs one object call and nothing else.
+ *
+ * What staleness can do, bounded by TIER_SALE_TTL_MS: an organizer's price or publication
+ * change reaches other isolates up to that long after it is saved (this isolate forgets at
+ * once: organizer edits call `forgetEventSaleFacts`). Sale windows are still judged against
+ * the clock on every request, and cancelling an event closes the tier's object, so nothing
+ * is sold for a cancelled event whatever a cache says.
+ */
+import { eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { events, tiers } from "../db/schema";
+
+export const TIER_SALE_TTL_MS = 2_000;
+const MAX_ENTRIES = 512;
+
+export interface TierSaleFacts {
+  tier: typeof tiers.$inferSelect;
+  event: typeof events.$inferSelect;
+}
+
+interface Entry {
+  facts: TierSaleFacts;
+  loadedAt: number;
+}
+
+const entries = new Map<string, Entry>();
+
+/** The tier with its event, or null when no such tier exists; at most TIER_SALE_TTL_MS old. */
+export async function tierSaleFacts(
+  db: Database,
+  tierId: string,
+  now = Date.now(),
+): Promise<TierSaleFacts | null> {
+  const cached = entries.get(tierId);
+  if (cached && now >= cached.loadedAt && now - cached.loadedAt < TIER_SALE_TTL_MS) return cached.facts;
+  // No sharing of a read in flight between requests: a Worker must not await I/O that
+  // belongs to another request (it may be cancelled with it). A miss costs one read each.
+  const [found] = await db
+    .select({ tier: tiers, event: events })
+    .from(tiers)
+    .innerJoin(events, eq(events.id, tiers.eventId))
+    .where(eq(tiers.id, tierId))
+    .limit(1);
+  // Unknown tiers are not remembered: random ids must not crowd out real ones.
+  if (found) remember(tierId, { facts: found, loadedAt: now });
+  return found ?? null;
+}
+
+function remember(tierId: string, entry: Entry): void {
+  entries.delete(tierId);
+  entries.set(tierId, entry);
+  while (entries.size > MAX_ENTRIES) {
+    const oldest = entries.keys().next().value;
+    if (oldest === undefined) break;
+    entries.delete(oldest);
+  }
+}
+
+/** An organizer changed the event or its tiers: this isolate stops using what it kept. */
+export function forgetEventSaleFacts(eventId: string): void {
+  for (const [tierId, entry] of entries) {
+    if (entry.facts.event.id === eventId) entries.delete(tierId);
+  }
+}
+
+/** Drop everything (tests that edit D1 directly). */
+export function forgetAllSaleFacts(): void {
+  entries.clear();
+}
