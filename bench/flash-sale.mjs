@@ -1008,7 +1008,7 @@ function report(ctx, s) {
     `- … during the sale: ${cpuText(sale.cpu)}`,
     `- … during the callbacks: ${cpuText(callbacks.cpu)}`,
     `- Server CPU (wrangler + workerd) per request: health ${cpuPerRequestText(health.cpuPerRequest)}; sale, all answers ${cpuPerRequestText(sale.cpuPerRequest)}; callback ${cpuPerRequestText(callbacks.cpuPerRequest)}${ctx.capacity ? `; capacity purchase ${cpuPerRequestText(ctx.capacity.cpuPerRequest)}` : ""}`,
-    `- Accepted purchases under load, split by the fake Daraja's clock (p50 / p99 ms): before the STK push arrives ${fmt(s.split.before.p50)} / ${fmt(s.split.before.p99)} (request, tier read, seat hold on the Durable Object, buyer lookup + insert, order insert); at Daraja ${fmt(s.split.daraja.p50, 2)} / ${fmt(s.split.daraja.p99, 2)}; after Daraja answered ${fmt(s.split.after.p50)} / ${fmt(s.split.after.p99)} (order update, response)`,
+    `- Accepted purchases under load, split by the fake Daraja's clock (p50 / p99 ms): before the STK push arrives ${fmt(s.split.before.p50)} / ${fmt(s.split.before.p99)} (request, tier and event facts (cached per isolate for 2 s), seat hold on the Durable Object, one batch recording buyer, order and counts); at Daraja ${fmt(s.split.daraja.p50, 2)} / ${fmt(s.split.daraja.p99, 2)}; after Daraja answered ${fmt(s.split.after.p50)} / ${fmt(s.split.after.p99)} (CheckoutRequestID saved, response)`,
     ...(opts.probes > 0
       ? [
           `- One request at a time on the idle server (${opts.probes} of each, after waiting ${fmt(quiet?.seconds, 1)} s for the server to go quiet${quiet?.quiet ? "" : ", in vain"}), p50 latency and server CPU per request:`,
