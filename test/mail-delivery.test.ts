@@ -153,8 +153,9 @@ describe("mail through Brevo", () => {
     expect(sent).toHaveLength(1);
   });
 
-  it("sends a malformed job towards the dead-letter queue without blocking the batch", async () => {
+  it("sends a malformed job to the dead-letter queue without blocking the batch", async () => {
     const { sent, queue } = recordingQueue();
+    const deadLetters = recordingQueue();
     const { id } = await queueMail(mailDeps(BREVO_ENV, queue), {
       kind: "verify_email",
       to: { email: "batch@example.com" },
@@ -163,9 +164,10 @@ describe("mail through Brevo", () => {
       html: "h",
     });
     const jobs = [{ type: "nonsense" } as unknown as DeliveryJob, ...sent];
-    const outcome = await deliver(BREVO_ENV, jobs);
-    expect(outcome.result.retryMessages.map((m: { msgId: string }) => m.msgId)).toEqual([outcome.ids[0]]);
-    expect(outcome.result.explicitAcks).toEqual([outcome.ids[1]]);
+    const outcome = await deliver({ ...BREVO_ENV, DELIVERY_DLQ: deadLetters.queue } as Env, jobs);
+    expect(deadLetters.sent).toEqual([{ type: "nonsense" }]);
+    expect(outcome.result.retryMessages).toEqual([]);
+    expect(outcome.result.explicitAcks).toEqual(outcome.ids);
     expect(await mailRow(id)).toMatchObject({ status: "SENT" });
   });
 });

@@ -19,6 +19,7 @@ import {
   PNG_SIGNATURE,
   photoJpeg,
   readQr,
+  recordingQueue,
   setPoster,
   storedPng,
   ticketRow,
@@ -204,20 +205,33 @@ describe("the order_tickets job", () => {
     expect((await mailFor(order.orderId)).results[0]?.status).toBe("FAILED");
   });
 
-  it("sends poison messages towards the dead-letter queue without blocking the batch", async () => {
+  it("sends poison messages to the dead-letter queue at once, without blocking the batch", async () => {
     const order = await freeOrder();
+    const poison = [{ type: "order_tickets" }, { type: "order_tickets", orderId: 42 }, "not even an object"];
     const jobs = [
-      { type: "order_tickets" },
-      { type: "order_tickets", orderId: 42 },
-      "not even an object",
+      ...poison,
       { type: "order_tickets", orderId: crypto.randomUUID() }, // no such order: nothing to do
       ...order.jobs,
     ];
-    const outcome = await deliver(brevoEnv(), jobs);
-    expect(outcome.retried).toEqual(outcome.ids.slice(0, 3));
-    expect(outcome.acked).toEqual(outcome.ids.slice(3));
+    const deadLetters = recordingQueue();
+    const outcome = await deliver(brevoEnv({ DELIVERY_DLQ: deadLetters.queue }), jobs);
+    // Dead-lettered as they came (for a human to read), and acked: no retries burnt on them.
+    expect(deadLetters.sent).toEqual(poison);
+    expect(outcome.retried).toEqual([]);
+    expect(outcome.acked).toEqual(outcome.ids);
     expect(networkFakes.brevo.sent).toHaveLength(1);
     expect((await orderDelivery(order.orderId))?.delivery_status).toBe("SENT");
+  });
+
+  it("retries a poison message when the dead-letter queue cannot take it (the queue's own DLQ path)", async () => {
+    const failingDlq = {
+      send: async () => {
+        throw new Error("Queue send failed: service unavailable");
+      },
+    } as unknown as Queue;
+    const outcome = await deliver(brevoEnv({ DELIVERY_DLQ: failingDlq }), [{ type: "mystery" }]);
+    expect(outcome.retried).toEqual(outcome.ids);
+    expect(outcome.acked).toEqual([]);
   });
 
   it("draws the event poster, and renders without it when the poster is missing or unreadable", async () => {

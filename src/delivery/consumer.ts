@@ -1,7 +1,7 @@
 /**
  * The delivery queue consumer. Each message is acked or retried on its own, so one poison
- * message never blocks a batch; retries back off exponentially and, after the queue's
- * max_retries, land in the dead-letter queue. An order whose ticket delivery fails on its
+ * message never blocks a batch; a malformed one goes to the dead-letter queue at once; retries
+ * back off exponentially and, after the queue's max_retries, land in the dead-letter queue. An order whose ticket delivery fails on its
  * last delivery is marked `delivery_status = FAILED` first, so it shows and can be re-sent.
  */
 import { loadConfig } from "../config";
@@ -41,12 +41,19 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bin
   for (const message of batch.messages) {
     const job = message.body;
     if (!isDeliveryJob(job)) {
-      // Malformed: retrying cannot fix it. Fail it fast towards the DLQ for a human to read.
-      log.error("malformed delivery job", {
+      // Malformed: retrying cannot fix it. Straight to the dead-letter queue for a human to
+      // read; only if that send fails does it take the slow road (retries, then the DLQ).
+      log.error("malformed delivery job; to the dead-letter queue", {
         message_id: message.id,
         body: JSON.stringify(job)?.slice(0, 500),
       });
-      message.retry({ delaySeconds: 0 });
+      try {
+        await env.DELIVERY_DLQ.send(job);
+        message.ack();
+      } catch (error) {
+        log.error("could not dead-letter a malformed job; retrying it", describeError(error));
+        message.retry({ delaySeconds: 0 });
+      }
       continue;
     }
     try {
