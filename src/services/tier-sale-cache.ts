@@ -15,6 +15,7 @@
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, tiers } from "../db/schema";
+import { LruMap } from "../lib/lru";
 
 export const TIER_SALE_TTL_MS = 2_000;
 const MAX_ENTRIES = 512;
@@ -29,7 +30,7 @@ interface Entry {
   loadedAt: number;
 }
 
-const entries = new Map<string, Entry>();
+const entries = new LruMap<string, Entry>(MAX_ENTRIES);
 
 /** The tier with its event, or null when no such tier exists; at most TIER_SALE_TTL_MS old. */
 export async function tierSaleFacts(
@@ -48,18 +49,8 @@ export async function tierSaleFacts(
     .where(eq(tiers.id, tierId))
     .limit(1);
   // Unknown tiers are not remembered: random ids must not crowd out real ones.
-  if (found) remember(tierId, { facts: found, loadedAt: now });
+  if (found) entries.set(tierId, { facts: found, loadedAt: now });
   return found ?? null;
-}
-
-function remember(tierId: string, entry: Entry): void {
-  entries.delete(tierId);
-  entries.set(tierId, entry);
-  while (entries.size > MAX_ENTRIES) {
-    const oldest = entries.keys().next().value;
-    if (oldest === undefined) break;
-    entries.delete(oldest);
-  }
 }
 
 /** An organizer changed the event or its tiers: this isolate stops using what it kept. */
@@ -67,9 +58,4 @@ export function forgetEventSaleFacts(eventId: string): void {
   for (const [tierId, entry] of entries) {
     if (entry.facts.event.id === eventId) entries.delete(tierId);
   }
-}
-
-/** Drop everything (tests that edit D1 directly). */
-export function forgetAllSaleFacts(): void {
-  entries.clear();
 }
