@@ -7,10 +7,12 @@
  *      the wasm as a CompiledWasm module, the fonts as Data modules, as in a deploy);
  *   2. a photo-like 1080×1350 JPEG poster (smooth colour fields plus grain, the hard case for
  *      a PNG) is drawn here with jpeg-js and posted once;
- *   3. warm-up, then tickets one at a time without and with the poster: time per ticket as
- *      the host sees it (workerd's clock does not move during a render, so it cannot time
- *      itself), minus nothing — the `/noop` round trip is printed beside it — and the CPU the
- *      workerd process used per ticket (/proc, 10 ms ticks, summed over the run);
+ *   3. warm-up, then tickets one at a time: without the poster, of one event and its two
+ *      tiers as a sale delivers them (the renderer reuses the event's shared pixels: "warm"),
+ *      and each of a new event, title, date, venue and tier ("cold"); then with the poster.
+ *      Time per ticket as the host sees it (workerd's clock does not move during a render, so
+ *      it cannot time itself), minus nothing — the `/noop` round trip is printed beside it —
+ *      and the CPU the workerd process used per ticket (/proc, 10 ms ticks, summed over the run);
  *   4. PNG size (min / median / max), and memory: the workerd process's resident set before,
  *      after the single renders, and its peak (VmHWM) over batches of 10 tickets in one request
  *      (one order of 10, as the queue consumer renders it);
@@ -249,9 +251,12 @@ async function main() {
     log(`▶ Round trip of an empty request (${opts.tickets})`);
     const noop = await series(worker, base, "/noop", opts.tickets, rendererPids());
 
-    log(`▶ ${opts.tickets} tickets without a poster, one per request`);
+    log(`▶ ${opts.tickets} tickets without a poster, one event, one per request`);
     const plain = await series(worker, base, "/render?poster=0", opts.tickets, rendererPids());
     const afterPlain = memoryMb(rendererPids());
+
+    log(`▶ ${opts.tickets} tickets without a poster, each of a new event, one per request`);
+    const cold = await series(worker, base, "/render?poster=0&event=new", opts.tickets, rendererPids());
 
     log("▶ Preparing the poster (decoded once, as the consumer does per order)");
     const prepared = await timed(worker, `${base}/poster`, { method: "POST", body: poster });
@@ -293,7 +298,7 @@ async function main() {
       `- Ticket: 600 px wide, QR of a real qr_code_hash (EdDSA JWS, error correction M); the poster is a ${kb(poster.byteLength)} 1080×1350 photo-like JPEG`,
     );
     out(
-      `- Time per ticket is one request per ticket as the host sees it (sequential, loopback); the empty round trip is shown for reference. CPU is the workerd process's, per ticket, over the whole series`,
+      `- Time per ticket is one request per ticket as the host sees it (sequential, loopback); the empty round trip is shown for reference. CPU is the workerd process's, per ticket, over the whole series. "One event": the bench event's two tiers, names and ticket numbers varying, so the renderer draws only each ticket's own parts and reuses the rest (per-isolate cache); "a new event each": every ticket is of an event not seen before (title, date, venue and tier all new), so all but the brand band, the perforation and the footer is drawn`,
     );
     if (opts.note) out(`- Note: ${opts.note}`);
     out("");
@@ -305,8 +310,9 @@ async function main() {
       `| empty request (\`/noop\`) | ${noop.time.n} | ${fmt(noop.time.p50)} | ${fmt(noop.time.p90)} | ${fmt(noop.time.p99)} | ${fmt(noop.time.max)} | ${fmt(noop.cpuMsPerRequest)} | – | – | – |`,
     );
     for (const [name, s] of [
-      ["without poster", plain],
-      ["with poster", withPoster],
+      ["without poster, one event (warm)", plain],
+      ["without poster, a new event each (cold)", cold],
+      ["with poster, one event", withPoster],
     ]) {
       out(
         `| ${name} | ${s.time.n} | ${fmt(s.time.p50)} | ${fmt(s.time.p90)} | ${fmt(s.time.p99)} | ${fmt(s.time.max)} | ${fmt(s.cpuMsPerRequest)} | ${kb(s.size.min)} | ${kb(s.size.p50)} | ${kb(s.size.max)} |`,
@@ -324,13 +330,13 @@ async function main() {
       `- resvg's wasm linear memory after all of it: **${fmt(wasmMb)} MB** (it grows to the largest render and never shrinks; per isolate)`,
     );
     out(
-      `- workerd resident memory: ${fmt(idle.rss)} MB idle, ${fmt(initialised.rss)} MB once resvg is instantiated, ${fmt(afterFirst.rss)} MB after the first render, ${fmt(warm.rss)} MB after warm-up, ${fmt(afterPlain.rss)} MB after ${opts.tickets} plain renders, ${fmt(afterPoster.rss)} MB after the poster series, ${fmt(afterBatches.rss)} MB after the batches; peak ${fmt(afterBatches.hwm)} MB. growth over idle at the peak ${fmt(afterBatches.hwm - idle.rss)} MB. That is the whole process, runtime included, with V8 collecting garbage lazily because nothing limits it locally (the 128 MB isolate limit is not enforced by local workerd)`,
+      `- workerd resident memory: ${fmt(idle.rss)} MB idle, ${fmt(initialised.rss)} MB once resvg is instantiated, ${fmt(afterFirst.rss)} MB after the first render, ${fmt(warm.rss)} MB after warm-up, ${fmt(afterPlain.rss)} MB after ${opts.tickets} plain renders of one event, ${fmt(afterPoster.rss)} MB after the poster series, ${fmt(afterBatches.rss)} MB after the batches; peak ${fmt(afterBatches.hwm)} MB. growth over idle at the peak ${fmt(afterBatches.hwm - idle.rss)} MB. That is the whole process, runtime included, with V8 collecting garbage lazily because nothing limits it locally (the 128 MB isolate limit is not enforced by local workerd)`,
     );
-    const p50Met = plain.time.p50 <= TARGET_MS;
-    const cpuMet = plain.cpuMsPerRequest - noop.cpuMsPerRequest <= TARGET_MS;
-    const sizeMet = Math.max(plain.size.max, withPoster.size.max) <= TARGET_BYTES;
+    const met = (ok) => (ok ? "met" : "**missed**");
+    const overNoop = (s) => s.cpuMsPerRequest - noop.cpuMsPerRequest;
+    const largest = Math.max(plain.size.max, cold.size.max, withPoster.size.max);
     out(
-      `- Targets: ≤ ${TARGET_MS} ms per ticket without poster — p50 ${fmt(plain.time.p50)} ms (${p50Met ? "met" : "**missed**"}), CPU ${fmt(plain.cpuMsPerRequest - noop.cpuMsPerRequest)} ms over an empty request (${cpuMet ? "met" : "**missed**"}); PNG ≤ 60 KB — largest ${kb(Math.max(plain.size.max, withPoster.size.max))} (${sizeMet ? "met" : "**missed**"}); a batch of 10 well inside ${ISOLATE_LIMIT_MB} MB — wasm heap ${fmt(wasmMb)} MB plus one ticket's buffers (~2 MB each, released between tickets) (${wasmMb < ISOLATE_LIMIT_MB / 4 ? "met" : "**check**"})`,
+      `- Targets: ≤ ${TARGET_MS} ms per ticket without poster, judged on the warm series (a sale delivers many tickets of one event to the same isolates) — p50 ${fmt(plain.time.p50)} ms (${met(plain.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(plain))} ms over an empty request (${met(overNoop(plain) <= TARGET_MS)}); the cold series for comparison — p50 ${fmt(cold.time.p50)} ms (${met(cold.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(cold))} ms (${met(overNoop(cold) <= TARGET_MS)}); PNG ≤ 60 KB — largest ${kb(largest)} (${met(largest <= TARGET_BYTES)}); a batch of 10 well inside ${ISOLATE_LIMIT_MB} MB — wasm heap ${fmt(wasmMb)} MB plus one ticket's buffers (~2 MB each, released between tickets) and the renderer's tile cache (32 tiles, under 8 MB) (${wasmMb < ISOLATE_LIMIT_MB / 4 ? "met" : "**check**"})`,
     );
     out("");
 

@@ -7,7 +7,9 @@
  *   GET  /noop                  the request overhead, for reference
  *   GET  /init                  instantiate resvg's wasm only (no render), to see what that costs
  *   POST /poster                the poster JPEG/PNG to use (prepared once, as in production)
- *   GET  /render?poster=0|1     one ticket; answers its size
+ *   GET  /render?poster=0|1     one ticket of the bench's one event; answers its size
+ *   GET  /render?poster=0&event=new   one ticket of an event never rendered before (the
+ *                               renderer's per-isolate tile cache cannot help: the cold case)
  *   GET  /batch?n=10&poster=1   n tickets in a row, as one delivery job renders an order
  *   GET  /memory                the size of resvg's wasm linear memory (it never shrinks)
  */
@@ -42,7 +44,7 @@ const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (
 };
 let seq = 0;
 
-async function renderOne(withPoster: boolean) {
+async function renderOne(withPoster: boolean, newEvent = false) {
   const ticketId = crypto.randomUUID();
   const qr = await signTicket(await loadTicketKey(BENCH_SIGNING_KEY), {
     ticketId,
@@ -54,10 +56,11 @@ async function renderOne(withPoster: boolean) {
     {
       ticketId,
       qrContent: qr,
-      eventTitle: "Nairobi Jazz Night: Sauti za Usiku Live at the Carnivore",
-      startAt: Date.UTC(2026, 11, 5, 15, 0, 0),
-      locationName: "Carnivore Grounds, Langata Road, Nairobi",
-      tierName: seq % 2 ? "VIP Early Bird" : "Regular",
+      // A new event shares nothing with the last: title, date, venue and tier all differ.
+      eventTitle: `Nairobi Jazz Night: Sauti za Usiku Live at the Carnivore${newEvent ? ` ${seq}` : ""}`,
+      startAt: Date.UTC(2026, 11, 5, 15, 0, 0) + (newEvent ? seq * 3_600_000 : 0),
+      locationName: `Carnivore Grounds, Langata Road, Nairobi${newEvent ? ` Gate ${seq}` : ""}`,
+      tierName: `${seq % 2 ? "VIP Early Bird" : "Regular"}${newEvent ? ` ${seq}` : ""}`,
       attendeeName: seq % 3 ? "Wanjiku Kamau" : `Achieng 🎉 ${"Otieno-Wanjiru ".repeat(20)}`,
       position: { index: 1 + (seq % 4), count: 4 },
     },
@@ -83,7 +86,7 @@ export default {
         return Response.json({ ok: poster !== null });
       }
       case "/render": {
-        const ticket = await renderOne(withPoster);
+        const ticket = await renderOne(withPoster, url.searchParams.get("event") === "new");
         return Response.json({
           bytes: ticket.png.byteLength,
           width: ticket.width,

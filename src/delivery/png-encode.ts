@@ -231,6 +231,20 @@ export function encodePalettePng(
   { maxColors = 256, level = 6 }: PngOptions = {},
 ): Uint8Array {
   const { colors, scanlines } = quantizeToScanlines(rgba, width, height, maxColors);
+  return encodeIndexedPng(width, height, colors, scanlines, level);
+}
+
+/**
+ * A palette PNG from its parts: `colors` (r, g, b per entry, at most 256 entries) and
+ * `scanlines` (per row a filter byte and one palette index per pixel), deflated at `level`.
+ */
+export function encodeIndexedPng(
+  width: number,
+  height: number,
+  colors: Uint8Array,
+  scanlines: Uint8Array,
+  level: number,
+): Uint8Array {
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
   view.setUint32(0, width);

@@ -14,6 +14,14 @@
  *   once, and no ticket pays for decoding or filtering an image. resvg 2.6 decodes PNG, JPEG
  *   and GIF; a WebP, an oversized or a corrupt poster is left out and the ticket renders
  *   without it.
+ * - A ticket without a poster is drawn in tiles (ticket-svg.ts `layoutTicket`) straight into
+ *   an exact palette (palette-canvas.ts): the parts every ticket of an event and tier shares
+ *   are rasterised once per isolate and kept, keyed by their SVG, so a ticket rasterises only
+ *   its reference and attendee name (two small canvases) and gets its QR modules drawn in
+ *   directly. A queue consumer delivers an order's tickets, and many orders of one event, in
+ *   the same isolate; a ticket of an event it has not seen costs a few ms more. The result is
+ *   pixel for pixel the whole SVG rendered in one piece (test/ticket-tiles.test.ts), which
+ *   remains the way for tickets with a poster and for the unseen case of over 256 colours.
  */
 import robotoRegular from "@expo-google-fonts/roboto/400Regular/Roboto_400Regular.ttf";
 import robotoBold from "@expo-google-fonts/roboto/700Bold/Roboto_700Bold.ttf";
@@ -21,15 +29,27 @@ import { initWasm, Resvg, type ResvgRenderOptions } from "@resvg/resvg-wasm";
 import resvgWasm from "@resvg/resvg-wasm/index_bg.wasm";
 import { base64 } from "../lib/base64";
 import { readFontMetrics } from "./font-metrics";
+import {
+  type IndexedImage,
+  indexImage,
+  PaletteCanvas,
+  PaletteOverflowError,
+  rgbaWord,
+} from "./palette-canvas";
 import { encodePalettePng } from "./png-encode";
 import {
+  CARD_COLOR,
   composeTicketSvg,
   FONT_FAMILY,
+  layoutTicket,
   PAGE_COLOR,
   POSTER_HEIGHT,
   POSTER_WIDTH,
+  QR_DARK_COLOR,
   type TicketArt,
   type TicketFonts,
+  type TicketLayout,
+  type TicketTile,
 } from "./ticket-svg";
 
 /** Posters beyond this many pixels are not decoded (RGBA: 4 bytes each in a 128 MB isolate). */
@@ -48,15 +68,23 @@ const POSTER_SOFT = {
 /** Palette sizes tried in turn until a ticket with a poster fits MAX_TICKET_PNG_BYTES. */
 const PALETTE_STEPS = [256, 128, 64, 32];
 const POSTER_CACHE_SIZE = 8;
+/**
+ * Shared tiles (and composed heads) kept per isolate. A head is at most ~0.23 MB of palette
+ * indices and every other tile less, so the cache stays under 8 MB while holding the events
+ * and tiers an isolate is delivering.
+ */
+const TILE_CACHE_SIZE = 32;
+/** zlib level for tickets without a poster: flat artwork, text and the QR code (about 20 KB). */
+const PLAIN_LEVEL = 3;
 
 let wasmReady: Promise<void> | undefined;
 /** Per prepared poster, the index in PALETTE_STEPS that last fitted. */
 const paletteFor = new WeakMap<PreparedPoster, number>();
 
-function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+function remember<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
   cache.delete(key);
   cache.set(key, value);
-  while (cache.size > POSTER_CACHE_SIZE) {
+  while (cache.size > size) {
     const oldest = cache.keys().next().value;
     if (oldest === undefined) break;
     cache.delete(oldest);
@@ -64,6 +92,8 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): void {
 }
 let fonts: { buffers: Uint8Array[]; metrics: TicketFonts } | undefined;
 const posterCache = new Map<string, Promise<PreparedPoster | null>>();
+/** Rasterised shared tiles by their background and SVG, the whole input of the rasterisation. */
+const tileCache = new Map<string, IndexedImage>();
 
 /** A poster scaled and cropped to its strip on the ticket: opaque RGBA, row by row. */
 export interface PreparedPoster {
@@ -118,6 +148,12 @@ function rasterise(svg: string, background?: string): { pixels: Uint8Array; widt
   } finally {
     resvg.free();
   }
+}
+
+/** An SVG as RGBA pixels with the ticket fonts: what tests compare the tiled rendering with. */
+export async function rasteriseSvg(svg: string, background?: string) {
+  await ensureRenderer();
+  return rasterise(svg, background);
 }
 
 function rasteriseToPng(svg: string): Uint8Array {
@@ -225,7 +261,7 @@ export function preparePosterCached(
   let cached = posterCache.get(key);
   if (!cached) {
     cached = load().then((bytes) => (bytes ? preparePoster(bytes) : null));
-    remember(posterCache, key, cached);
+    remember(posterCache, key, cached, POSTER_CACHE_SIZE);
     // A failed read (R2 error) is not remembered: the next ticket tries again.
     cached.catch(() => posterCache.delete(key));
   }
@@ -269,11 +305,76 @@ export async function renderTicketPng(
       // Whatever went wrong with the poster, the ticket itself must still render.
     }
   }
-  const { svg } = composeTicketSvg({ ...art, withPoster: false }, metrics);
-  const image = rasterise(svg, PAGE_COLOR);
-  // Flat artwork, text and the QR code: a fast zlib level is enough (about 20 KB).
-  const png = encodePalettePng(image.pixels, image.width, image.height, { level: 3 });
+  const layout = layoutTicket({ ...art, withPoster: false }, metrics);
+  try {
+    const png = renderTiles(layout);
+    return { png, width: layout.width, height: layout.height, withPoster: false };
+  } catch (error) {
+    if (!(error instanceof PaletteOverflowError)) throw error;
+  }
+  // More than 256 colours (not seen in practice): the whole ticket at once, quantised.
+  const image = rasterise(layout.svg, PAGE_COLOR);
+  const png = encodePalettePng(image.pixels, image.width, image.height, { level: PLAIN_LEVEL });
   return { png, width: image.width, height: image.height, withPoster: false };
+}
+
+const tileKey = (tile: TicketTile) => `${tile.background}${tile.svg}`;
+
+/** A tile's pixels as palette indices: shared tiles from the cache, or rasterised and kept. */
+function tileImage(tile: TicketTile): IndexedImage {
+  const key = tileKey(tile);
+  const cached = tile.perTicket ? undefined : tileCache.get(key);
+  if (cached) {
+    remember(tileCache, key, cached, TILE_CACHE_SIZE);
+    return cached;
+  }
+  const { pixels, width, height } = rasterise(tile.svg, tile.background);
+  const image = indexImage(pixels, width, height);
+  if (!tile.perTicket) remember(tileCache, key, image, TILE_CACHE_SIZE);
+  return image;
+}
+
+/** Rows outside tiles: the page colour, the card between its edges. */
+function fillCard(canvas: PaletteCanvas, layout: TicketLayout, top: number): void {
+  const rows = canvas.height - top;
+  canvas.fillRect(0, top, canvas.width, rows, rgbaWord(PAGE_COLOR));
+  canvas.fillRect(layout.card.left, top, layout.card.right - layout.card.left, rows, rgbaWord(CARD_COLOR));
+}
+
+/**
+ * The head composed once per event and tier and kept whole (under the keys of all its tiles),
+ * so that a ticket starts as one copy of it; its tiles are kept too, for the next tier or
+ * event that shares some (the band always, the date and venue often).
+ */
+function headImage(layout: TicketLayout): IndexedImage {
+  const key = `head${layout.head.tiles.map(tileKey).join("")}`;
+  const cached = tileCache.get(key);
+  if (cached) {
+    remember(tileCache, key, cached, TILE_CACHE_SIZE);
+    return cached;
+  }
+  const canvas = new PaletteCanvas(layout.width, layout.head.height);
+  fillCard(canvas, layout, 0);
+  for (const tile of layout.head.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
+  const image = canvas.toImage();
+  remember(tileCache, key, image, TILE_CACHE_SIZE);
+  return image;
+}
+
+/**
+ * The ticket composed from its tiles straight into PNG scanlines: the head first (its palette
+ * becomes the ticket's as is, so its rows are plain copies), the card below it, the ticket's
+ * other tiles, and the QR modules as blocks of whole pixels (what resvg draws for the
+ * crisp-edged path at whole-pixel module sizes).
+ */
+function renderTiles(layout: TicketLayout): Uint8Array {
+  const canvas = new PaletteCanvas(layout.width, layout.height);
+  canvas.draw(headImage(layout), 0, 0);
+  fillCard(canvas, layout, layout.head.height);
+  for (const tile of layout.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
+  const { x, y, modulePx, symbol } = layout.qr;
+  canvas.drawBitmap(symbol.dark, symbol.modules, x, y, modulePx, rgbaWord(QR_DARK_COLOR));
+  return canvas.toPng(PLAIN_LEVEL);
 }
 
 /** The bundled fonts' metrics (for callers that lay text out the same way). */

@@ -24,8 +24,20 @@ export interface TextStyle {
 
 let segmenter: Intl.Segmenter | null | undefined;
 
+/**
+ * Below U+0300 no character joins another (no combining marks, joiners, extenders or
+ * prepended characters), so every character of such a text is a grapheme of its own, bar a
+ * CR LF pair. Most ticket text is like that, and the segmenter is one of the dearer parts of
+ * laying a ticket out.
+ */
+function isOneCharacterPerGrapheme(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x300) return false;
+  return !text.includes("\r\n");
+}
+
 /** Grapheme clusters (what a reader sees as one character); code points where Intl lacks it. */
 export function graphemes(text: string): string[] {
+  if (isOneCharacterPerGrapheme(text)) return Array.from(text);
   if (segmenter === undefined) {
     segmenter =
       typeof Intl.Segmenter === "function" ? new Intl.Segmenter("en", { granularity: "grapheme" }) : null;
