@@ -28,6 +28,7 @@ import robotoBold from "@expo-google-fonts/roboto/700Bold/Roboto_700Bold.ttf";
 import { initWasm, Resvg, type ResvgRenderOptions } from "@resvg/resvg-wasm";
 import resvgWasm from "@resvg/resvg-wasm/index_bg.wasm";
 import { base64 } from "../lib/base64";
+import { LruMap } from "../lib/lru";
 import { readFontMetrics } from "./font-metrics";
 import {
   type IndexedImage,
@@ -81,19 +82,10 @@ let wasmReady: Promise<void> | undefined;
 /** Per prepared poster, the index in PALETTE_STEPS that last fitted. */
 const paletteFor = new WeakMap<PreparedPoster, number>();
 
-function remember<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
-  cache.delete(key);
-  cache.set(key, value);
-  while (cache.size > size) {
-    const oldest = cache.keys().next().value;
-    if (oldest === undefined) break;
-    cache.delete(oldest);
-  }
-}
 let fonts: { buffers: Uint8Array[]; metrics: TicketFonts } | undefined;
-const posterCache = new Map<string, Promise<PreparedPoster | null>>();
+const posterCache = new LruMap<string, Promise<PreparedPoster | null>>(POSTER_CACHE_SIZE);
 /** Rasterised shared tiles by their background and SVG, the whole input of the rasterisation. */
-const tileCache = new Map<string, IndexedImage>();
+const tileCache = new LruMap<string, IndexedImage>(TILE_CACHE_SIZE);
 
 /** A poster scaled and cropped to its strip on the ticket: opaque RGBA, row by row. */
 export interface PreparedPoster {
@@ -261,7 +253,7 @@ export function preparePosterCached(
   let cached = posterCache.get(key);
   if (!cached) {
     cached = load().then((bytes) => (bytes ? preparePoster(bytes) : null));
-    remember(posterCache, key, cached, POSTER_CACHE_SIZE);
+    posterCache.set(key, cached);
     // A failed read (R2 error) is not remembered: the next ticket tries again.
     cached.catch(() => posterCache.delete(key));
   }
@@ -325,12 +317,12 @@ function tileImage(tile: TicketTile): IndexedImage {
   const key = tileKey(tile);
   const cached = tile.perTicket ? undefined : tileCache.get(key);
   if (cached) {
-    remember(tileCache, key, cached, TILE_CACHE_SIZE);
+    tileCache.set(key, cached);
     return cached;
   }
   const { pixels, width, height } = rasterise(tile.svg, tile.background);
   const image = indexImage(pixels, width, height);
-  if (!tile.perTicket) remember(tileCache, key, image, TILE_CACHE_SIZE);
+  if (!tile.perTicket) tileCache.set(key, image);
   return image;
 }
 
@@ -350,14 +342,14 @@ function headImage(layout: TicketLayout): IndexedImage {
   const key = `head${layout.head.tiles.map(tileKey).join("")}`;
   const cached = tileCache.get(key);
   if (cached) {
-    remember(tileCache, key, cached, TILE_CACHE_SIZE);
+    tileCache.set(key, cached);
     return cached;
   }
   const canvas = new PaletteCanvas(layout.width, layout.head.height);
   fillCard(canvas, layout, 0);
   for (const tile of layout.head.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
   const image = canvas.toImage();
-  remember(tileCache, key, image, TILE_CACHE_SIZE);
+  tileCache.set(key, image);
   return image;
 }
 
