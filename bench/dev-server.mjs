@@ -7,17 +7,19 @@
  *   (default `/api/health/`) answers 200. `stopDevServer()` stops the whole group (wrangler and its workerd children):
  *   SIGINT, then SIGTERM, then SIGKILL, and waits for it to be gone.
  * - `cpuSnapshot()` / `cpuDelta()`: CPU seconds per process of the server's tree (Linux /proc),
- *   of this process, and of everything else on the machine, so a figure taken on a shared
- *   machine says how much of the CPU the benchmark actually had; and the pids and resident
- *   memory per process kind, so a runtime restarted (or growing) during a run shows.
+ *   of this process, and of everything else on the machine (or the machine's idle and steal
+ *   time), so a figure taken on a shared machine says how much of the CPU the benchmark
+ *   actually had; and the pids and resident memory per process kind, so a runtime restarted
+ *   (or growing) during a run shows.
  */
 import { spawn } from "node:child_process";
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeCommand, PROJECT_ROOT, wranglerBin } from "../scripts/wrangler.mjs";
+import { NON_INTERACTIVE } from "./common.mjs";
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -45,11 +47,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  *   programmatic?: DevWorkerSpec | ((baseUrl: string) => DevWorkerSpec),
  *   readyPath?: string,
  *   startTimeoutMs?: number,
- *   log?: (message: string) => void,
+ *   announce?: (command: string, baseUrl: string) => void,
  * }} options `args` (or `args(baseUrl)`) are added after `dev --ip --port --inspector-port
- *   --persist-to`; `redact`: strings not to print (secrets passed with `--var`); `programmatic`:
+ *   --persist-to`; `env`: added to this process's environment and wrangler's non-interactive
+ *   settings; `redact`: strings not to print (secrets passed with `--var`); `programmatic`:
  *   start the Worker with wrangler's programmatic API instead (bench/dev-worker.mjs), e.g.
- *   without the inspector, in which case `args` are ignored.
+ *   without the inspector, in which case `args` are ignored; `announce`: prints the command
+ *   (redacted) before it starts (default: the command, indented).
  */
 export async function startDevServer({
   persistTo,
@@ -60,7 +64,7 @@ export async function startDevServer({
   programmatic,
   readyPath = "/api/health/",
   startTimeoutMs = 120_000,
-  log = console.log,
+  announce = (command) => console.log(`  ${command}`),
 }) {
   const port = await freePort();
   const inspectorPort = await freePort();
@@ -98,11 +102,12 @@ export async function startDevServer({
     shown = describeCommand(args);
   }
   for (const secret of redact) if (secret) shown = shown.replaceAll(secret, "<redacted>");
-  log(`  ${shown}`);
+  announce(shown, baseUrl);
+  mkdirSync(path.dirname(logFile), { recursive: true });
   writeFileSync(logFile, "");
   const child = spawn(process.execPath, command, {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...NON_INTERACTIVE, ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -136,10 +141,9 @@ export async function startDevServer({
   );
 }
 
-/** Pids of `rootPid` and all its descendants. */
-function treePids(rootPid) {
+/** Pids of `rootPid` and all its descendants (among `all`, the processes running now). */
+function treePids(rootPid, all = listProcesses()) {
   const tree = new Set([rootPid]);
-  const all = listProcesses();
   for (let grew = true; grew; ) {
     grew = false;
     for (const p of all) {
@@ -218,8 +222,12 @@ function listProcesses() {
 
 const labels = new Map();
 
-/** A readable name for a process of the server's tree (wrangler runs two workerd). */
-function labelFor(p, port) {
+/**
+ * A readable name for a process of the server's tree: wrangler's node "wrangler (node)", and
+ * the two workerd it runs each by its role (`byRole`) or both as "workerd".
+ */
+function labelFor(p, port, byRole) {
+  if (p.name === "workerd" && !byRole) return p.name;
   const cached = labels.get(p.pid);
   if (cached) return cached;
   let label = p.name === "node" ? "wrangler (node)" : p.name;
@@ -248,34 +256,40 @@ function rssOf(pid) {
   }
 }
 
-/** Busy CPU seconds of the whole machine so far (all cores). */
-function machineBusySeconds() {
+/**
+ * CPU seconds of the whole machine so far (all cores): busy, idle (with I/O wait), and steal
+ * (time the hypervisor gave to someone else).
+ */
+function machineSeconds() {
   const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS;
+  const [, user, nice, system, idle, iowait, irq, softirq, steal = 0] = line.trim().split(/\s+/).map(Number);
+  return {
+    busy: (user + nice + system + irq + softirq + steal) / CLOCK_TICKS,
+    idle: (idle + iowait) / CLOCK_TICKS,
+    steal: steal / CLOCK_TICKS,
+  };
 }
 
-/** CPU seconds used so far, by process label, for the server's tree, this process and the rest. */
-export function cpuSnapshot(server) {
+/**
+ * CPU seconds used so far, by process label, for the server's tree, this process and the rest.
+ * @param {{ selfLabel?: string, workerdByRole?: boolean }} [options] `selfLabel`: the label of
+ *   this process (the load generator); `workerdByRole`: the two workerd processes apart, by
+ *   role (default), or together as "workerd".
+ */
+export function cpuSnapshot(
+  server,
+  { selfLabel = "load generator + fake Daraja (node)", workerdByRole = true } = {},
+) {
   if (process.platform !== "linux") return undefined;
   const all = listProcesses();
-  const tree = new Set([server.child.pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of all) {
-      if (!tree.has(p.pid) && tree.has(p.ppid)) {
-        tree.add(p.pid);
-        grew = true;
-      }
-    }
-  }
+  const tree = treePids(server.child.pid, all);
   const byName = {};
   const pids = {};
   const rssMiB = {};
   let ours = 0;
   for (const p of all) {
     if (!tree.has(p.pid)) continue;
-    const label = labelFor(p, server.port);
+    const label = labelFor(p, server.port, workerdByRole);
     byName[label] = (byName[label] ?? 0) + p.cpu;
     pids[label] = [...(pids[label] ?? []), p.pid].sort((a, b) => a - b);
     rssMiB[label] = (rssMiB[label] ?? 0) + rssOf(p.pid);
@@ -283,15 +297,22 @@ export function cpuSnapshot(server) {
   }
   const usage = process.cpuUsage();
   const self = (usage.user + usage.system) / 1e6;
-  byName["load generator + fake Daraja (node)"] = self;
+  byName[selfLabel] = self;
   ours += self;
-  return { byName, pids, rssMiB, ours, machine: machineBusySeconds(), at: performance.now() };
+  const { busy, idle, steal } = machineSeconds();
+  return { byName, pids, rssMiB, ours, machine: busy, idle, steal, at: performance.now() };
 }
 
-/** CPU seconds per second of wall time between two snapshots, per label, plus everything else. */
-export function cpuDelta(before, after) {
+/**
+ * CPU seconds per second of wall time between two snapshots, per label, plus everything else
+ * on the machine ("other processes on the machine"), or with `machineIdle` the machine's idle
+ * and steal time instead ("(machine idle)", "(machine steal)").
+ * @param {{ seconds?: number, machineIdle?: boolean }} [options] `seconds`: the wall time to
+ *   divide by (default: the time between the two snapshots)
+ */
+export function cpuDelta(before, after, { seconds: wall, machineIdle = false } = {}) {
   if (!before || !after) return undefined;
-  const seconds = (after.at - before.at) / 1000;
+  const seconds = wall ?? (after.at - before.at) / 1000;
   const perSecond = Object.fromEntries(
     Object.keys(after.byName).map((name) => [
       name,
@@ -300,6 +321,11 @@ export function cpuDelta(before, after) {
   );
   const machine = (after.machine - before.machine) / seconds;
   const ours = (after.ours - before.ours) / seconds;
-  perSecond["other processes on the machine"] = Math.max(0, machine - ours);
+  if (machineIdle) {
+    perSecond["(machine idle)"] = (after.idle - before.idle) / seconds;
+    perSecond["(machine steal)"] = (after.steal - before.steal) / seconds;
+  } else {
+    perSecond["other processes on the machine"] = Math.max(0, machine - ours);
+  }
   return { perSecond, machine, cores: os.availableParallelism?.() ?? os.cpus().length };
 }

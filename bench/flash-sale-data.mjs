@@ -8,33 +8,22 @@
  * after it for one-at-a-time probes that show what each kind of request costs unloaded.
  */
 import { randomUUID } from "node:crypto";
-import { sqlValue } from "../scripts/seed-data.mjs";
+import { insertMany, organizerRow } from "./seed-rows.mjs";
 
 const DAY = 24 * 3_600_000;
-
-function insert(table, row) {
-  const columns = Object.keys(row);
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map((c) => sqlValue(row[c])).join(", ")});`;
-}
 
 /**
  * @param {{ seats: number, price: number, maxPerOrder: number, now?: number }} options
  */
 export function buildFlashSaleData({ seats, price, maxPerOrder, now = Date.now() }) {
-  const organizer = {
+  const organizer = organizerRow({
     id: randomUUID(),
     username: "flash_sale_organizer",
     email: "flash-sale-organizer@ticketsafi.local",
-    password_hash: null,
-    role: "ORGANIZER",
-    first_name: "Flash",
-    last_name: "Organizer",
-    is_verified: true,
-    is_guest: false,
-    is_active: true,
-    created_at: now,
-    updated_at: now,
-  };
+    firstName: "Flash",
+    lastName: "Organizer",
+    now,
+  });
   const start = Math.floor((now + 30 * DAY) / 3_600_000) * 3_600_000;
   const event = (title, description) => ({
     id: randomUUID(),
@@ -77,11 +66,9 @@ export function buildFlashSaleData({ seats, price, maxPerOrder, now = Date.now()
   const probeTier = tier(probeEvent.id, "Probe", 1_000_000);
   const sql = [
     `-- flash-sale benchmark data, ${new Date(now).toISOString()}`,
-    insert("users", organizer),
-    insert("events", saleEvent),
-    insert("events", probeEvent),
-    insert("tiers", saleTier),
-    insert("tiers", probeTier),
+    insertMany("users", [organizer]),
+    insertMany("events", [saleEvent, probeEvent]),
+    insertMany("tiers", [saleTier, probeTier]),
     "",
   ].join("\n");
   return { organizer, saleEvent, saleTier, probeEvent, probeTier, sql };

@@ -55,7 +55,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync, randomBytes } from "node:crypto";
 import {
-  appendFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -65,24 +64,24 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
+import { d1Query, PROJECT_ROOT, parseWranglerJson } from "../scripts/wrangler.mjs";
 import {
-  d1Query,
-  describeCommand,
-  failureDetails,
-  PROJECT_ROOT,
-  parseWranglerJson,
-  runWrangler,
-  wranglerBin,
-} from "../scripts/wrangler.mjs";
+  appendResults,
+  describeMachine,
+  fmt,
+  log,
+  parseOptions,
+  step,
+  verdict,
+  wrangler,
+} from "./common.mjs";
 import { cpuDelta, cpuSnapshot, startDevServer, stopDevServer } from "./dev-server.mjs";
 import { receiptNumber, startFakeDaraja, successCallback } from "./fake-daraja.mjs";
 import { buildFlashSaleData, buyer } from "./flash-sale-data.mjs";
 import { keepAliveAgent, pool, requestJson } from "./http-json.mjs";
-import { percentile, runLoad } from "./load.mjs";
+import { runLoad, stats } from "./load.mjs";
 
 const BENCH_DIR = path.join(PROJECT_ROOT, "bench");
 const ROOT_DIR = path.join(BENCH_DIR, ".state", "flash-sale");
@@ -95,8 +94,6 @@ const STATE_DIR = path.join(ROOT_DIR, "state");
  */
 const SNAPSHOT_DIR = path.join(ROOT_DIR, "snapshot");
 const SNAPSHOT_CONFIG = path.join(SNAPSHOT_DIR, "wrangler.toml");
-const RESULTS_FILE = path.join(BENCH_DIR, "results", "flash-sale.md");
-const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
 /**
  * For the bench's own `wrangler dev`: a private dev registry (every `wrangler dev` on the
  * machine shares ~/.config/.wrangler/registry, and another instance of this Worker starting
@@ -104,7 +101,6 @@ const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
  * mid-request"), and no config-file watching (the source is a snapshot anyway).
  */
 const DEV_ENV = {
-  ...NON_INTERACTIVE,
   WRANGLER_REGISTRY_PATH: path.join(ROOT_DIR, "registry"),
   WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
 };
@@ -113,43 +109,23 @@ const TARGET_LATENCY_RATIO = 2;
 const TARGET_THROUGHPUT_RATIO = 1 / 5;
 const DARAJA = { shortcode: "174379", consumerKey: "bench", consumerSecret: "bench", passkey: "bench" };
 
-const log = (message = "") => console.log(message);
-const step = (message) => console.log(`\n▶ ${message}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      buyers: { type: "string" },
-      seats: { type: "string" },
-      concurrency: { type: "string" },
-      "callback-concurrency": { type: "string" },
-      "health-requests": { type: "string" },
-      warmup: { type: "string" },
-      probes: { type: "string" },
-      capacity: { type: "string" },
-      price: { type: "string" },
-      "keep-state": { type: "boolean", default: false },
-      "log-level": { type: "string", default: "warn" },
-      inspector: { type: "string" },
-      "no-record": { type: "boolean", default: false },
-      note: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, number, record, note } = parseOptions(import.meta.url, {
+    buyers: { type: "string" },
+    seats: { type: "string" },
+    concurrency: { type: "string" },
+    "callback-concurrency": { type: "string" },
+    "health-requests": { type: "string" },
+    warmup: { type: "string" },
+    probes: { type: "string" },
+    capacity: { type: "string" },
+    price: { type: "string" },
+    "keep-state": { type: "boolean", default: false },
+    "log-level": { type: "string", default: "warn" },
+    inspector: { type: "string" },
   });
-  if (values.help) {
-    const source = readFileSync(new URL(import.meta.url), "utf8");
-    log(source.slice(source.indexOf("Options"), source.indexOf("*/")).replace(/^ \* ?/gm, ""));
-    process.exit(0);
-  }
-  const number = (flag, env, fallback, min) => {
-    const text = values[flag] ?? process.env[env];
-    if (text === undefined || text === "") return fallback;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new Error(`--${flag} (${env}) must be an integer ≥ ${min}`);
-    return n;
-  };
   const buyers = number("buyers", "FLASH_BUYERS", 2000, 1);
   const concurrency = number("concurrency", "FLASH_CONCURRENCY", 64, 1);
   return {
@@ -169,17 +145,9 @@ function options() {
       if (value !== "on" && value !== "off") throw new Error("--inspector must be on or off");
       return value;
     })(),
-    record: !values["no-record"],
-    note: values.note ?? "",
+    record,
+    note,
   };
-}
-
-async function wrangler(args) {
-  const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
-  if (result.code !== 0) {
-    throw new Error(`\`${describeCommand(args)}\` failed (exit ${result.code}):\n${failureDetails(result)}`);
-  }
-  return result;
 }
 
 const TARGET = ["-c", SNAPSHOT_CONFIG, "--local", "--persist-to", STATE_DIR];
@@ -352,22 +320,7 @@ function serverOptions(config, daraja, secrets, opts) {
   };
 }
 
-// ─── Statistics and formatting ────────────────────────────────────────────────────────────
-
-function stats(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1) ?? Number.NaN,
-    mean: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : Number.NaN,
-  };
-}
-
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
-const verdict = (ok) => (ok ? "met" : "**missed**");
+// ─── Formatting ───────────────────────────────────────────────────────────────────────────
 
 function cpuText(cpu) {
   if (!cpu) return "n/a";
@@ -794,29 +747,6 @@ function timingText(name, t, outside) {
 
 // ─── Report ───────────────────────────────────────────────────────────────────────────────
 
-function machine() {
-  const cpus = os.cpus();
-  let nproc = os.availableParallelism?.() ?? cpus.length;
-  try {
-    const text = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(" ");
-    if (text[0] !== "max") nproc = Math.min(nproc, Math.ceil(Number(text[0]) / Number(text[1])));
-  } catch {
-    // no cgroup v2 limit
-  }
-  const wranglerVersion = JSON.parse(
-    readFileSync(path.join(path.dirname(wranglerBin()), "..", "package.json"), "utf8"),
-  ).version;
-  return {
-    nproc,
-    cpu: cpus[0]?.model?.trim() ?? "unknown",
-    memoryGiB: os.totalmem() / 2 ** 30,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadavg: os.loadavg(),
-    node: process.version,
-    wrangler: wranglerVersion,
-  };
-}
-
 function summarize({ opts, sale, callbacks, verify, health, back, daraja }) {
   const accepted = sale.results.filter((r) => r.kind === "accepted");
   const soldOut = sale.results.filter((r) => r.kind === "soldOut");
@@ -905,7 +835,9 @@ function summarize({ opts, sale, callbacks, verify, health, back, daraja }) {
   };
 }
 
-function errorSamples(errors) {
+/** A titled list of failed requests by status, up to 3 answers each; nothing when none failed. */
+function errorSampleLines(title, errors) {
+  if (errors.length === 0) return [];
   const byStatus = new Map();
   for (const e of errors) {
     const key = e.status === 0 ? `network: ${e.error}` : `HTTP ${e.status}`;
@@ -914,7 +846,15 @@ function errorSamples(errors) {
     if (entry.samples.length < 3) entry.samples.push(e.text.slice(0, 300));
     byStatus.set(key, entry);
   }
-  return [...byStatus.entries()];
+  return [
+    title,
+    "",
+    ...[...byStatus.entries()].map(
+      ([key, entry]) =>
+        `- ${key} × ${entry.count}: ${entry.samples.map((t) => `\`${t.replaceAll("`", "'")}\``).join(" ")}`,
+    ),
+    "",
+  ];
 }
 
 function report(ctx, s) {
@@ -1032,34 +972,14 @@ function report(ctx, s) {
     `- Single statements inside the local D1 simulator (\`wrangler d1 execute --local --file\`, \`meta.duration\`, median of 5, 1 ms resolution): \`SELECT 1\` ${fmt(back.simulator.select1.p50, 0)} ms, an \`INSERT\` ${fmt(back.simulator.insert.p50, 0)} ms, an \`UPDATE tiers\` ${fmt(back.simulator.update.p50, 0)} ms, an indexed lookup ${fmt(back.simulator.lookup.p50, 0)} ms (the whole wrangler command: ${fmt(back.simulator.commandMs / 1000, 1)} s)`,
     "",
   ];
-  const verifyFailures = verify.results.filter((r) => !r.ok);
-  if (verifyFailures.length > 0) {
-    lines.push("Verify phase error samples (not 200 COMPLETED):", "");
-    for (const [key, entry] of errorSamples(verifyFailures)) {
-      lines.push(
-        `- ${key} × ${entry.count}: ${entry.samples.map((t) => `\`${t.replaceAll("`", "'")}\``).join(" ")}`,
-      );
-    }
-    lines.push("");
-  }
-  if (ctx.capacity?.failures.length > 0) {
-    lines.push("Capacity phase error samples:", "");
-    for (const [key, entry] of errorSamples(ctx.capacity.failures)) {
-      lines.push(
-        `- ${key} × ${entry.count}: ${entry.samples.map((t) => `\`${t.replaceAll("`", "'")}\``).join(" ")}`,
-      );
-    }
-    lines.push("");
-  }
-  if (s.errors.length > 0) {
-    lines.push("Error samples:", "");
-    for (const [key, entry] of errorSamples(s.errors)) {
-      lines.push(
-        `- ${key} × ${entry.count}: ${entry.samples.map((t) => `\`${t.replaceAll("`", "'")}\``).join(" ")}`,
-      );
-    }
-    lines.push("");
-  }
+  lines.push(
+    ...errorSampleLines(
+      "Verify phase error samples (not 200 COMPLETED):",
+      verify.results.filter((r) => !r.ok),
+    ),
+    ...errorSampleLines("Capacity phase error samples:", ctx.capacity?.failures ?? []),
+    ...errorSampleLines("Error samples:", s.errors),
+  );
   return { text: lines.join("\n"), ok, latencyOk, throughputOk };
 }
 
@@ -1207,7 +1127,7 @@ async function salePhases(ctx) {
 
 async function main() {
   const opts = options();
-  const host = machine();
+  const host = describeMachine();
   log(
     `Flash-sale benchmark: ${opts.buyers} buyers for ${opts.seats} seats, ${opts.concurrency} in flight; ${host.nproc} CPUs, Node ${host.node}, load average ${host.loadavg.map((n) => n.toFixed(2)).join(" ")}`,
   );
@@ -1248,18 +1168,7 @@ async function main() {
   const { text, ok, latencyOk, throughputOk } = report(ctx, s);
   log("");
   log(text);
-  if (opts.record) {
-    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-    if (!existsSync(RESULTS_FILE)) {
-      writeFileSync(
-        RESULTS_FILE,
-        "# Flash-sale benchmark results\n\nAppended by `npm run bench:flash-sale` (bench/flash-sale.mjs), newest last.\n\n",
-        "utf8",
-      );
-    }
-    appendFileSync(RESULTS_FILE, `${text}\n`, "utf8");
-    log(`✔ Appended to ${path.relative(PROJECT_ROOT, RESULTS_FILE)}`);
-  }
+  if (opts.record) appendResults("flash-sale", "Flash-sale", text);
   if (!opts.keepState) {
     // Keep only the server logs; the state, the source snapshot and its builds go.
     for (const name of readdirSync(ROOT_DIR)) {

@@ -27,62 +27,32 @@
  *   --no-record       do not append to bench/results/gate.md
  *   --note TEXT       a note for the results file
  */
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import net from "node:net";
-import os from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseArgs } from "node:util";
 import { CompactSign, calculateJwkThumbprint, exportJWK } from "jose";
-import {
-  describeCommand,
-  failureDetails,
-  PROJECT_ROOT,
-  runWrangler,
-  wranglerBin,
-} from "../scripts/wrangler.mjs";
-import { percentile } from "./load.mjs";
+import { hashPassword, sqlValue as q } from "../scripts/seed-data.mjs";
+import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
+import { appendResults, describeMachine, log, parseOptions, step, wrangler } from "./common.mjs";
+import { startDevServer, stopDevServer } from "./dev-server.mjs";
+import { keepAliveAgent, pool, requestJson } from "./http-json.mjs";
+import { stats } from "./load.mjs";
 
 const STATE_DIR = path.join(PROJECT_ROOT, "bench", ".state", "gate");
 const WORK_DIR = path.join(PROJECT_ROOT, "bench", ".state", "gate-work");
-const RESULTS_FILE = path.join(PROJECT_ROOT, "bench", "results", "gate.md");
-const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
 const PASSWORD = "Bench-Gate-Password-2026";
 const FULL_SYNC_TARGET_S = 5;
 const CHANGES = 100;
 const PAGE_SIZE = 100;
 
-const log = (message = "") => console.log(message);
-const step = (message) => console.log(`\n▶ ${message}`);
-
 function options() {
-  const { values } = parseArgs({
-    options: {
-      tickets: { type: "string" },
-      scans: { type: "string" },
-      concurrency: { type: "string" },
-      duplicates: { type: "string" },
-      "no-record": { type: "boolean", default: false },
-      note: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, number, record, note } = parseOptions(import.meta.url, {
+    tickets: { type: "string" },
+    scans: { type: "string" },
+    concurrency: { type: "string" },
+    duplicates: { type: "string" },
   });
-  if (values.help) {
-    const source = readFileSync(new URL(import.meta.url), "utf8");
-    log(source.slice(source.indexOf("Options"), source.indexOf("*/")).replace(/^ \* ?/gm, ""));
-    process.exit(0);
-  }
-  const number = (flag, env, fallback, min) => {
-    const text = values[flag] ?? process.env[env];
-    if (text === undefined || text === "") return fallback;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new Error(`--${flag} (${env}) must be an integer ≥ ${min}`);
-    return n;
-  };
   const duplicates = Number(values.duplicates ?? "0.2");
   if (!(duplicates >= 0 && duplicates < 1)) throw new Error("--duplicates must be in [0, 1)");
   const tickets = number("tickets", "BENCH_TICKETS", 10_000, 1000);
@@ -91,17 +61,9 @@ function options() {
     scans: number("scans", "BENCH_SCANS", 2000, 10),
     concurrency: number("concurrency", "BENCH_CONCURRENCY", 16, 1),
     duplicates,
-    record: !values["no-record"],
-    note: values.note ?? "",
+    record,
+    note,
   };
-}
-
-async function wrangler(args) {
-  const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
-  if (result.code !== 0) {
-    throw new Error(`\`${describeCommand(args)}\` failed (exit ${result.code}):\n${failureDetails(result)}`);
-  }
-  return result;
 }
 
 const target = () => ["--local", "--persist-to", STATE_DIR];
@@ -118,24 +80,14 @@ async function d1File(name, statements) {
 
 // ─── Data ─────────────────────────────────────────────────────────────────────────────────
 
-const q = (value) =>
-  value === null
-    ? "NULL"
-    : typeof value === "number"
-      ? String(value)
-      : `'${String(value).replace(/'/g, "''")}'`;
-
-function passwordHash(password) {
-  const salt = crypto.randomBytes(16);
-  const hash = crypto.pbkdf2Sync(password, salt, 100_000, 32, "sha256");
-  return `pbkdf2_sha256$100000$${salt.toString("base64url")}$${hash.toString("base64url")}`;
-}
-
-/** The signing key of this run (PKCS#8 base64 for the Worker), and its kid. */
+/**
+ * The signing key of this run (PKCS#8 base64 for the Worker), and its kid: the first 16
+ * characters of its public JWK's thumbprint, as src/tickets/signing.ts derives it.
+ */
 async function benchKey() {
   const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
   const jwk = await exportJWK(publicKey);
-  const kid = await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: jwk.x });
+  const kid = (await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: jwk.x })).slice(0, 16);
   const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
   return { privateKey, kid, pkcs8 };
 }
@@ -148,7 +100,7 @@ async function generateData(opts, key) {
   const tierIds = [crypto.randomUUID(), crypto.randomUUID()];
   const half = opts.tickets / 2;
   const statements = [
-    `INSERT INTO users (id, username, email, password_hash, role, is_verified) VALUES (${q(organizerId)}, 'bench_gate_organizer', 'gate-organizer@bench.local', ${q(passwordHash(PASSWORD))}, 'ORGANIZER', 1)`,
+    `INSERT INTO users (id, username, email, password_hash, role, is_verified) VALUES (${q(organizerId)}, 'bench_gate_organizer', 'gate-organizer@bench.local', ${q(hashPassword(PASSWORD))}, 'ORGANIZER', 1)`,
     `INSERT INTO events (id, organizer_id, title, category, location_name, start_datetime, end_datetime, is_published, lowest_price, highest_price) VALUES (${q(eventId)}, ${q(organizerId)}, 'Bench Gate Night', 'CONCERT', 'KICC, Nairobi', ${now + 3_600_000}, ${now + 6 * 3_600_000}, 1, 1500, 3500)`,
     `INSERT INTO tiers (id, event_id, name, price, quantity_allocated, quantity_sold, position) VALUES (${q(tierIds[0])}, ${q(eventId)}, 'Regular', 1500, ${half}, ${half}, 0), (${q(tierIds[1])}, ${q(eventId)}, 'VIP', 3500, ${half}, ${half}, 1)`,
   ];
@@ -169,15 +121,10 @@ async function generateData(opts, key) {
     );
     for (let seat = 0; seat < 5; seat++) {
       const id = crypto.randomUUID();
-      const payload = JSON.stringify({
-        v: 1,
-        tid: id,
-        eid: eventId,
-        trid: tierId,
-        iat: Math.floor(soldAt / 1000),
-      });
+      // The ticket token of src/tickets/signing.ts (`signTicket`).
+      const payload = JSON.stringify({ t: id, e: eventId, r: tierId, i: Math.floor(soldAt / 1000) });
       const qr = await new CompactSign(new TextEncoder().encode(payload))
-        .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "ticketsafi-ticket+jws" })
+        .setProtectedHeader({ alg: "EdDSA", kid: key.kid })
         .sign(key.privateKey);
       const hash = crypto.createHash("sha256").update(qr).digest("hex");
       tickets.push({ id, qr, hash });
@@ -229,131 +176,51 @@ async function prepareState(opts, key) {
 
 // ─── Server ───────────────────────────────────────────────────────────────────────────────
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function startServer(key) {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
   const logFile = path.join(WORK_DIR, "wrangler-dev.log");
-  mkdirSync(WORK_DIR, { recursive: true });
-  const args = [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    STATE_DIR,
-    "--var",
-    `PUBLIC_BASE_URL:${baseUrl}`,
-    "--var",
-    `TICKET_SIGNING_KEY:${key.pkcs8}`,
-    "--var",
-    `JWT_SECRET:bench-gate-${crypto.randomBytes(24).toString("hex")}`,
-    "--log-level",
-    "warn",
-  ];
-  step(`Starting wrangler dev on ${baseUrl} (output in ${path.relative(PROJECT_ROOT, logFile)})`);
-  writeFileSync(logFile, "");
-  const child = spawn(process.execPath, [wranglerBin(), ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...NON_INTERACTIVE },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
+  const jwtSecret = `bench-gate-${crypto.randomBytes(24).toString("hex")}`;
+  const server = await startDevServer({
+    persistTo: STATE_DIR,
+    logFile,
+    redact: [key.pkcs8, jwtSecret],
+    args: (baseUrl) => [
+      "--var",
+      `PUBLIC_BASE_URL:${baseUrl}`,
+      "--var",
+      `TICKET_SIGNING_KEY:${key.pkcs8}`,
+      "--var",
+      `JWT_SECRET:${jwtSecret}`,
+      "--log-level",
+      "warn",
+    ],
+    announce: (_command, baseUrl) =>
+      step(`Starting wrangler dev on ${baseUrl} (output in ${path.relative(PROJECT_ROOT, logFile)})`),
   });
-  child.stdout.on("data", (chunk) => appendFileSync(logFile, chunk));
-  child.stderr.on("data", (chunk) => appendFileSync(logFile, chunk));
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  const server = { child, baseUrl, exited };
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`wrangler dev exited early:\n${readFileSync(logFile, "utf8").slice(-3000)}`);
-    }
-    try {
-      const response = await fetch(`${baseUrl}/api/health/`, { signal: AbortSignal.timeout(5000) });
-      if (response.status === 200) {
-        log(`✔ ${baseUrl}/api/health/ answered 200`);
-        return server;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await stopServer(server);
-  throw new Error(`wrangler dev did not answer /api/health/ within 120 s; see ${logFile}`);
+  log(`✔ ${server.baseUrl}/api/health/ answered 200`);
+  return server;
 }
 
 async function stopServer(server) {
-  const { child, exited } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const signalGroup = (signal) => {
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  signalGroup("SIGINT");
-  const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve("timeout"), ms));
-  if ((await Promise.race([exited, timeout(10_000)])) === "timeout") signalGroup("SIGTERM");
-  signalGroup("SIGKILL");
-  log("✔ wrangler dev stopped");
+  log(
+    (await stopDevServer(server)) ? "✔ wrangler dev stopped" : "! some wrangler dev processes did not exit",
+  );
 }
 
 // ─── HTTP ─────────────────────────────────────────────────────────────────────────────────
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const agent = keepAliveAgent(64);
 
-function request(baseUrl, method, urlPath, { token, json } = {}) {
-  return new Promise((resolve, reject) => {
-    const body = json === undefined ? undefined : Buffer.from(JSON.stringify(json));
-    const req = http.request(
-      `${baseUrl}${urlPath}`,
-      {
-        method,
-        agent,
-        timeout: 60_000,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(body ? { "content-type": "application/json", "content-length": body.length } : {}),
-        },
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed = null;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode, body: parsed, text });
-        });
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-    if (body) req.write(body);
-    req.end();
+/** A JSON request to the API, as the organizer (`token`) when given; throws on a network error. */
+async function request(server, method, urlPath, { token, json } = {}) {
+  const response = await requestJson(agent, {
+    method,
+    url: `${server.baseUrl}${urlPath}`,
+    body: json,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    timeoutMs: 60_000,
   });
+  if (response.status === 0) throw new Error(`${method} ${urlPath}: ${response.error}`);
+  return response;
 }
 
 /** Follow `next` from `first`; the pages, the rows, the last sync token and the wall time. */
@@ -364,12 +231,12 @@ async function sync(server, token, first) {
   let rows = 0;
   let last;
   while (url) {
-    const res = await request(server.baseUrl, "GET", url.replace(server.baseUrl, ""), { token });
+    const res = await request(server, "GET", url.replace(server.baseUrl, ""), { token });
     if (res.status !== 200) throw new Error(`GET ${url} → ${res.status} ${res.text.slice(0, 300)}`);
     pages++;
-    rows += res.body.results.length;
-    last = res.body;
-    url = res.body.next;
+    rows += res.json.results.length;
+    last = res.json;
+    url = res.json.next;
   }
   return { seconds: (performance.now() - started) / 1000, pages, rows, syncToken: last.sync_token };
 }
@@ -416,55 +283,22 @@ async function verifyLoad(server, token, codes, opts) {
     plan.push(repeat ? codes[(i * 31) % fresh] : codes[fresh++]);
   }
   if (fresh > codes.length) throw new Error("not enough fresh tickets for the verify phase");
-  const latencies = [];
+  const { results, seconds } = await pool(plan.length, opts.concurrency, (i) =>
+    requestJson(agent, {
+      method: "POST",
+      url: `${server.baseUrl}/api/scanner/verify/`,
+      body: { qr_hash: plan[i] },
+      headers: { authorization: `Bearer ${token}` },
+      timeoutMs: 60_000,
+    }),
+  );
   const statuses = {};
-  let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    for (let i = next++; i < plan.length; i = next++) {
-      const t0 = performance.now();
-      try {
-        const res = await request(server.baseUrl, "POST", "/api/scanner/verify/", {
-          token,
-          json: { qr_hash: plan[i] },
-        });
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      } catch (error) {
-        statuses[error.message] = (statuses[error.message] ?? 0) + 1;
-      }
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: opts.concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    scans: plan.length,
-    fresh,
-    seconds,
-    rps: plan.length / seconds,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
-    statuses,
-  };
-}
-
-function machine() {
-  const cpus = os.cpus();
-  const version = JSON.parse(
-    readFileSync(path.join(path.dirname(wranglerBin()), "..", "package.json"), "utf8"),
-  ).version;
-  return {
-    nproc: os.availableParallelism?.() ?? cpus.length,
-    cpu: cpus[0]?.model?.trim() ?? "unknown",
-    loadavg: os
-      .loadavg()
-      .map((n) => n.toFixed(2))
-      .join(" / "),
-    node: process.version,
-    wrangler: version,
-  };
+  for (const r of results) {
+    const answer = r.status === 0 ? r.error : r.status;
+    statuses[answer] = (statuses[answer] ?? 0) + 1;
+  }
+  const { p50, p90, p99 } = stats(results.map((r) => r.ms));
+  return { scans: plan.length, fresh, seconds, rps: plan.length / seconds, p50, p90, p99, statuses };
 }
 
 async function main() {
@@ -472,17 +306,18 @@ async function main() {
   const key = await benchKey();
   const data = await prepareState(opts, key);
   const server = await startServer(key);
-  const report = { opts, machine: machine(), seedSeconds: data.seedSeconds };
+  const host = describeMachine();
+  const report = { opts, seedSeconds: data.seedSeconds };
   try {
-    const login = await request(server.baseUrl, "POST", "/api/auth/login/", {
+    const login = await request(server, "POST", "/api/auth/login/", {
       json: { username: "bench_gate_organizer", password: PASSWORD },
     });
     if (login.status !== 200) throw new Error(`login → ${login.status} ${login.text}`);
-    const token = login.body.access;
+    const token = login.json.access;
     const list = `/api/organizer/events/${data.eventId}/attendees/`;
 
     step("Full sync (since=0, page_size=100), then the page-numbered list");
-    await request(server.baseUrl, "GET", `${list}?page_size=1`, { token }); // warm-up
+    await request(server, "GET", `${list}?page_size=1`, { token }); // warm-up
     report.full = await sync(server, token, `${list}?since=0&page_size=${PAGE_SIZE}`);
     if (report.full.rows !== opts.tickets) throw new Error(`full sync returned ${report.full.rows} rows`);
     log(
@@ -499,11 +334,11 @@ async function main() {
       scanned_at: new Date(Date.now() - 1000 + i).toISOString(),
       device_id: "bench-gate-1",
     }));
-    const upload = await request(server.baseUrl, "POST", `/api/organizer/events/${data.eventId}/checkin/`, {
+    const upload = await request(server, "POST", `/api/organizer/events/${data.eventId}/checkin/`, {
       token,
       json: { scans },
     });
-    if (upload.status !== 200 || upload.body.counts.ok !== CHANGES) {
+    if (upload.status !== 200 || upload.json.counts.ok !== CHANGES) {
       throw new Error(`check-ins → ${upload.status} ${upload.text.slice(0, 300)}`);
     }
     report.incremental = await sync(
@@ -541,14 +376,14 @@ async function main() {
       { qr_hash: t.qr, scanned_at: Date.now() - 300_000 + i, device_id: "bench-gate-3" },
     ]);
     const t0 = performance.now();
-    const batch = await request(server.baseUrl, "POST", `/api/organizer/events/${data.eventId}/checkin/`, {
+    const batch = await request(server, "POST", `/api/organizer/events/${data.eventId}/checkin/`, {
       token,
       json: { scans: offline },
     });
     report.batch = {
       seconds: (performance.now() - t0) / 1000,
       status: batch.status,
-      counts: batch.body?.counts,
+      counts: batch.json?.counts,
     };
     log(`  ${batch.status} in ${report.batch.seconds.toFixed(2)} s ${JSON.stringify(report.batch.counts)}`);
   } finally {
@@ -560,7 +395,7 @@ async function main() {
   const lines = [
     `## ${new Date().toISOString()}`,
     "",
-    `- Machine: ${report.machine.nproc} CPUs, ${report.machine.cpu}; load average before the run ${report.machine.loadavg}; Node ${report.machine.node}, wrangler ${report.machine.wrangler} (\`wrangler dev\`, local D1); the client runs on the same machine`,
+    `- Machine: ${host.nproc} CPUs, ${host.cpu}; load average before the run ${host.loadavg.map((n) => n.toFixed(2)).join(" / ")}; Node ${host.node}, wrangler ${host.wrangler} (\`wrangler dev\`, local D1); the client runs on the same machine`,
     `- Data: one event, ${opts.tickets.toLocaleString("en")} tickets in 2 tiers, sold a day before (seeding ${report.seedSeconds.toFixed(1)} s)`,
     `- Full sync, \`?since=0&page_size=${PAGE_SIZE}\`: **${full.toFixed(2)} s** for ${report.full.rows} tickets in ${report.full.pages} pages (target < ${FULL_SYNC_TARGET_S} s: ${full < FULL_SYNC_TARGET_S ? "met" : "**missed**"}); the page-numbered list: ${report.paged.seconds.toFixed(2)} s`,
     `- Incremental sync after ${CHANGES} check-ins: ${report.incremental.rows} tickets in ${report.incremental.pages} page(s), ${(report.incremental.seconds * 1000).toFixed(0)} ms`,
@@ -572,17 +407,7 @@ async function main() {
     "",
   ];
   log(`\n${lines.join("\n")}`);
-  if (opts.record) {
-    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-    if (!existsSync(RESULTS_FILE)) {
-      writeFileSync(
-        RESULTS_FILE,
-        "# Gate benchmark results\n\nAppended by `npm run bench:gate` (bench/gate.mjs), newest last.\n\n",
-      );
-    }
-    appendFileSync(RESULTS_FILE, `${lines.join("\n")}\n`);
-    log(`✔ appended to ${path.relative(PROJECT_ROOT, RESULTS_FILE)}`);
-  }
+  if (opts.record) appendResults("gate", "Gate", lines.join("\n"));
 }
 
 main().catch((error) => {

@@ -8,7 +8,7 @@
  * highest_price are the min / max of the event's tier prices, as the write paths keep them.
  * The FTS index `events_fts` is filled by the insert trigger of migrations/0001.
  */
-import { sqlValue } from "../scripts/seed-data.mjs";
+import { insertMany, organizerRow } from "./seed-rows.mjs";
 
 export const CATEGORIES = ["CONCERT", "FESTIVAL", "NIGHTLIFE", "THEATRE", "SPORTS", "ARTS", "OTHER"];
 
@@ -198,20 +198,14 @@ export function generateListingData({ events: count = 10_000, now = Date.now(), 
   const random = prng(seed);
   const pick = (list) => list[Math.floor(random() * list.length)];
 
-  const organizer = {
+  const organizer = organizerRow({
     id: uuid(random),
     username: "bench_organizer",
     email: "bench-organizer@ticketsafi.local",
-    password_hash: null,
-    role: "ORGANIZER",
-    first_name: "Bench",
-    last_name: "Organizer",
-    is_verified: true,
-    is_guest: false,
-    is_active: true,
-    created_at: now,
-    updated_at: now,
-  };
+    firstName: "Bench",
+    lastName: "Organizer",
+    now,
+  });
   const store = {
     id: uuid(random),
     organizer_id: organizer.id,
@@ -286,13 +280,6 @@ export function generateListingData({ events: count = 10_000, now = Date.now(), 
     });
   }
   return { organizer, store, events, tiers };
-}
-
-/** `INSERT INTO table (...) VALUES (...), (...);` for rows with the same keys. */
-function insertMany(table, rows) {
-  const columns = Object.keys(rows[0]);
-  const values = rows.map((row) => `(${columns.map((c) => sqlValue(row[c])).join(", ")})`);
-  return `INSERT INTO ${table} (${columns.join(", ")}) VALUES\n${values.join(",\n")};`;
 }
 
 function* chunks(list, size) {

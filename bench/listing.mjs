@@ -23,28 +23,21 @@
  *   --no-record       do not append to bench/results/listing.md
  *   --note TEXT       a note for the results file
  */
-import { spawn } from "node:child_process";
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import net from "node:net";
-import os from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
-import {
-  describeCommand,
-  failureDetails,
-  PROJECT_ROOT,
-  runWrangler,
-  wranglerBin,
-} from "../scripts/wrangler.mjs";
+import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
 import { captureListingStatements, inlineParams, loadCatalogue } from "./catalogue-sql.mjs";
+import {
+  appendResults,
+  describeMachine,
+  fmt,
+  log,
+  parseOptions,
+  step,
+  verdict,
+  wrangler,
+} from "./common.mjs";
+import { cpuDelta, cpuSnapshot, startDevServer, stopDevServer } from "./dev-server.mjs";
 import { buildListingSqlFiles, generateListingData, MIN_PRICES, SEARCH_WORDS } from "./listing-data.mjs";
 import { runLoad } from "./load.mjs";
 
@@ -52,57 +45,26 @@ const BENCH_DIR = path.join(PROJECT_ROOT, "bench");
 const STATE_DIR = path.join(BENCH_DIR, ".state", "listing");
 /** Scratch files of this benchmark (SQL, the bundled listing code, wrangler dev's output). */
 const WORK_DIR = path.join(BENCH_DIR, ".state", "listing-work");
-const RESULTS_FILE = path.join(BENCH_DIR, "results", "listing.md");
-const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
 const TARGET_RATIO = 1 / 5;
 const TARGET_P99_MS = 500;
 
-const log = (message = "") => console.log(message);
-const step = (message) => console.log(`\n▶ ${message}`);
-
 function options() {
-  const { values } = parseArgs({
-    options: {
-      requests: { type: "string" },
-      concurrency: { type: "string" },
-      warmup: { type: "string" },
-      events: { type: "string" },
-      reuse: { type: "boolean", default: false },
-      "no-record": { type: "boolean", default: false },
-      note: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values, number, record, note } = parseOptions(import.meta.url, {
+    requests: { type: "string" },
+    concurrency: { type: "string" },
+    warmup: { type: "string" },
+    events: { type: "string" },
+    reuse: { type: "boolean", default: false },
   });
-  if (values.help) {
-    const source = readFileSync(new URL(import.meta.url), "utf8");
-    log(source.slice(source.indexOf("Options"), source.indexOf("*/")).replace(/^ \* ?/gm, ""));
-    process.exit(0);
-  }
-  const number = (flag, env, fallback, min) => {
-    const text = values[flag] ?? process.env[env];
-    if (text === undefined || text === "") return fallback;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < min)
-      throw new Error(`--${flag} (${env}) must be an integer ≥ ${min}`);
-    return n;
-  };
   return {
     requests: number("requests", "BENCH_REQUESTS", 2000, 1),
     concurrency: number("concurrency", "BENCH_CONCURRENCY", 32, 1),
     warmup: number("warmup", "BENCH_WARMUP", 200, 0),
     events: number("events", "BENCH_EVENTS", 10_000, 1),
     reuse: values.reuse,
-    record: !values["no-record"],
-    note: values.note ?? "",
+    record,
+    note,
   };
-}
-
-async function wrangler(args) {
-  const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
-  if (result.code !== 0) {
-    throw new Error(`\`${describeCommand(args)}\` failed (exit ${result.code}):\n${failureDetails(result)}`);
-  }
-  return result;
 }
 
 /** Fresh state, migrations, data. Returns how long seeding took and the seeding time `now`. */
@@ -160,156 +122,32 @@ async function prepareState(opts) {
   return { ...seeded, reused: false };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** `wrangler dev` in its own process group (so the whole tree, workerd included, can be stopped). */
 async function startServer() {
-  const port = await freePort();
-  const inspectorPort = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
   const logFile = path.join(WORK_DIR, "wrangler-dev.log");
-  mkdirSync(WORK_DIR, { recursive: true });
-  const args = [
-    "dev",
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--inspector-port",
-    String(inspectorPort),
-    "--persist-to",
-    STATE_DIR,
-    "--var",
-    `PUBLIC_BASE_URL:${baseUrl}`,
-    "--log-level",
-    "warn",
-  ];
-  step(`Starting ${describeCommand(args)} (output in ${path.relative(PROJECT_ROOT, logFile)})`);
-  writeFileSync(logFile, "");
-  const child = spawn(process.execPath, [wranglerBin(), ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...NON_INTERACTIVE },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
+  const server = await startDevServer({
+    persistTo: STATE_DIR,
+    logFile,
+    args: (baseUrl) => ["--var", `PUBLIC_BASE_URL:${baseUrl}`, "--log-level", "warn"],
+    announce: (command) => step(`Starting ${command} (output in ${path.relative(PROJECT_ROOT, logFile)})`),
   });
-  child.stdout.on("data", (chunk) => appendFileSync(logFile, chunk));
-  child.stderr.on("data", (chunk) => appendFileSync(logFile, chunk));
-  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-
-  const server = { child, baseUrl, logFile, exited };
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(
-        `wrangler dev exited early; see ${logFile}:\n${readFileSync(logFile, "utf8").slice(-3000)}`,
-      );
-    }
-    try {
-      const response = await fetch(`${baseUrl}/api/health/`, { signal: AbortSignal.timeout(5000) });
-      if (response.status === 200) {
-        log(`✔ ${baseUrl}/api/health/ answered 200`);
-        return server;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  await stopServer(server);
-  throw new Error(`wrangler dev did not answer /api/health/ within 120 s; see ${logFile}`);
+  log(`✔ ${server.baseUrl}/api/health/ answered 200`);
+  return server;
 }
 
 async function stopServer(server) {
-  const { child, exited } = server;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const group = -child.pid;
-  const signalGroup = (signal) => {
-    try {
-      process.kill(group, signal);
-    } catch {
-      // already gone
-    }
-  };
-  signalGroup("SIGINT");
-  const timeout = (ms) => new Promise((resolve) => setTimeout(() => resolve("timeout"), ms));
-  if ((await Promise.race([exited, timeout(10_000)])) === "timeout") {
-    signalGroup("SIGTERM");
-    if ((await Promise.race([exited, timeout(5_000)])) === "timeout") signalGroup("SIGKILL");
-  }
-  // workerd may outlive wrangler by a moment; the group signal above reaches it too.
-  signalGroup("SIGKILL");
-  log("✔ wrangler dev stopped");
+  log(
+    (await stopDevServer(server)) ? "✔ wrangler dev stopped" : "! some wrangler dev processes did not exit",
+  );
 }
 
 // ─── CPU accounting (Linux /proc; skipped elsewhere) ────────────────────────────────────────
 
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-
-function readStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const close = text.lastIndexOf(")");
-    const name = text.slice(text.indexOf("(") + 1, close);
-    const fields = text.slice(close + 2).split(" ");
-    return {
-      pid,
-      name,
-      ppid: Number(fields[1]),
-      cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU seconds used so far by `rootPid`'s process tree (by process name), and by this process. */
-function cpuSnapshot(rootPid) {
-  if (process.platform !== "linux") return undefined;
-  const all = readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .map((name) => readStat(Number(name)))
-    .filter(Boolean);
-  const tree = new Set([rootPid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const p of all) {
-      if (!tree.has(p.pid) && tree.has(p.ppid)) {
-        tree.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  const byName = {};
-  for (const p of all) {
-    if (!tree.has(p.pid)) continue;
-    const label = p.name === "node" ? "wrangler (node)" : p.name;
-    byName[label] = (byName[label] ?? 0) + p.cpu;
-  }
-  const usage = process.cpuUsage();
-  byName["load generator (node)"] = (usage.user + usage.system) / 1e6;
-  // Machine-wide: idle and steal (time the hypervisor gave to someone else), in CPU seconds.
-  const total = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  byName["(machine idle)"] = (total[3] + total[4]) / CLOCK_TICKS;
-  byName["(machine steal)"] = (total[7] ?? 0) / CLOCK_TICKS;
-  return byName;
-}
-
-function cpuDelta(before, after, seconds) {
-  if (!before || !after) return undefined;
-  return Object.fromEntries(
-    Object.keys(after).map((name) => [name, (after[name] - (before[name] ?? 0)) / seconds]),
-  );
-}
+/**
+ * CPU seconds used so far by the server's process tree (by process name, the two workerd as
+ * one), by this process, and the machine's idle and steal time.
+ */
+const cpuNow = (server) => cpuSnapshot(server, { selfLabel: "load generator (node)", workerdByRole: false });
 
 // ─── The phases ───────────────────────────────────────────────────────────────────────────
 
@@ -335,10 +173,9 @@ function listingChecker(matches) {
 }
 
 async function measure(server, name, opts, load) {
-  const before = cpuSnapshot(server.child.pid);
+  const before = cpuNow(server);
   const result = await runLoad({ baseUrl: server.baseUrl, concurrency: opts.concurrency, ...load });
-  const after = cpuSnapshot(server.child.pid);
-  result.cpu = cpuDelta(before, after, result.seconds);
+  result.cpu = cpuDelta(before, cpuNow(server), { seconds: result.seconds, machineIdle: true })?.perSecond;
   log(
     `  ${name.padEnd(8)} ${result.rps.toFixed(1).padStart(8)} req/s   p50 ${result.p50.toFixed(1)} ms   p99 ${result.p99.toFixed(
       1,
@@ -423,32 +260,6 @@ async function sqlEvidence() {
 
 // ─── Report ───────────────────────────────────────────────────────────────────────────────
 
-function machine() {
-  const cpus = os.cpus();
-  let nproc = os.availableParallelism?.() ?? cpus.length;
-  try {
-    const text = readFileSync("/sys/fs/cgroup/cpu.max", "utf8").trim().split(" ");
-    if (text[0] !== "max") nproc = Math.min(nproc, Math.ceil(Number(text[0]) / Number(text[1])));
-  } catch {
-    // no cgroup v2 limit
-  }
-  const wranglerVersion = JSON.parse(
-    readFileSync(path.join(path.dirname(wranglerBin()), "..", "package.json"), "utf8"),
-  ).version;
-  return {
-    nproc,
-    cpu: cpus[0]?.model?.trim() ?? "unknown",
-    memoryGiB: os.totalmem() / 2 ** 30,
-    platform: `${os.type()} ${os.release()} ${os.arch()}`,
-    loadavg: os.loadavg(),
-    node: process.version,
-    wrangler: wranglerVersion,
-  };
-}
-
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
-const verdict = (ok) => (ok ? "met" : "**missed**");
-
 function report({ opts, seeded, host, health, listing, matches, evidence }) {
   const ratio = listing.rps / health.rps;
   const meanMatches = matches.length ? matches.reduce((a, b) => a + b, 0) / matches.length : 0;
@@ -503,7 +314,7 @@ function report({ opts, seeded, host, health, listing, matches, evidence }) {
 
 async function main() {
   const opts = options();
-  const host = machine();
+  const host = describeMachine();
   log(
     `Listing benchmark: ${opts.requests} requests per endpoint, ${opts.concurrency} in flight, ${opts.events} events; ${host.nproc} CPUs, Node ${host.node}`,
   );
@@ -547,18 +358,7 @@ async function main() {
   const { text, ratio } = report({ opts, seeded, host, health, listing, matches, evidence });
   log("");
   log(text);
-  if (opts.record) {
-    mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
-    if (!existsSync(RESULTS_FILE)) {
-      writeFileSync(
-        RESULTS_FILE,
-        "# Listing benchmark results\n\nAppended by `npm run bench:listing` (bench/listing.mjs), newest last.\n\n",
-        "utf8",
-      );
-    }
-    appendFileSync(RESULTS_FILE, `${text}\n`, "utf8");
-    log(`✔ Appended to ${path.relative(PROJECT_ROOT, RESULTS_FILE)}`);
-  }
+  if (opts.record) appendResults("listing", "Listing", text);
   if (ratio < TARGET_RATIO || listing.p99 >= TARGET_P99_MS) log("! A target was missed (see above).");
   if (health.errors > 0 || listing.errors > 0) process.exitCode = 1;
 }

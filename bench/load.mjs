@@ -2,7 +2,8 @@
  * A small closed-loop HTTP load generator: `concurrency` workers, each sending its next GET
  * as soon as the previous one answered, over keep-alive connections (node:http, no
  * dependencies), until `total` requests have been sent. Latency is measured per request,
- * from just before the request is written to the last byte of the body.
+ * from just before the request is written to the last byte of the body. `percentile()` and
+ * `stats()` summarise latencies (also those the scripts measure with bench/http-json.mjs).
  */
 import http from "node:http";
 import { performance } from "node:perf_hooks";
@@ -26,6 +27,19 @@ export function percentile(sorted, p) {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+/** Count, p50, p90, p99, max and mean of `values` (any order; NaN where there are none). */
+export function stats(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1) ?? Number.NaN,
+    mean: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : Number.NaN,
+  };
 }
 
 /**
@@ -67,7 +81,7 @@ export async function runLoad({ baseUrl, path, total, concurrency, check, timeou
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
 
-  latencies.sort((a, b) => a - b);
+  const { mean, p50, p90, p99, max } = stats(latencies);
   const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
   return {
     requests: total,
@@ -75,10 +89,10 @@ export async function runLoad({ baseUrl, path, total, concurrency, check, timeou
     errorKinds: Object.fromEntries(errors),
     seconds,
     rps: total / seconds,
-    mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
-    p50: percentile(latencies, 50),
-    p90: percentile(latencies, 90),
-    p99: percentile(latencies, 99),
-    max: latencies.at(-1),
+    mean,
+    p50,
+    p90,
+    p99,
+    max,
   };
 }
