@@ -86,6 +86,11 @@ describe("the order_tickets job", () => {
     for (const [i, id] of order.ticketIds.entries()) {
       expect(attachments[i]?.content).toBe(base64.encode((await storedPng(id))?.bytes ?? new Uint8Array()));
     }
+    // The email names the tickets' own PNGs in R2; no second copy is stored for the mail.
+    expect(JSON.parse(mail?.attachments ?? "[]").map((a: { key: string }) => a.key)).toEqual(
+      order.ticketIds.map((id) => `tickets/${id}.png`),
+    );
+    expect((await env.MEDIA.list({ prefix: `mail/${mail?.id}/` })).objects).toEqual([]);
 
     const delivery = await orderDelivery(order.orderId);
     expect(delivery).toMatchObject({ delivery_status: "SENT", delivery_attempts: 1 });

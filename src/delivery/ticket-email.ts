@@ -24,7 +24,7 @@ import { type DeliveryOutcome, deliverMail, type MailDeps, queueMail } from "../
 import { ticketsMail } from "../mail/templates";
 import { canViewTicket } from "../services/wallet";
 import type { DeliveryJob } from "./jobs";
-import { ensureTicketPng, loadTicketArt } from "./ticket-png";
+import { ensureTicketPng, loadTicketArt, ticketPngKey } from "./ticket-png";
 import { formatNairobiDateTime, ticketReference } from "./ticket-svg";
 
 /** Enqueue the delivery of a completed order's tickets. Never fails the calling request. */
@@ -127,10 +127,13 @@ export async function deliverOrderTickets(
     for (const ticket of issued) {
       const { png, rendered: fresh } = await ensureTicketPng(deps, ticket);
       if (fresh) rendered++;
+      // The email names the ticket's own PNG in R2 (stored once, never changed) instead of
+      // a second copy of it.
       attachments.push({
         name: `ticket-${ticketReference(ticket.id)}.png`,
         contentType: "image/png",
-        content: png,
+        storedKey: ticketPngKey(ticket.id),
+        size: png.byteLength,
       });
     }
     const content = ticketsMail({

@@ -16,11 +16,11 @@ import { BrevoError, sendBrevoEmail } from "../integrations/brevo";
 import { base64 } from "../lib/base64";
 import type { Logger } from "../lib/logger";
 
-export interface MailAttachment {
-  name: string;
-  contentType: string;
-  content: Uint8Array;
-}
+export type MailAttachment = { name: string; contentType: string } & (
+  | { content: Uint8Array }
+  /** Already in R2 under a key that never changes content (a ticket PNG): not copied again. */
+  | { storedKey: string; size: number }
+);
 
 export interface OutgoingMail {
   /** What kind of email (for logs and the outbox): `verify_email`, `password_reset`, ... */
@@ -72,6 +72,15 @@ export async function queueMail(
   const id = crypto.randomUUID();
   const attachments: StoredAttachment[] = [];
   for (const [index, attachment] of (mail.attachments ?? []).entries()) {
+    if ("storedKey" in attachment) {
+      attachments.push({
+        name: attachment.name,
+        content_type: attachment.contentType,
+        key: attachment.storedKey,
+        size: attachment.size,
+      });
+      continue;
+    }
     const key = `mail/${id}/${index}-${safeFileName(attachment.name)}`;
     await deps.media.put(key, attachment.content, { httpMetadata: { contentType: attachment.contentType } });
     attachments.push({
