@@ -184,7 +184,7 @@ describe("scheduled housekeeping", () => {
         now + 60_000,
       ),
       env.DB.prepare(
-        "INSERT INTO rate_limits (key, window_start, count, expires_at) VALUES (?, 0, 9, ?)",
+        "INSERT INTO rate_limits (key, hits, expires_at) VALUES (?, '[1]', ?)",
       ).bind(`test:${jti}`, now - 1),
     ]);
     const stuckId = crypto.randomUUID();

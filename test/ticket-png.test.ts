@@ -169,7 +169,8 @@ describe("POST /api/tickets/{id}/resend/", () => {
     const limited = await client.post(`/api/tickets/${id}/resend/`);
     expect(limited.status).toBe(429);
     const retryAfter = Number(limited.headers.get("retry-after"));
-    expect(retryAfter).toBeGreaterThan(0);
+    // A sliding hour: one more fits when the first of the three is an hour old.
+    expect(retryAfter).toBeGreaterThan(3500);
     expect(retryAfter).toBeLessThanOrEqual(3600);
     const sent = order.recording.orderJobs().slice(order.jobs.length);
     expect(sent).toHaveLength(3);

@@ -171,15 +171,17 @@ export const invitationCodes = sqliteTable(
 );
 
 /**
- * Fixed-window counters for brute-force and abuse limits (failed logins per account and per
- * address, ticket resends, ...). `key` names the subject, e.g. `login:acct:jane`.
+ * Sliding-window limits for brute force and abuse (failed logins per account and per
+ * address, account emails, ticket resends). `key` names the subject, e.g. `login:acct:jane`;
+ * `hits` is a JSON array of the newest hits (epoch ms), at most the limit's `max` of them:
+ * enough to tell exactly whether `max` fell inside the last window (src/lib/rate-limit.ts).
  */
 export const rateLimits = sqliteTable(
   "rate_limits",
   {
     key: text("key").primaryKey(),
-    windowStart: integer("window_start", { mode: "number" }).notNull(),
-    count: integer("count").notNull().default(0),
+    hits: text("hits").notNull().default("[]"),
+    /** The newest hit + the window: after this the row says nothing and may be purged. */
     expiresAt: integer("expires_at", { mode: "number" }).notNull(),
   },
   (t) => [index("rate_limits_expires_idx").on(t.expiresAt)],

@@ -1,8 +1,17 @@
 /**
- * Fixed-window counters in D1 (`rate_limits`). Used for failed logins (per account and per
- * address), password-reset mails and ticket resends. One upsert per hit; reads are cheap.
+ * Sliding-window limits in D1 (`rate_limits`): "at most `max` in any `windowMs`", exactly.
+ * Used for failed logins (per account and per address), account emails and ticket resends.
+ *
+ * Why exact and not clock windows: with fixed windows "3 an hour" allows 3 at 10:59 and 3 more
+ * at 11:00, and estimates that weigh the previous window still let a burst through. Each key
+ * keeps the timestamps of its newest hits, at most `max` of them (small: our limits are 3 to
+ * 30), which is all it takes to know whether `max` hits fell inside the last window and when
+ * the oldest of them leaves it.
+ *
+ * Every change is one conditional UPDATE whose subqueries read the stored JSON array, so two
+ * requests at once cannot both take the last slot.
  */
-import { inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { rateLimits } from "../db/schema";
 
@@ -12,11 +21,51 @@ export interface Limit {
   windowMs: number;
 }
 
-function windowStart(now: number, windowMs: number): number {
-  return now - (now % windowMs);
+/** The stored hits still inside the window ending at `now`, oldest first. */
+function liveHits(stored: string | undefined, limit: Limit, now: number): number[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stored ?? "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  return parsed
+    .filter((t): t is number => typeof t === "number" && t > now - limit.windowMs && t <= now)
+    .sort((a, b) => a - b);
 }
 
-/** The first limit already reached, with the seconds until its window ends. */
+/** Seconds until one more hit fits: when the oldest of the last `max` live hits leaves the window. */
+function retryAfterSeconds(live: number[], limit: Limit, now: number): number {
+  const oldestThatMatters = live[live.length - limit.max] ?? now;
+  return Math.max(1, Math.ceil((oldestThatMatters + limit.windowMs - now) / 1000));
+}
+
+/**
+ * Statements that add a hit at `now` to a limit (keeping its newest `max`), only while fewer
+ * than `max` are live when `onlyIfRoom`. Run in one batch: create the row, append, read back.
+ */
+function hitStatements(db: Database, limit: Limit, now: number, onlyIfRoom: boolean) {
+  const cutoff = now - limit.windowMs;
+  const stored = sql`json_each(${sql.identifier("rate_limits")}.${sql.identifier("hits")})`;
+  const liveCount = sql`(SELECT count(*) FROM ${stored} WHERE value > ${cutoff})`;
+  // The newest `max` of (live hits + this one), back into a JSON array.
+  const appended = sql`(SELECT json_group_array(v) FROM (SELECT v FROM (SELECT value AS v FROM ${stored} WHERE value > ${cutoff} UNION ALL SELECT ${now}) ORDER BY v DESC LIMIT ${limit.max}))`;
+  return [
+    db
+      .insert(rateLimits)
+      .values({ key: limit.key, hits: "[]", expiresAt: now + limit.windowMs })
+      .onConflictDoNothing(),
+    db
+      .update(rateLimits)
+      .set({ hits: appended, expiresAt: now + limit.windowMs })
+      .where(and(eq(rateLimits.key, limit.key), onlyIfRoom ? sql`${liveCount} < ${limit.max}` : undefined))
+      .returning({ key: rateLimits.key }),
+    db.select({ hits: rateLimits.hits }).from(rateLimits).where(eq(rateLimits.key, limit.key)),
+  ] as const;
+}
+
+/** The first limit already reached, with the seconds until it lets one more through. */
 export async function exceededLimit(
   db: Database,
   limits: Limit[],
@@ -33,48 +82,38 @@ export async function exceededLimit(
       ),
     );
   for (const limit of limits) {
-    const row = rows.find((r) => r.key === limit.key);
-    const start = windowStart(now, limit.windowMs);
-    if (row && row.windowStart === start && row.count >= limit.max) {
-      return { retryAfter: Math.ceil((start + limit.windowMs - now) / 1000) };
-    }
+    const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
+    if (live.length >= limit.max) return { retryAfter: retryAfterSeconds(live, limit, now) };
   }
   return null;
 }
 
-/** Count one hit against each limit; returns the counts after the hit. */
+/** Count one hit against each limit, room or not (failed logins); returns the live hits after it. */
 export async function recordHits(db: Database, limits: Limit[], now = Date.now()): Promise<number[]> {
   if (limits.length === 0) return [];
-  const statements = limits.map((limit) => {
-    const start = windowStart(now, limit.windowMs);
-    return db
-      .insert(rateLimits)
-      .values({ key: limit.key, windowStart: start, count: 1, expiresAt: start + limit.windowMs })
-      .onConflictDoUpdate({
-        target: rateLimits.key,
-        set: {
-          count: sql`CASE WHEN ${rateLimits.windowStart} = ${start} THEN ${rateLimits.count} + 1 ELSE 1 END`,
-          windowStart: start,
-          expiresAt: start + limit.windowMs,
-        },
-      })
-      .returning({ count: rateLimits.count });
-  });
+  const statements = limits.flatMap((limit) => hitStatements(db, limit, now, false));
   const [first, ...rest] = statements;
   if (!first) return [];
   const results = await db.batch([first, ...rest]);
-  return results.map((r) => r[0]?.count ?? 0);
+  return limits.map((limit, i) => {
+    const read = results[i * 3 + 2] as Array<{ hits: string }> | undefined;
+    return liveHits(read?.[0]?.hits, limit, now).length;
+  });
 }
 
-/** Check-and-count in one step: throws nothing, answers whether this hit is allowed. */
+/**
+ * Check and count in one step: the hit is counted only when it is allowed, so asking again
+ * while refused does not push the wait further out.
+ */
 export async function consumeLimit(
   db: Database,
   limit: Limit,
   now = Date.now(),
 ): Promise<{ allowed: boolean; retryAfter: number }> {
-  const [count = 0] = await recordHits(db, [limit], now);
-  const start = windowStart(now, limit.windowMs);
-  return { allowed: count <= limit.max, retryAfter: Math.ceil((start + limit.windowMs - now) / 1000) };
+  const [create, append, read] = hitStatements(db, limit, now, true);
+  const [, appended, stored] = await db.batch([create, append, read]);
+  if (appended.length > 0) return { allowed: true, retryAfter: 0 };
+  return { allowed: false, retryAfter: retryAfterSeconds(liveHits(stored[0]?.hits, limit, now), limit, now) };
 }
 
 export async function clearLimits(db: Database, keys: string[]): Promise<void> {
