@@ -27,6 +27,7 @@ interface Initiated {
   checkout_request_id: string;
   amount: number;
   expires_at: string;
+  authorization_url: string;
 }
 
 async function eventWithTiers(
@@ -81,6 +82,10 @@ describe("POST /api/pay/initiate/ (paid tiers)", () => {
     expect(res.body).toMatchObject({ status: "Payment Initiated", amount: 3000 });
     expect(res.body.transaction_ref).toMatch(/^TS-[2-9A-Z]{8}$/);
     expect(res.body.expires_at).toMatch(/\+03:00$/);
+    // The web client redirects to its own status page, which polls verify/.
+    expect(res.body.authorization_url).toBe(
+      `https://ticketsafi.test/payment/callback?reference=${res.body.transaction_ref}`,
+    );
 
     const push = networkFakes.daraja.pushRequests.at(-1)?.body;
     expect(push).toMatchObject({

@@ -36,6 +36,10 @@ const InitiateAccepted = z
     checkout_request_id: z.string(),
     amount: z.number(),
     expires_at: z.string(),
+    authorization_url: z.string().openapi({
+      description:
+        "The web client's payment status page for this order (`{FRONTEND_URL}/payment/callback?reference=<transaction_ref>`, which polls verify/). The web client redirects the browser there while the customer confirms the STK prompt on their phone.",
+    }),
   })
   .openapi("PaymentInitiated");
 

@@ -313,6 +313,8 @@ async function startPayment(
       checkout_request_id: accepted.checkoutRequestId,
       amount: order.amount,
       expires_at: toNairobiIso(order.holdExpiresAt),
+      // The web client sends the browser here (its own polling page); see the route's schema.
+      authorization_url: `${config.frontendUrl}/payment/callback?reference=${encodeURIComponent(order.reference)}`,
     };
     // The CheckoutRequestID (what the callback names) and the idempotent answer, together.
     await runBatch(db, [
