@@ -513,14 +513,8 @@ async function probePhase(server, agent, opts, data, daraja) {
     problems.push(`sold-out probe HTTP ${r.status} ${r.text.slice(0, 120)}`);
   });
   const accepted = await kind(async (k) => {
-    const b = buyer(1000 + k, "probe");
-    const r = await requestJson(agent, {
-      method: "POST",
-      url: `${server.baseUrl}/api/pay/initiate/`,
-      body: initiateBody(data.probeTier.id, b),
-    });
-    const push = daraja.state.pushesByPhone.get(b.normalizedPhone);
-    if (classify(r) === "accepted" && push) {
+    const { r, push } = await probePurchase(server, agent, data, daraja, buyer(1000 + k, "probe"));
+    if (push) {
       split.before.push(push.receivedAt - r.startedAt);
       split.daraja.push(push.answeredAt - push.receivedAt);
       split.after.push(r.endedAt - push.answeredAt);
@@ -552,6 +546,17 @@ async function probePhase(server, agent, opts, data, daraja) {
   };
 }
 
+/** One purchase on the probe tier, and the STK push it made at the fake Daraja when accepted. */
+async function probePurchase(server, agent, data, daraja, b) {
+  const r = await requestJson(agent, {
+    method: "POST",
+    url: `${server.baseUrl}/api/pay/initiate/`,
+    body: initiateBody(data.probeTier.id, b),
+  });
+  const push = classify(r) === "accepted" ? daraja.state.pushesByPhone.get(b.normalizedPhone) : undefined;
+  return { r, push };
+}
+
 /** How many orders the end-to-end delivery probe follows (each waits for its email). */
 const DELIVERY_PROBES = 20;
 
@@ -567,13 +572,8 @@ async function deliveryProbes(server, agent, opts, data, daraja, problems) {
   const count = Math.min(opts.probes, DELIVERY_PROBES);
   for (let k = 0; k < count; k++) {
     const b = buyer(20_000 + k, "probe");
-    const r = await requestJson(agent, {
-      method: "POST",
-      url: `${server.baseUrl}/api/pay/initiate/`,
-      body: initiateBody(data.probeTier.id, b),
-    });
-    const push = daraja.state.pushesByPhone.get(b.normalizedPhone);
-    if (classify(r) !== "accepted" || !push) {
+    const { r, push } = await probePurchase(server, agent, data, daraja, b);
+    if (!push) {
       problems.push(`delivery probe purchase HTTP ${r.status} ${r.text.slice(0, 120)}`);
       continue;
     }

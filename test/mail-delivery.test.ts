@@ -183,9 +183,10 @@ describe("scheduled housekeeping", () => {
         liveJti,
         now + 60_000,
       ),
-      env.DB.prepare(
-        "INSERT INTO rate_limits (key, hits, expires_at) VALUES (?, '[1]', ?)",
-      ).bind(`test:${jti}`, now - 1),
+      env.DB.prepare("INSERT INTO rate_limits (key, hits, expires_at) VALUES (?, '[1]', ?)").bind(
+        `test:${jti}`,
+        now - 1,
+      ),
     ]);
     const stuckId = crypto.randomUUID();
     await env.DB.prepare(
