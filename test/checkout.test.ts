@@ -752,3 +752,58 @@ describe("the purchase's few round trips stay correct", () => {
     expect(second.body.amount).toBe(1250);
   });
 });
+
+describe("a success callback reusing another order's M-Pesa receipt", () => {
+  it("is acknowledged, issues nothing, and flags the order for review instead of failing", async () => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 600, quantity_allocated: 5 }]);
+    const { client } = await buyer();
+    const first = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+    });
+    const second = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+    });
+    const receipt = `R${crypto.randomUUID().replace(/-/g, "").slice(0, 9).toUpperCase()}`;
+    const paid = await postCallback(
+      networkFakes.daraja.callbackFor(first.body.checkout_request_id, { resultCode: 0, receipt }),
+    );
+    expect(paid.status).toBe(200);
+    const reused = await postCallback(
+      networkFakes.daraja.callbackFor(second.body.checkout_request_id, { resultCode: 0, receipt }),
+    );
+    expect(reused.status).toBe(200);
+    expect(reused.body).toEqual({ ResultCode: 0, ResultDesc: "Accepted" });
+    expect(await countRows("tickets", "order_id = ?", second.body.order_id)).toBe(0);
+    const verify = await new TestClient().get(`/api/pay/verify/${second.body.transaction_ref}/`);
+    expect(verify.body).toMatchObject({ status: "FAILED", reason: "under_review", ticket_ids: [] });
+    // The seats of the flagged order are not sold: only the genuine order's seat is.
+    expect(await tierCounts(tiers[0]?.id ?? "")).toEqual({ sold: 1, held: 0 });
+    const flagged = await env.DB.prepare(
+      "SELECT status, failure_reason, mpesa_receipt_number FROM orders WHERE id = ?",
+    )
+      .bind(second.body.order_id)
+      .first();
+    expect(flagged).toEqual({
+      status: "UNDER_REVIEW",
+      failure_reason: "duplicate_receipt",
+      mpesa_receipt_number: null,
+    });
+
+    // The same with a wrong amount: still flagged (it was never silently dropped either).
+    const third = await client.post<Initiated>("/api/pay/initiate/", {
+      tier_id: tiers[0]?.id,
+      phone_number: "0712345678",
+    });
+    const wrongAmount = await postCallback(
+      networkFakes.daraja.callbackFor(third.body.checkout_request_id, { resultCode: 0, receipt, amount: 1 }),
+    );
+    expect(wrongAmount.status).toBe(200);
+    const thirdRow = await env.DB.prepare("SELECT status, failure_reason FROM orders WHERE id = ?")
+      .bind(third.body.order_id)
+      .first();
+    expect(thirdRow).toEqual({ status: "UNDER_REVIEW", failure_reason: "duplicate_receipt" });
+    expect(await tierCounts(tiers[0]?.id ?? "")).toEqual({ sold: 1, held: 0 });
+  });
+});

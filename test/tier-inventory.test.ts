@@ -61,6 +61,15 @@ describe("TierInventory (one Durable Object per tier)", () => {
     expect(seedReads).toBe(1);
   });
 
+  it("puts a confirmed order's seats back on sale with returnSeats, once", async () => {
+    const stub = tier();
+    await stub.reserve("flagged", 2, 60_000, seed(3));
+    await stub.confirm("flagged", 2);
+    expect(await stub.returnSeats("flagged")).toMatchObject({ sold: 0, available: 3 });
+    expect(await stub.returnSeats("flagged")).toMatchObject({ sold: 0, available: 3 });
+    expect(await stub.returnSeats("never-confirmed")).toMatchObject({ sold: 0, available: 3 });
+  });
+
   it("holds seats, sells them on confirm, and gives them back on release", async () => {
     const stub = tier();
     const held = await stub.reserve("order-a", 3, 60_000, seed(5));

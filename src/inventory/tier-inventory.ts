@@ -208,6 +208,22 @@ export class TierInventory extends DurableObject<Env> {
     return { ok: true, snapshot: this.read(now), lateConfirm, alreadyConfirmed: false };
   }
 
+  /**
+   * A confirmed order's seats go back on sale: its "payment" turned out not to be one (a
+   * receipt already used by another order). Idempotent; unknown orders are a no-op.
+   */
+  async returnSeats(orderId: string): Promise<InventorySnapshot> {
+    const row = this.sql
+      .exec<{ quantity: number }>("SELECT quantity FROM confirmed WHERE order_id = ?", orderId)
+      .toArray()[0];
+    if (row) {
+      this.sql.exec("DELETE FROM confirmed WHERE order_id = ?", orderId);
+      this.sql.exec("UPDATE inventory SET sold = MAX(0, sold - ?) WHERE id = 1", row.quantity);
+      this.bump();
+    }
+    return this.read(Date.now());
+  }
+
   /** Give a hold back (payment failed or abandoned). Unknown orders are a no-op. */
   async release(orderId: string, seed?: TierSeed): Promise<InventorySnapshot> {
     this.ensure(seed);

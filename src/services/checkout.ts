@@ -444,6 +444,17 @@ async function adoptOrphanPayment(
   return adopted;
 }
 
+/**
+ * Receipt numbers are unique across orders: a success naming a receipt another order already
+ * holds is a replayed or forged callback (or a Daraja fault), never a second payment.
+ */
+function isReusedReceipt(error: unknown): boolean {
+  const parts = [error instanceof Error ? error.message : String(error)];
+  if (error instanceof Error && error.cause) parts.push(String(error.cause));
+  const text = parts.join(" ");
+  return text.includes("UNIQUE") && text.includes("mpesa_receipt_number");
+}
+
 /** Orders a success may still land on: waiting, or failed by a timeout and then paid late. */
 const OPEN_STATUSES = ["PENDING", "FAILED"] as const;
 
@@ -493,19 +504,28 @@ export async function settleOrder(
   }
 
   // Paid. The amount must be exactly what was asked; otherwise a human looks at it.
+  const stillOpen = and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES]));
+  /** Under review: no tickets; the receipt kept unless another order already holds it. */
+  const flagForReview = async (reason: string) => {
+    const review = { ...paidFields, status: "UNDER_REVIEW" as const, failureReason: reason, paidAt: now };
+    try {
+      return await db
+        .update(orders)
+        .set({ ...review, mpesaReceiptNumber: result.receipt })
+        .where(stillOpen)
+        .returning({ id: orders.id });
+    } catch (error) {
+      if (!isReusedReceipt(error)) throw error;
+      return db
+        .update(orders)
+        .set({ ...review, failureReason: "duplicate_receipt" })
+        .where(stillOpen)
+        .returning({ id: orders.id });
+    }
+  };
+
   if (result.amount === null || Math.round(result.amount) !== order.amount) {
-    const [flagged] = await db
-      .update(orders)
-      .set({
-        ...paidFields,
-        status: "UNDER_REVIEW",
-        failureReason: "amount_mismatch",
-        paidAt: now,
-        mpesaReceiptNumber: result.receipt,
-      })
-      .where(and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES])))
-      .returning({ id: orders.id })
-      .catch(() => []);
+    const [flagged] = await flagForReview("amount_mismatch");
     if (!flagged) return "duplicate";
     const snapshot = await stub.release(order.id);
     await copyCountsStatement(db, order.tierId, snapshot);
@@ -518,6 +538,7 @@ export async function settleOrder(
   });
   if (!confirmed.ok) {
     // Paid after the hold lapsed and the seats went to someone else: refund, never oversell.
+    let outcome: SettlementOutcome = "paid_unfulfilled";
     const [unfulfilled] = await db
       .update(orders)
       .set({
@@ -527,10 +548,16 @@ export async function settleOrder(
         paidAt: now,
         mpesaReceiptNumber: result.receipt,
       })
-      .where(and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES])))
-      .returning({ id: orders.id });
+      .where(stillOpen)
+      .returning({ id: orders.id })
+      .catch(async (error: unknown) => {
+        // Nothing to refund for a receipt another order holds: a human looks at it.
+        if (!isReusedReceipt(error)) throw error;
+        outcome = "under_review";
+        return flagForReview("duplicate_receipt");
+      });
     await copyCountsStatement(db, order.tierId, confirmed.snapshot);
-    return unfulfilled ? "paid_unfulfilled" : "duplicate";
+    return unfulfilled ? outcome : "duplicate";
   }
 
   // One round trip completes the order, copies the counts and issues the tickets; the
@@ -549,12 +576,19 @@ export async function settleOrder(
           mpesaReceiptNumber: result.receipt,
           deliveryStatus: "PENDING",
         })
-        .where(and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES])))
+        .where(stillOpen)
         .returning({ id: orders.id }),
       copyCountsStatement(db, order.tierId, confirmed.snapshot),
       ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
     ])) as [{ id: string }[]];
   } catch (error) {
+    if (isReusedReceipt(error)) {
+      // The seats were sold to this order a moment ago: they go back on sale with the flag.
+      const [flagged] = await flagForReview("duplicate_receipt");
+      const snapshot = await tierInventory(deps.inventory, order.tierId).returnSeats(order.id);
+      await copyCountsStatement(db, order.tierId, snapshot);
+      return flagged ? "under_review" : "duplicate";
+    }
     // A concurrent settlement moved the order to review or refund first: nothing to do.
     const current = await db.query.orders.findFirst({
       where: eq(orders.id, order.id),
