@@ -583,11 +583,13 @@ export async function settleOrder(
     ])) as [{ id: string }[]];
   } catch (error) {
     if (isReusedReceipt(error)) {
-      // The seats were sold to this order a moment ago: they go back on sale with the flag.
+      // The seats were sold to this order a moment ago: they go back on sale with the flag,
+      // and only then (if the order moved on meanwhile, its seats are its own).
       const [flagged] = await flagForReview("duplicate_receipt");
-      const snapshot = await tierInventory(deps.inventory, order.tierId).returnSeats(order.id);
+      if (!flagged) return "duplicate";
+      const snapshot = await stub.returnSeats(order.id);
       await copyCountsStatement(db, order.tierId, snapshot);
-      return flagged ? "under_review" : "duplicate";
+      return "under_review";
     }
     // A concurrent settlement moved the order to review or refund first: nothing to do.
     const current = await db.query.orders.findFirst({
