@@ -8,8 +8,8 @@
  *   GET  /init                  instantiate resvg's wasm only (no render), to see what that costs
  *   POST /poster                the poster JPEG/PNG to use (prepared once, as in production)
  *   GET  /render?poster=0|1     one ticket of the bench's one event; answers its size
- *   GET  /render?poster=0&event=new   one ticket of an event never rendered before (the
- *                               renderer's per-isolate tile cache cannot help: the cold case)
+ *   GET  /render?poster=0|1&event=new   one ticket of an event never rendered before (the
+ *                               renderer's per-isolate caches cannot help: the cold case)
  *   GET  /batch?n=10&poster=1   n tickets in a row, as one delivery job renders an order
  *   GET  /memory                the size of resvg's wasm linear memory (it never shrinks)
  */

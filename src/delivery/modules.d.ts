@@ -13,7 +13,11 @@ declare module "*.ttf" {
   export default data;
 }
 
-/** The one `node:zlib` function the PNG encoder uses (workerd implements it under nodejs_compat). */
+/** What the PNG encoder uses of `node:zlib` (workerd implements it under nodejs_compat). */
 declare module "node:zlib" {
-  export function deflateSync(data: Uint8Array, options?: { level?: number }): Uint8Array;
+  export function deflateSync(
+    data: Uint8Array,
+    options?: { level?: number; finishFlush?: number },
+  ): Uint8Array;
+  export const constants: { Z_SYNC_FLUSH: number };
 }

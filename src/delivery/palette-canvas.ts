@@ -5,8 +5,11 @@
  * each piece's colours are looked up once, its rows are copied in as palette indices, and
  * the scanlines go straight to zlib. More than 256 colours throws `PaletteOverflowError` and
  * the caller falls back to rendering the whole image and quantising it (png-encode.ts).
+ *
+ * A canvas can instead be given a palette chosen beforehand (a ticket with a poster: the
+ * palette of its head, png-encode.ts `choosePalette`); every colour drawn then maps onto it.
  */
-import { encodeIndexedPng } from "./png-encode";
+import { type DeflatedRows, encodeIndexedPng, type MappedPalette, paletteRgb } from "./png-encode";
 
 export const MAX_PALETTE = 256;
 
@@ -82,15 +85,18 @@ export class PaletteCanvas {
   readonly scanlines: Uint8Array;
   private readonly colors: number[] = [];
   private readonly lookup = new Map<number, number>();
+  private readonly fixed: MappedPalette | undefined;
 
-  constructor(width: number, height: number) {
+  constructor(width: number, height: number, palette?: MappedPalette) {
     this.width = width;
     this.height = height;
     this.scanlines = new Uint8Array((width + 1) * height);
+    this.fixed = palette;
   }
 
-  /** The palette index of a colour (an RGBA word), added if new. */
+  /** The palette index of a colour (an RGBA word): added if new, or mapped onto a fixed palette. */
   colorIndex(color: number): number {
+    if (this.fixed) return this.fixed.indexOf(color);
     let index = this.lookup.get(color);
     if (index === undefined) {
       if (this.colors.length === MAX_PALETTE) throw new PaletteOverflowError();
@@ -141,11 +147,16 @@ export class PaletteCanvas {
       throw new RangeError("image outside the canvas");
     }
     const lut = new Uint8Array(image.colors.length);
-    let identity = true;
-    image.colors.forEach((color, i) => {
-      lut[i] = this.colorIndex(color);
-      if (lut[i] !== i) identity = false;
-    });
+    // An image already in this canvas's fixed palette (the same array) is copied as it is:
+    // mapping a quantised palette's colours back onto it need not give each its own index.
+    let identity = this.fixed !== undefined && image.colors === this.fixed.colors;
+    if (!identity) {
+      identity = true;
+      image.colors.forEach((color, i) => {
+        lut[i] = this.colorIndex(color);
+        if (lut[i] !== i) identity = false;
+      });
+    }
     const stride = this.width + 1;
     for (let row = 0; row < image.height; row++) {
       const from = row * image.width;
@@ -158,24 +169,63 @@ export class PaletteCanvas {
     }
   }
 
-  /** The canvas as an IndexedImage (its own copy of the pixels and palette). */
-  toImage(): IndexedImage {
-    const indices = new Uint8Array(this.width * this.height);
-    for (let row = 0; row < this.height; row++) {
-      const from = row * (this.width + 1) + 1;
-      indices.set(this.scanlines.subarray(from, from + this.width), row * this.width);
+  /**
+   * Copy opaque RGBA pixels in with their top-left at (x, y), each mapped to its palette index
+   * (for a fixed palette: a photo's pixels onto the colours chosen for it).
+   */
+  drawPixels(rgba: Uint8Array, width: number, height: number, x: number, y: number): void {
+    if (x < 0 || y < 0 || x + width > this.width || y + height > this.height) {
+      throw new RangeError("image outside the canvas");
     }
-    return { width: this.width, height: this.height, colors: Uint32Array.from(this.colors), indices };
+    const aligned = rgba.byteOffset % 4 === 0 ? rgba : rgba.slice();
+    const pixels = new Uint32Array(aligned.buffer, aligned.byteOffset, width * height);
+    const stride = this.width + 1;
+    let last = -1;
+    let lastIndex = 0;
+    for (let row = 0; row < height; row++) {
+      const to = (y + row) * stride + 1 + x;
+      for (let i = 0; i < width; i++) {
+        const v = pixels[row * width + i] ?? 0;
+        if (v !== last) {
+          last = v;
+          lastIndex = this.colorIndex(v);
+        }
+        this.scanlines[to + i] = lastIndex;
+      }
+    }
   }
 
-  /** The canvas as a palette PNG, deflated at `level`. */
-  toPng(level: number): Uint8Array {
-    const rgb = new Uint8Array(this.colors.length * 3);
-    this.colors.forEach((color, i) => {
-      rgb[i * 3] = color & 0xff;
-      rgb[i * 3 + 1] = (color >>> 8) & 0xff;
-      rgb[i * 3 + 2] = (color >>> 16) & 0xff;
-    });
-    return encodeIndexedPng(this.width, this.height, rgb, this.scanlines, level);
+  /** The fixed palette's own array, or a copy of the colours added so far. */
+  private palette(): Uint32Array {
+    return this.fixed ? this.fixed.colors : Uint32Array.from(this.colors);
+  }
+
+  /**
+   * Rows [top, height) as an IndexedImage: its own copy of the pixels; the palette copied too,
+   * or for a fixed palette that palette's own array (see `draw`).
+   */
+  toImage(top = 0): IndexedImage {
+    const height = this.height - top;
+    const indices = new Uint8Array(this.width * height);
+    for (let row = 0; row < height; row++) {
+      const from = (top + row) * (this.width + 1) + 1;
+      indices.set(this.scanlines.subarray(from, from + this.width), row * this.width);
+    }
+    return { width: this.width, height, colors: this.palette(), indices };
+  }
+
+  /**
+   * The canvas as a palette PNG, deflated at `level`. With `above`, the canvas is the lower
+   * part of a taller image whose first rows (in the same palette) come already compressed.
+   */
+  toPng(level: number, above?: { rows: number; deflated: DeflatedRows }): Uint8Array {
+    return encodeIndexedPng(
+      this.width,
+      this.height + (above?.rows ?? 0),
+      paletteRgb(this.palette()),
+      this.scanlines,
+      level,
+      above?.deflated,
+    );
   }
 }

@@ -9,19 +9,24 @@
  * - Every wasm object (`Resvg`, `RenderedImage`) is freed in a `finally`: the wasm heap is
  *   per isolate and never shrinks, so a leak would outlive the request.
  * - The poster is decoded and scaled by resvg once per poster into the exact pixels of its
- *   strip on the ticket (cached per isolate by its R2 key, which never changes content), and
- *   copied into each ticket's pixels after rendering: a 10-ticket order decodes a 5 MB poster
- *   once, and no ticket pays for decoding or filtering an image. resvg 2.6 decodes PNG, JPEG
- *   and GIF; a WebP, an oversized or a corrupt poster is left out and the ticket renders
- *   without it.
- * - A ticket without a poster is drawn in tiles (ticket-svg.ts `layoutTicket`) straight into
- *   an exact palette (palette-canvas.ts): the parts every ticket of an event and tier shares
- *   are rasterised once per isolate and kept, keyed by their SVG, so a ticket rasterises only
- *   its reference and attendee name (two small canvases) and gets its QR modules drawn in
- *   directly. A queue consumer delivers an order's tickets, and many orders of one event, in
- *   the same isolate; a ticket of an event it has not seen costs a few ms more. The result is
+ *   strip on the ticket (cached per isolate by its R2 key, which never changes content): a
+ *   10-ticket order decodes a 5 MB poster once. resvg 2.6 decodes PNG, JPEG and GIF; a WebP,
+ *   an oversized or a corrupt poster is left out and the ticket renders without it.
+ * - A ticket is drawn in tiles (ticket-svg.ts `layoutTicket`): the parts every ticket of an
+ *   event and tier shares are rasterised once per isolate and kept, keyed by their SVG, so a
+ *   ticket rasterises only its reference and attendee name (two small canvases) and gets its
+ *   QR modules drawn in directly. A queue consumer delivers an order's tickets, and many
+ *   orders of one event, in the same isolate; a ticket of an event it has not seen costs a few
+ *   ms more.
+ * - Without a poster the tiles go into an exact palette (palette-canvas.ts): the result is
  *   pixel for pixel the whole SVG rendered in one piece (test/ticket-tiles.test.ts), which
- *   remains the way for tickets with a poster and for the unseen case of over 256 colours.
+ *   remains the way for the unseen case of over 256 colours.
+ * - With a poster, the head (band, poster, event, tier) is quantised once per poster, head and
+ *   palette size (png-encode.ts `choosePalette`; the poster is most of the head, so it gets
+ *   the colours it got when the whole ticket was quantised), with the page, the card and the
+ *   QR modules as exact entries; its rows above the ticket's own parts are deflated once too.
+ *   A ticket copies the rest of the head, maps its own tiles onto the head's palette and
+ *   compresses only its lower part (test/ticket-tiles.test.ts compares it with the whole SVG).
  */
 import robotoRegular from "@expo-google-fonts/roboto/400Regular/Roboto_400Regular.ttf";
 import robotoBold from "@expo-google-fonts/roboto/700Bold/Roboto_700Bold.ttf";
@@ -37,10 +42,15 @@ import {
   PaletteOverflowError,
   rgbaWord,
 } from "./palette-canvas";
-import { encodePalettePng } from "./png-encode";
+import {
+  choosePalette,
+  type DeflatedRows,
+  deflateRows,
+  encodePalettePng,
+  type MappedPalette,
+} from "./png-encode";
 import {
   CARD_COLOR,
-  composeTicketSvg,
   FONT_FAMILY,
   layoutTicket,
   PAGE_COLOR,
@@ -68,7 +78,22 @@ const POSTER_SOFT = {
 };
 /** Palette sizes tried in turn until a ticket with a poster fits MAX_TICKET_PNG_BYTES. */
 const PALETTE_STEPS = [256, 128, 64, 32];
+/**
+ * Palette entries of their own on a ticket with a poster: the page and the card (flat fills
+ * that run on from the head into the ticket's own rows) and the QR code's dark modules.
+ */
+const EXACT_COLORS = [rgbaWord(PAGE_COLOR), rgbaWord(CARD_COLOR), rgbaWord(QR_DARK_COLOR)];
 const POSTER_CACHE_SIZE = 8;
+/**
+ * Quantised heads with a poster kept per isolate: each about 0.15 MB (the head's rows from the
+ * first per-ticket part down as indices, the rows above deflated, the palette's bin table).
+ */
+const POSTER_HEAD_CACHE_SIZE = 8;
+/**
+ * zlib level for a poster head's rows, compressed once per head (the photo is most of the PNG):
+ * 9 takes four times as long for 0.5 KB less.
+ */
+const POSTER_HEAD_LEVEL = 6;
 /**
  * Shared tiles (and composed heads) kept per isolate. A head is at most ~0.23 MB of palette
  * indices and every other tile less, so the cache stays under 8 MB while holding the events
@@ -86,6 +111,14 @@ let fonts: { buffers: Uint8Array[]; metrics: TicketFonts } | undefined;
 const posterCache = new LruMap<string, Promise<PreparedPoster | null>>(POSTER_CACHE_SIZE);
 /** Rasterised shared tiles by their background and SVG, the whole input of the rasterisation. */
 const tileCache = new LruMap<string, IndexedImage>(TILE_CACHE_SIZE);
+/** Heads with their poster, quantised: see `posterHead`. */
+const posterHeadCache = new LruMap<string, PosterHead>(POSTER_HEAD_CACHE_SIZE);
+/**
+ * A number per prepared poster for cache keys: a poster is an object (one per R2 key and
+ * isolate, or whatever a caller prepared), and two posters must never share a head.
+ */
+const posterIds = new WeakMap<PreparedPoster, number>();
+let lastPosterId = 0;
 
 /** A poster scaled and cropped to its strip on the ticket: opaque RGBA, row by row. */
 export interface PreparedPoster {
@@ -229,22 +262,6 @@ export async function preparePoster(bytes: Uint8Array): Promise<PreparedPoster |
   }
 }
 
-/** Copy the poster's pixels into the rendered ticket at its strip. */
-function blit(
-  target: { pixels: Uint8Array; width: number },
-  poster: PreparedPoster,
-  x: number,
-  y: number,
-): void {
-  const rowBytes = poster.width * 4;
-  for (let row = 0; row < poster.height; row++) {
-    target.pixels.set(
-      poster.pixels.subarray(row * rowBytes, (row + 1) * rowBytes),
-      ((y + row) * target.width + x) * 4,
-    );
-  }
-}
-
 /** `preparePoster` cached per isolate by the poster's R2 key (keys are never reused). */
 export function preparePosterCached(
   key: string,
@@ -280,17 +297,14 @@ export async function renderTicketPng(
   const { metrics } = loadFonts();
   if (poster && poster.width === POSTER_WIDTH && poster.height === POSTER_HEIGHT) {
     try {
-      const { svg, posterAt } = composeTicketSvg({ ...art, withPoster: true }, metrics);
-      // The page colour as the canvas fill: cheaper than a full-size rectangle in the SVG.
-      const image = rasterise(svg, PAGE_COLOR);
-      if (posterAt) blit(image, poster, posterAt.x, posterAt.y);
+      const layout = layoutTicket({ ...art, withPoster: true }, metrics);
       // Tickets of one event share the poster: start from the palette that fitted last time.
       for (let step = paletteFor.get(poster) ?? 0; step < PALETTE_STEPS.length; step++) {
-        const maxColors = PALETTE_STEPS[step];
-        const png = encodePalettePng(image.pixels, image.width, image.height, { maxColors, level: 6 });
+        const last = step === PALETTE_STEPS.length - 1;
+        const png = renderPosterTiles(layout, poster, PALETTE_STEPS[step] ?? 32, last);
         if (png.byteLength <= MAX_TICKET_PNG_BYTES) {
           paletteFor.set(poster, step);
-          return { png, width: image.width, height: image.height, withPoster: true };
+          return { png, width: layout.width, height: layout.height, withPoster: true };
         }
       }
     } catch {
@@ -333,40 +347,143 @@ function fillCard(canvas: PaletteCanvas, layout: TicketLayout, top: number): voi
   canvas.fillRect(layout.card.left, top, layout.card.right - layout.card.left, rows, rgbaWord(CARD_COLOR));
 }
 
+/** A head's key: its tiles' keys, the whole input of its pixels but for a poster. */
+const headKey = (layout: TicketLayout) => `head${layout.head.tiles.map(tileKey).join("")}`;
+
+/** The head from its tiles in an exact palette; with a poster, its strip is left as card. */
+function composeHead(layout: TicketLayout): IndexedImage {
+  const canvas = new PaletteCanvas(layout.width, layout.head.height);
+  fillCard(canvas, layout, 0);
+  for (const tile of layout.head.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
+  return canvas.toImage();
+}
+
 /**
  * The head composed once per event and tier and kept whole (under the keys of all its tiles),
  * so that a ticket starts as one copy of it; its tiles are kept too, for the next tier or
  * event that shares some (the band always, the date and venue often).
  */
 function headImage(layout: TicketLayout): IndexedImage {
-  const key = `head${layout.head.tiles.map(tileKey).join("")}`;
+  const key = headKey(layout);
   const cached = tileCache.get(key);
   if (cached) {
     tileCache.set(key, cached);
     return cached;
   }
-  const canvas = new PaletteCanvas(layout.width, layout.head.height);
-  fillCard(canvas, layout, 0);
-  for (const tile of layout.head.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
-  const image = canvas.toImage();
+  const image = composeHead(layout);
   tileCache.set(key, image);
   return image;
 }
 
 /**
+ * Everything below the head, and the ticket's own parts over it, drawn into `canvas`, which
+ * holds the ticket's rows from `top` down: the card, the ticket's tiles, and the QR modules as
+ * blocks of whole pixels (what resvg draws for the crisp-edged path at whole-pixel module
+ * sizes).
+ */
+function drawTicketParts(canvas: PaletteCanvas, layout: TicketLayout, top: number): void {
+  fillCard(canvas, layout, layout.head.height - top);
+  for (const tile of layout.tiles) canvas.draw(tileImage(tile), tile.x, tile.y - top);
+  const { x, y, modulePx, symbol } = layout.qr;
+  canvas.drawBitmap(symbol.dark, symbol.modules, x, y - top, modulePx, rgbaWord(QR_DARK_COLOR));
+}
+
+/**
  * The ticket composed from its tiles straight into PNG scanlines: the head first (its palette
- * becomes the ticket's as is, so its rows are plain copies), the card below it, the ticket's
- * other tiles, and the QR modules as blocks of whole pixels (what resvg draws for the
- * crisp-edged path at whole-pixel module sizes).
+ * becomes the ticket's as is, so its rows are plain copies), then the rest.
  */
 function renderTiles(layout: TicketLayout): Uint8Array {
   const canvas = new PaletteCanvas(layout.width, layout.height);
   canvas.draw(headImage(layout), 0, 0);
-  fillCard(canvas, layout, layout.head.height);
-  for (const tile of layout.tiles) canvas.draw(tileImage(tile), tile.x, tile.y);
-  const { x, y, modulePx, symbol } = layout.qr;
-  canvas.drawBitmap(symbol.dark, symbol.modules, x, y, modulePx, rgbaWord(QR_DARK_COLOR));
+  drawTicketParts(canvas, layout, 0);
   return canvas.toPng(PLAIN_LEVEL);
+}
+
+/** A head with its poster in a palette chosen for it, ready for every ticket that has it. */
+interface PosterHead {
+  palette: MappedPalette;
+  /** Rows [0, top), where no ticket draws anything of its own, compressed once. */
+  deflated: DeflatedRows;
+  /** Rows [top, head height) as indices in `palette`, for each ticket to draw its parts over. */
+  rest: IndexedImage;
+}
+
+/**
+ * The head with the poster in its strip, quantised to `maxColors` (the page, card and QR
+ * colours exact), cached per poster, palette size, split row and head. The palette comes
+ * from the head alone: the ticket's own parts are text in the head's colours, on the card,
+ * and map onto it, so every ticket of the head gets the same colours whatever came before.
+ */
+function posterHead(
+  layout: TicketLayout,
+  poster: PreparedPoster,
+  maxColors: number,
+  top: number,
+): PosterHead {
+  let posterId = posterIds.get(poster);
+  if (posterId === undefined) {
+    posterId = ++lastPosterId;
+    posterIds.set(poster, posterId);
+  }
+  const key = `${posterId} ${maxColors} ${top} ${headKey(layout)}`;
+  const cached = posterHeadCache.get(key);
+  if (cached) {
+    posterHeadCache.set(key, cached);
+    return cached;
+  }
+  const { width, posterAt } = layout;
+  const { height } = layout.head;
+  if (!posterAt || top > height) throw new RangeError("no poster strip in the head");
+  // Composed, not kept: its tiles are in the tile cache, and the quantised head is kept here.
+  const head = composeHead(layout);
+  const pixels = new Uint32Array(width * height);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = head.colors[head.indices[i] ?? 0] ?? 0;
+  const posterRgba = poster.pixels.byteOffset % 4 === 0 ? poster.pixels : poster.pixels.slice();
+  const posterPixels = new Uint32Array(
+    posterRgba.buffer,
+    posterRgba.byteOffset,
+    poster.width * poster.height,
+  );
+  for (let row = 0; row < poster.height; row++) {
+    pixels.set(
+      posterPixels.subarray(row * poster.width, (row + 1) * poster.width),
+      (posterAt.y + row) * width + posterAt.x,
+    );
+  }
+  const rgba = new Uint8Array(pixels.buffer);
+  const palette = choosePalette(rgba, width, height, maxColors, EXACT_COLORS);
+  const canvas = new PaletteCanvas(width, height, palette);
+  canvas.drawPixels(rgba, width, height, 0, 0);
+  const entry: PosterHead = {
+    palette,
+    deflated: deflateRows(canvas.scanlines.subarray(0, top * (width + 1)), POSTER_HEAD_LEVEL),
+    rest: canvas.toImage(top),
+  };
+  posterHeadCache.set(key, entry);
+  return entry;
+}
+
+/**
+ * A ticket with a poster in `maxColors` colours: the head's rows above the ticket's own parts
+ * come compressed from the cache; the rest of the head is copied, the ticket's parts drawn over
+ * and under it in the head's palette, and only those rows compressed. At the last palette
+ * size, a PNG over the limit is compressed once more at zlib's best (about 4 KB smaller, 15 ms)
+ * before the poster is given up.
+ */
+function renderPosterTiles(
+  layout: TicketLayout,
+  poster: PreparedPoster,
+  maxColors: number,
+  last: boolean,
+): Uint8Array {
+  const top = Math.min(layout.qr.y, ...layout.tiles.map((tile) => tile.y));
+  const head = posterHead(layout, poster, maxColors, top);
+  const canvas = new PaletteCanvas(layout.width, layout.height - top, head.palette);
+  canvas.draw(head.rest, 0, 0);
+  drawTicketParts(canvas, layout, top);
+  const above = { rows: top, deflated: head.deflated };
+  const png = canvas.toPng(PLAIN_LEVEL, above);
+  return png.byteLength > MAX_TICKET_PNG_BYTES && last ? canvas.toPng(9, above) : png;
 }
 
 /** The bundled fonts' metrics (for callers that lay text out the same way). */
