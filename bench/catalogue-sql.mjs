@@ -1,17 +1,14 @@
 /**
  * The exact D1 statements the listing code issues, captured without a server.
  *
- * Bundles src/services/event-catalogue.ts and src/db/client.ts with esbuild (wrangler's own
- * copy: no new dependency) and calls the real `listPublicEvents` / `buildMatchExpression`
+ * Bundles src/services/event-catalogue.ts and src/db/client.ts (`bundleSource`, wrangler's own
+ * esbuild: no new dependency) and calls the real `listPublicEvents` / `buildMatchExpression`
  * against a D1 stand-in that records every statement instead of running it. The benchmark
  * uses this to check that a search listing is a single D1 statement, and to time that same
  * SQL inside the local D1 simulator with `wrangler d1 execute --file` (its `meta.duration`).
  */
-import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
+import { bundleSource } from "./common.mjs";
 
 /** A D1Database that records statements and answers every one with no rows. */
 function recordingD1(log) {
@@ -56,31 +53,14 @@ function recordingD1(log) {
 }
 
 /** Loads the real listing code (bundled into `outDir`). */
-export async function loadCatalogue(outDir) {
-  const requireFromWrangler = createRequire(
-    createRequire(path.join(PROJECT_ROOT, "package.json")).resolve("wrangler/package.json"),
+export function loadCatalogue(outDir) {
+  return bundleSource(
+    [
+      'export { createDb } from "./src/db/client.ts";',
+      'export { buildMatchExpression, listPublicEvents } from "./src/services/event-catalogue.ts";',
+    ].join("\n"),
+    path.join(outDir, "event-catalogue.bundle.mjs"),
   );
-  const esbuild = requireFromWrangler("esbuild");
-  mkdirSync(outDir, { recursive: true });
-  const outfile = path.join(outDir, "event-catalogue.bundle.mjs");
-  await esbuild.build({
-    stdin: {
-      contents: [
-        'export { createDb } from "./src/db/client.ts";',
-        'export { buildMatchExpression, listPublicEvents } from "./src/services/event-catalogue.ts";',
-      ].join("\n"),
-      resolveDir: PROJECT_ROOT,
-      loader: "ts",
-    },
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    outfile,
-    logLevel: "silent",
-  });
-  // A fresh URL each time, so a re-bundle within one process is not served from the cache.
-  return import(`${pathToFileURL(outfile).href}?t=${Date.now()}`);
 }
 
 /**

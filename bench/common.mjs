@@ -9,11 +9,15 @@
  * - `wrangler()`: a wrangler command that must succeed, non-interactive;
  * - `describeMachine()`: CPUs, memory, load average, Node and wrangler versions for a report;
  * - `fmt()` / `verdict()`: figures and target verdicts in a report;
- * - `appendResults()`: a run's figures appended to bench/results/<name>.md.
+ * - `appendResults()`: a run's figures appended to bench/results/<name>.md;
+ * - `bundleSource()`: modules of src/ bundled for Node with wrangler's own esbuild, so a
+ *   benchmark runs the real code (e.g. the ticket signer) instead of a copy of it.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
   describeCommand,
@@ -113,4 +117,28 @@ export function appendResults(name, title, text) {
   }
   appendFileSync(file, `${text}\n`, "utf8");
   log(`✔ Appended to ${path.relative(PROJECT_ROOT, file)}`);
+}
+
+/**
+ * Bundle `contents` (an ES module of `export … from "./src/…"` lines, resolved from the
+ * project root) for Node into `outfile` and import it. esbuild is wrangler's own copy: no new
+ * dependency.
+ */
+export async function bundleSource(contents, outfile) {
+  const requireFromWrangler = createRequire(
+    createRequire(path.join(PROJECT_ROOT, "package.json")).resolve("wrangler/package.json"),
+  );
+  const esbuild = requireFromWrangler("esbuild");
+  mkdirSync(path.dirname(outfile), { recursive: true });
+  await esbuild.build({
+    stdin: { contents, resolveDir: PROJECT_ROOT, loader: "ts" },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    outfile,
+    logLevel: "silent",
+  });
+  // A fresh URL each time, so a re-bundle within one process is not served from the cache.
+  return import(`${pathToFileURL(outfile).href}?t=${Date.now()}`);
 }

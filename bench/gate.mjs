@@ -3,8 +3,8 @@
  *
  *   1. a throwaway local state (bench/.state/gate, gitignored; the dev database is never
  *      touched): migrations, then one organizer, one event with two tiers and 10,000 issued
- *      tickets (2,000 orders of 5) whose QR codes are signed here with a bench-only Ed25519 key,
- *      sold a day ago;
+ *      tickets (2,000 orders of 5) whose QR codes are signed here with a bench-only Ed25519 key
+ *      by the real signer (src/tickets/signing.ts bundled for Node), sold a day ago;
  *   2. `wrangler dev` on a free port with that state and that key, until `/api/health/`
  *      answers; the organizer logs in and uses the Bearer token, as the scanner app does;
  *   3. full sync: `attendees/?since=0&page_size=100` followed to the end (and, for comparison,
@@ -31,10 +31,17 @@ import crypto from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { CompactSign, calculateJwkThumbprint, exportJWK } from "jose";
 import { hashPassword, sqlValue as q } from "../scripts/seed-data.mjs";
 import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
-import { appendResults, describeMachine, log, parseOptions, step, wrangler } from "./common.mjs";
+import {
+  appendResults,
+  bundleSource,
+  describeMachine,
+  log,
+  parseOptions,
+  step,
+  wrangler,
+} from "./common.mjs";
 import { startDevServer, stopDevServer } from "./dev-server.mjs";
 import { keepAliveAgent, pool, requestJson } from "./http-json.mjs";
 import { stats } from "./load.mjs";
@@ -81,15 +88,24 @@ async function d1File(name, statements) {
 // ─── Data ─────────────────────────────────────────────────────────────────────────────────
 
 /**
- * The signing key of this run (PKCS#8 base64 for the Worker), and its kid: the first 16
- * characters of its public JWK's thumbprint, as src/tickets/signing.ts derives it.
+ * The signing key of this run (PKCS#8 base64 for the Worker) and the real ticket signer of
+ * src/tickets/signing.ts, bundled for Node: the seeded QR codes are exactly what checkout
+ * issues, whatever the token format becomes.
  */
 async function benchKey() {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
-  const jwk = await exportJWK(publicKey);
-  const kid = (await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: jwk.x })).slice(0, 16);
+  const { privateKey } = crypto.generateKeyPairSync("ed25519");
   const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
-  return { privateKey, kid, pkcs8 };
+  const signing = await bundleSource(
+    'export { loadTicketKey, signTicket, ticketHash } from "./src/tickets/signing.ts";',
+    path.join(PROJECT_ROOT, "bench", ".state", "gate-signing", "signing.bundle.mjs"),
+  );
+  const ticketKey = await signing.loadTicketKey(pkcs8);
+  return {
+    pkcs8,
+    kid: ticketKey.kid,
+    sign: (claims, nowMs) => signing.signTicket(ticketKey, claims, nowMs),
+    hash: (token) => signing.ticketHash(token),
+  };
 }
 
 async function generateData(opts, key) {
@@ -121,12 +137,8 @@ async function generateData(opts, key) {
     );
     for (let seat = 0; seat < 5; seat++) {
       const id = crypto.randomUUID();
-      // The ticket token of src/tickets/signing.ts (`signTicket`).
-      const payload = JSON.stringify({ t: id, e: eventId, r: tierId, i: Math.floor(soldAt / 1000) });
-      const qr = await new CompactSign(new TextEncoder().encode(payload))
-        .setProtectedHeader({ alg: "EdDSA", kid: key.kid })
-        .sign(key.privateKey);
-      const hash = crypto.createHash("sha256").update(qr).digest("hex");
+      const qr = await key.sign({ ticketId: id, eventId, tierId }, soldAt);
+      const hash = await key.hash(qr);
       tickets.push({ id, qr, hash });
       ticketRows.push(
         `(${q(id)}, ${q(orderId)}, ${q(eventId)}, ${q(tierId)}, ${q(userId)}, ${seat}, ${q(`Fan ${o}`)}, ${q(email)}, ${q(qr)}, ${q(hash)}, ${q(key.kid)}, 'ACTIVE', ${soldAt}, ${soldAt})`,
