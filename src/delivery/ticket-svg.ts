@@ -229,32 +229,23 @@ export function layoutTicket(art: TicketArt, fonts: TicketFonts): TicketLayout {
   cardRows(head, top, y + below(title.size), titleText);
   top = y + below(title.size);
 
-  y += 32;
-  const dateText = text(ellipsize(formatNairobiDateTime(art.startAt), body, CONTENT_WIDTH), {
-    x: LEFT,
-    y,
-    style: body,
-    weight: 400,
-    fill: MUTED,
-  });
-  drawn.push(dateText);
-  cardRows(head, top, y + below(body.size), [dateText]);
-  top = y + below(body.size);
-
-  const location = drawableText(art.locationName, fonts.regular);
-  if (location) {
-    y += 28;
-    const locationText = text(ellipsize(location, body, CONTENT_WIDTH), {
+  /** One line of muted body text `gap` below the last, cut to the card's width; its own rows. */
+  const mutedLine = (value: string, gap: number) => {
+    y += gap;
+    const line = text(ellipsize(value, body, CONTENT_WIDTH), {
       x: LEFT,
       y,
       style: body,
       weight: 400,
       fill: MUTED,
     });
-    drawn.push(locationText);
-    cardRows(head, top, y + below(body.size), [locationText]);
+    drawn.push(line);
+    cardRows(head, top, y + below(body.size), [line]);
     top = y + below(body.size);
-  }
+  };
+  mutedLine(formatNairobiDateTime(art.startAt), 32);
+  const location = drawableText(art.locationName, fonts.regular);
+  if (location) mutedLine(location, 28);
 
   // Perforation with a notch on each edge of the card.
   y += 30;
