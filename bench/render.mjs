@@ -6,7 +6,7 @@
  *      and started in workerd by wrangler's `unstable_startWorker` (bench/render/wrangler.toml:
  *      the wasm as a CompiledWasm module, the fonts as Data modules, as in a deploy);
  *   2. a photo-like 1080×1350 JPEG poster (smooth colour fields plus grain, the hard case for
- *      a PNG) is drawn here with jpeg-js and posted once;
+ *      a PNG; scripts/photo-jpeg.mjs, the same one the tests use) is drawn and posted once;
  *   3. warm-up, then tickets one at a time: without the poster, of one event and its two
  *      tiers as a sale delivers them (the renderer reuses the event's shared pixels: "warm"),
  *      and each of a new event, title, date, venue and tier ("cold"); then the same two with
@@ -31,8 +31,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import jpeg from "jpeg-js";
 import { unstable_startWorker } from "wrangler";
+import { photoJpeg } from "../scripts/photo-jpeg.mjs";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const RESULTS_FILE = path.join(ROOT, "bench", "results", "render.md");
@@ -70,27 +70,6 @@ function options() {
     record: !values["no-record"],
     note: values.note ?? "",
   };
-}
-
-/** The same photo-like poster as the tests (test/helpers/tickets.ts). */
-function photoJpeg(width, height, grain = 16, seed = 7) {
-  const data = new Uint8Array(width * height * 4);
-  let state = seed;
-  const random = () => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 4;
-      const noise = (random() - 0.5) * grain;
-      data[i] = 120 + 100 * Math.sin(x / 37) * Math.cos(y / 53) + noise;
-      data[i + 1] = 80 + 70 * Math.sin((x + y) / 71) + noise;
-      data[i + 2] = 150 + 90 * Math.cos(x / 23 - y / 41) + noise;
-      data[i + 3] = 255;
-    }
-  }
-  return new Uint8Array(jpeg.encode({ data, width, height }, 85).data);
 }
 
 // --- the workerd process ------------------------------------------------------------------

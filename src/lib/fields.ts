@@ -62,3 +62,16 @@ export const OptionalLink = z.union([
 
 /** A file field (multipart) — validated by lib/images; "" or null means none/remove. */
 export const FileInput = z.any().openapi({ type: "string", format: "binary" });
+
+/** An optional form field left blank (`""`) or sent as null counts as not sent. */
+export const emptyToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
+
+/** Django's username validator, for registration and for scanner accounts alike. */
+export const Username = z
+  .string()
+  .trim()
+  .min(1)
+  .max(150)
+  .regex(/^[\w.@+-]+$/, {
+    error: "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+  });

@@ -10,6 +10,7 @@ import {
 import { type TokenClaims, verifyToken } from "../auth/tokens";
 import type { User } from "../db/schema";
 import { ApiError } from "../lib/errors";
+import { emptyToUndefined, Username } from "../lib/fields";
 import { type Api, type AppContext, defineRoute } from "../lib/route";
 import { parseOrThrow } from "../lib/validation";
 import {
@@ -32,16 +33,6 @@ const TAGS = ["Auth"];
 // Schemas (request validation and the OpenAPI document share them)
 // ---------------------------------------------------------------------------------------
 
-const emptyToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
-
-const Username = z
-  .string()
-  .trim()
-  .min(1)
-  .max(150)
-  .regex(/^[\w.@+-]+$/, {
-    error: "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
-  });
 const Email = z.string().trim().max(254).pipe(z.email());
 const Password = z.string().min(1).max(4096);
 const SignupRole = z.preprocess(emptyToUndefined, z.enum(["ATTENDEE", "ORGANIZER"]).default("ATTENDEE"));

@@ -140,6 +140,24 @@ function toTierInputs(body: z.infer<typeof TierBody>[]): TierInput[] {
   }));
 }
 
+/**
+ * The body's event fields under the service's names; a field PATCH leaves out stays out.
+ * (The casts keep each field's type from the body: required in a create, optional in a PATCH.)
+ */
+function eventFieldsFrom<B extends z.infer<typeof UpdateEventBody>>(body: B) {
+  return {
+    title: body.title as B["title"],
+    description: body.description as B["description"],
+    category: body.category as B["category"],
+    locationName: body.location_name as B["location_name"],
+    startAt: body.start_datetime as B["start_datetime"],
+    endAt: body.end_datetime as B["end_datetime"],
+    isPublished: body.is_published as B["is_published"],
+    isPrivate: body.is_private as B["is_private"],
+    storeId: body.store as B["store"],
+  };
+}
+
 function deps(c: AppContext): OrganizerEventDeps {
   return {
     db: c.var.db,
@@ -229,15 +247,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
       const organizer = await c.var.auth.requireUser();
       const poster = await readImageField("poster_image", body.poster_image);
       const { event, tiers } = await createEvent(deps(c), organizer, {
-        title: body.title,
-        description: body.description,
-        category: body.category,
-        locationName: body.location_name,
-        startAt: body.start_datetime,
-        endAt: body.end_datetime,
-        isPublished: body.is_published,
-        isPrivate: body.is_private,
-        storeId: body.store,
+        ...eventFieldsFrom(body),
         poster,
         tiers: toTierInputs(body.tiers),
       });
@@ -288,15 +298,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
       const organizer: User = await c.var.auth.requireUser();
       const hasPoster = Object.hasOwn(body, "poster_image");
       const { event, tiers } = await updateEvent(deps(c), organizer, params.id, {
-        title: body.title,
-        description: body.description,
-        category: body.category,
-        locationName: body.location_name,
-        startAt: body.start_datetime,
-        endAt: body.end_datetime,
-        isPublished: body.is_published,
-        isPrivate: body.is_private,
-        storeId: body.store,
+        ...eventFieldsFrom(body),
         poster: await posterFrom(body.poster_image, hasPoster),
         tiers: body.tiers ? toTierInputs(body.tiers) : undefined,
       });

@@ -5,7 +5,7 @@ import { orders } from "../db/schema";
 import type { StkCallback } from "../integrations/mpesa/types";
 import { timingSafeEqualStrings } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
-import { IntegerInput } from "../lib/fields";
+import { emptyToUndefined, IntegerInput } from "../lib/fields";
 import { normalizeKenyanPhone } from "../lib/phone";
 import { readRequestBody } from "../lib/request-body";
 import { type Api, type AppContext, defineRoute } from "../lib/route";
@@ -15,8 +15,6 @@ import { ticketIdsFor } from "../services/ticket-issuance";
 
 const TAGS = ["Checkout"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const emptyToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
 
 const InitiateBody = z
   .object({

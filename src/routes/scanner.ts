@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors";
+import { emptyToUndefined } from "../lib/fields";
 import { type Api, defineRoute } from "../lib/route";
 import { parseDateTime, toNairobiIso } from "../lib/time";
 import { issuesToFieldErrors } from "../lib/validation";
@@ -19,8 +20,6 @@ import {
 } from "../services/check-in";
 
 const GATE = ["ORGANIZER", "SCANNER"] as const;
-
-const emptyToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
 
 const VerifyBody = z
   .object({

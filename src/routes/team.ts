@@ -4,24 +4,13 @@
  */
 import { z } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors";
+import { emptyToUndefined, Username } from "../lib/fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../lib/pagination";
 import { type Api, defineRoute } from "../lib/route";
 import { createScanner, listScanners, publicEmail } from "../services/team";
 
 const TAGS = ["Organizer"];
 const ORGANIZER = ["ORGANIZER"] as const;
-
-const emptyToUndefined = (value: unknown) => (value === "" || value === null ? undefined : value);
-
-/** The same rules as registration (Django's username validator). */
-const Username = z
-  .string()
-  .trim()
-  .min(1)
-  .max(150)
-  .regex(/^[\w.@+-]+$/, {
-    error: "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
-  });
 
 const CreateScannerBody = z
   .object({

@@ -16,6 +16,7 @@ import { deleteImages, readImageField, storeImage, type ValidImage } from "../li
 import type { Logger } from "../lib/logger";
 import type { EventListItemSource } from "../views/event-list-item";
 import type { StoreRow } from "../views/store";
+import { availableSeatsSql, listColumns } from "./event-catalogue";
 
 export interface StoreDeps {
   db: Database;
@@ -330,12 +331,6 @@ export async function listPublishedStores(
   return rows;
 }
 
-/** Seats still for sale across an event's tiers; 0 means sold out. */
-const availableSeatsSql = sql<number>`(
-  SELECT COALESCE(SUM(MAX(t.quantity_allocated - t.quantity_sold - t.quantity_held, 0)), 0)
-  FROM tiers t WHERE t.event_id = ${events.id}
-)`;
-
 /**
  * A published store and its listable events (published, public, active, not ended),
  * soonest first. Both reads go to D1 in one batch; unknown or unpublished slugs are 404.
@@ -355,15 +350,7 @@ export async function getPublishedStorePage(
       .limit(1),
     db
       .select({
-        id: events.id,
-        title: events.title,
-        startAt: events.startAt,
-        endAt: events.endAt,
-        locationName: events.locationName,
-        posterKey: events.posterKey,
-        lowestPrice: events.lowestPrice,
-        category: events.category,
-        isPrivate: events.isPrivate,
+        ...listColumns.event,
         organizerName: users.username,
         availableSeats: availableSeatsSql,
       })

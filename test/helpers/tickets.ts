@@ -6,7 +6,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { convertIndexedToRgb, decode } from "fast-png";
-import jpeg from "jpeg-js";
 import jsQR from "jsqr";
 import { expect } from "vitest";
 import { handleDeliveryBatch } from "../../src/delivery/consumer";
@@ -164,26 +163,8 @@ export async function setPoster(eventId: string, bytes: Uint8Array | null, ext =
   return key;
 }
 
-/** A photo-like JPEG (smooth colour fields plus sensor-style grain): hard for a PNG. */
-export function photoJpeg(width: number, height: number, grain = 16, seed = 7): Uint8Array {
-  const data = new Uint8Array(width * height * 4);
-  let state = seed;
-  const random = () => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 4;
-      const noise = (random() - 0.5) * grain;
-      data[i] = 120 + 100 * Math.sin(x / 37) * Math.cos(y / 53) + noise;
-      data[i + 1] = 80 + 70 * Math.sin((x + y) / 71) + noise;
-      data[i + 2] = 150 + 90 * Math.cos(x / 23 - y / 41) + noise;
-      data[i + 3] = 255;
-    }
-  }
-  return new Uint8Array(jpeg.encode({ data, width, height }, 85).data);
-}
+/** A photo-like JPEG poster (the render benchmark draws the same one). */
+export { photoJpeg } from "../../scripts/photo-jpeg.mjs";
 
 export const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
