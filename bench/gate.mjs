@@ -4,7 +4,7 @@
  *   1. a throwaway local state (bench/.state/gate, gitignored; the dev database is never
  *      touched): migrations, then one organizer, one event with two tiers and 10,000 issued
  *      tickets (2,000 orders of 5) whose QR codes are signed here with a bench-only Ed25519 key
- *      by the real signer (src/tickets/signing.ts bundled for Node), sold a day ago;
+ *      by the real signer (src/lib/ticket-signing.ts bundled for Node), sold a day ago;
  *   2. `wrangler dev` on a free port with that state and that key, until `/api/health/`
  *      answers; the organizer logs in and uses the Bearer token, as the scanner app does;
  *   3. full sync: `attendees/?since=0&page_size=100` followed to the end (and, for comparison,
@@ -89,14 +89,14 @@ async function d1File(name, statements) {
 
 /**
  * The signing key of this run (PKCS#8 base64 for the Worker) and the real ticket signer of
- * src/tickets/signing.ts, bundled for Node: the seeded QR codes are exactly what checkout
+ * src/lib/ticket-signing.ts, bundled for Node: the seeded QR codes are exactly what checkout
  * issues, whatever the token format becomes.
  */
 async function benchKey() {
   const { privateKey } = crypto.generateKeyPairSync("ed25519");
   const pkcs8 = privateKey.export({ type: "pkcs8", format: "der" }).toString("base64");
   const signing = await bundleSource(
-    'export { loadTicketKey, signTicket, ticketHash } from "./src/tickets/signing.ts";',
+    'export { loadTicketKey, signTicket, ticketHash } from "./src/lib/ticket-signing.ts";',
     path.join(PROJECT_ROOT, "bench", ".state", "gate-signing", "signing.bundle.mjs"),
   );
   const ticketKey = await signing.loadTicketKey(pkcs8);

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:render`: the ticket renderer inside workerd (issue 5, "Performance").
  *
- *   1. bench/render/worker.ts — the production renderer (src/delivery/render-ticket.ts:
+ *   1. bench/render/worker.ts — the production renderer (src/render/render-ticket.ts:
  *      qrcode-svg → SVG → @resvg/resvg-wasm → palette PNG) behind a few routes — is bundled
  *      and started in workerd by wrangler's `unstable_startWorker` (bench/render/wrangler.toml:
  *      the wasm as a CompiledWasm module, the fonts as Data modules, as in a deploy);

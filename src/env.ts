@@ -3,9 +3,10 @@
  * Bindings and vars come from `wrangler types` (worker-configuration.d.ts); secrets are
  * declared here because they are never in wrangler.toml.
  */
-import type { AuthContext } from "./auth/request-auth";
+
 import type { Config } from "./config";
 import type { Database } from "./db/client";
+import type { AuthContext } from "./http/request-auth";
 import type { DarajaClient } from "./integrations/mpesa/types";
 import type { Logger } from "./lib/logger";
 import type { MailDeps } from "./mail/mailer";

@@ -1,7 +1,8 @@
 /** The Worker entry: wiring only. */
-import { handleFetch } from "./app";
+
 import { handleDeliveryBatch } from "./delivery/consumer";
 import type { DeliveryJob } from "./delivery/jobs";
+import { handleFetch } from "./http/app";
 import { runScheduled } from "./scheduled";
 
 export { TierInventory } from "./inventory/tier-inventory";

@@ -1,11 +1,11 @@
 /**
- * The ticket QR code: qrcode-svg with its mask search replaced by src/delivery/qr-mask.ts,
+ * The ticket QR code: qrcode-svg with its mask search replaced by src/render/qr-mask.ts,
  * which must choose exactly what the library would have, so every matrix is the library's.
  */
 import QRCode from "qrcode-svg";
 import { describe, expect, it } from "vitest";
-import { libraryBestMaskPattern, qrPath, qrSymbol } from "../src/delivery/qr";
-import { bestMaskPattern, type QrModel } from "../src/delivery/qr-mask";
+import { libraryBestMaskPattern, qrPath, qrSymbol } from "../src/render/qr";
+import { bestMaskPattern, type QrModel } from "../src/render/qr-mask";
 
 /** Printable ASCII of a given length, different for every (length, seed). */
 function content(length: number, seed: number): string {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { consumeLimit, exceededLimit, recordHits } from "../src/lib/rate-limit";
+import { consumeLimit, exceededLimit, recordHits } from "../src/services/rate-limit";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;

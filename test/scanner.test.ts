@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { CompactSign, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import { loadTicketKey, signTicket } from "../src/tickets/signing";
+import { loadTicketKey, signTicket } from "../src/lib/ticket-signing";
 import { countRows, GOOD_PASSWORD, registerUser } from "./helpers/accounts";
 import { TestClient, uniqueName } from "./helpers/client";
 

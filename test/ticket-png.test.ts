@@ -4,9 +4,9 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { posterInfo, preparePoster, renderTicketPng, ticketFonts } from "../src/delivery/render-ticket";
-import { drawableText, ellipsize, textWidth, wrapText } from "../src/delivery/text-layout";
-import { composeTicketSvg, formatNairobiDateTime, ticketReference } from "../src/delivery/ticket-svg";
+import { posterInfo, preparePoster, renderTicketPng, ticketFonts } from "../src/render/render-ticket";
+import { drawableText, ellipsize, textWidth, wrapText } from "../src/render/text-layout";
+import { composeTicketSvg, formatNairobiDateTime, ticketReference } from "../src/render/ticket-svg";
 import { networkFakes } from "./fakes/network";
 import { countRows } from "./helpers/accounts";
 import { TestClient } from "./helpers/client";

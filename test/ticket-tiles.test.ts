@@ -1,5 +1,5 @@
 /**
- * The tiled ticket rendering (src/delivery/render-ticket.ts): shared tiles cached per isolate,
+ * The tiled ticket rendering (src/render/render-ticket.ts): shared tiles cached per isolate,
  * the ticket's own parts drawn fresh, composed in an exact palette. It must give exactly the
  * pixels of the whole ticket's SVG rendered in one piece, whatever was rendered before it.
  * With a poster, the head is quantised once and the ticket's parts map onto its palette: the
@@ -14,8 +14,8 @@ import {
   PaletteCanvas,
   PaletteOverflowError,
   rgbaWord,
-} from "../src/delivery/palette-canvas";
-import { choosePalette, deflateRows, encodeIndexedPng, encodePalettePng } from "../src/delivery/png-encode";
+} from "../src/render/palette-canvas";
+import { choosePalette, deflateRows, encodeIndexedPng, encodePalettePng } from "../src/render/png-encode";
 import {
   MAX_TICKET_PNG_BYTES,
   type PreparedPoster,
@@ -23,8 +23,8 @@ import {
   rasteriseSvg,
   renderTicketPng,
   ticketFonts,
-} from "../src/delivery/render-ticket";
-import { graphemes } from "../src/delivery/text-layout";
+} from "../src/render/render-ticket";
+import { graphemes } from "../src/render/text-layout";
 import {
   CARD_COLOR,
   layoutTicket,
@@ -33,7 +33,7 @@ import {
   POSTER_WIDTH,
   QR_DARK_COLOR,
   type TicketArt,
-} from "../src/delivery/ticket-svg";
+} from "../src/render/ticket-svg";
 import { photoJpeg, readQr } from "./helpers/tickets";
 
 const QR = `eyJhbGciOiJFZERTQSIsImtpZCI6IjNxZ0ZnUjNsOUM2Uk1MU0IifQ.${"eyJ0IjoiM2Q".padEnd(190, "Q")}.${"s".repeat(86)}`;

@@ -1,5 +1,5 @@
 /**
- * The render benchmark's Worker: the production renderer (src/delivery/render-ticket.ts)
+ * The render benchmark's Worker: the production renderer (src/render/render-ticket.ts)
  * behind a few routes that bench/render.mjs calls from outside, one render per request, so
  * the host measures time per ticket (workerd's clock only moves between I/O, not during a
  * render) and the process's memory.
@@ -13,13 +13,14 @@
  *   GET  /batch?n=10&poster=1   n tickets in a row, as one delivery job renders an order
  *   GET  /memory                the size of resvg's wasm linear memory (it never shrinks)
  */
+
+import { loadTicketKey, signTicket } from "../../src/lib/ticket-signing";
 import {
   ensureRenderer,
   type PreparedPoster,
   preparePoster,
   renderTicketPng,
-} from "../../src/delivery/render-ticket";
-import { loadTicketKey, signTicket } from "../../src/tickets/signing";
+} from "../../src/render/render-ticket";
 
 // The test suite's throwaway Ed25519 key (vitest.config.ts): a real-length qr_code_hash.
 const BENCH_SIGNING_KEY = "MC4CAQAwBQYDK2VwBCIEIFGerDwdhSZkmnqdtGtLOG6//U/gPBmdXmaq9uZGVmv8";

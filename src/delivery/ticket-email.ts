@@ -19,13 +19,13 @@ import type { Database } from "../db/client";
 import { events, mailLog, orders, tickets, tiers, type User } from "../db/schema";
 import { ApiError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
-import { consumeLimit } from "../lib/rate-limit";
 import { type DeliveryOutcome, deliverMail, type MailDeps, queueMail } from "../mail/mailer";
 import { ticketsMail } from "../mail/templates";
+import { formatNairobiDateTime, ticketReference } from "../render/ticket-svg";
+import { consumeLimit } from "../services/rate-limit";
+import { ensureTicketPng, loadTicketArt, ticketPngKey } from "../services/ticket-png";
 import { canViewTicket } from "../services/wallet";
 import type { DeliveryJob } from "./jobs";
-import { ensureTicketPng, loadTicketArt, ticketPngKey } from "./ticket-png";
-import { formatNairobiDateTime, ticketReference } from "./ticket-svg";
 
 /** Enqueue the delivery of a completed order's tickets. Never fails the calling request. */
 export async function queueTicketEmail(mail: MailDeps, _db: Database, orderId: string): Promise<void> {

@@ -19,9 +19,9 @@ import { decodeUid, encodeUid, randomToken, sha256Hex } from "../lib/crypto";
 import { ApiError, type FieldErrors } from "../lib/errors";
 import { passwordProblems } from "../lib/password-policy";
 import { hashPassword, verifyPassword } from "../lib/passwords";
-import { clearLimits, consumeLimit, exceededLimit, type Limit, recordHits } from "../lib/rate-limit";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import { claimAccountMail, passwordResetMail, verifyEmailMail } from "../mail/templates";
+import { clearLimits, consumeLimit, exceededLimit, type Limit, recordHits } from "./rate-limit";
 import { type IssuedTokens, revokeAllSessionsForUser, type SessionMeta, startSession } from "./sessions";
 
 export interface AccountDeps {

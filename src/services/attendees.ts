@@ -11,10 +11,10 @@ import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, orders, tickets, tiers, type User } from "../db/schema";
+import type { AttendeeRow } from "../http/views/attendee";
 import { ApiError } from "../lib/errors";
 import { encodeSyncToken, type SyncPass, type SyncToken } from "../lib/sync-token";
-import { loadVerificationKeys, type TicketKey } from "../tickets/signing";
-import type { AttendeeRow } from "../views/attendee";
+import { loadVerificationKeys, type TicketKey } from "../lib/ticket-signing";
 
 /** How far before a sync pass the next one starts again (writers stamp before they commit). */
 export const SYNC_OVERLAP_MS = 60_000;

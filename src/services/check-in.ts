@@ -16,8 +16,8 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, type TicketStatus, tickets, tiers, type User } from "../db/schema";
 import { ApiError, type FieldErrors } from "../lib/errors";
+import { type TicketClaims, ticketHash, verifyTicket } from "../lib/ticket-signing";
 import { toNairobiIso } from "../lib/time";
-import { type TicketClaims, ticketHash, verifyTicket } from "../tickets/signing";
 import { currentTicketKeys, type GateEvent, gateOrganizerId } from "./attendees";
 
 export interface CheckInDeps {

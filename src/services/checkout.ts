@@ -9,13 +9,13 @@ import type { Config } from "../config";
 import { type Database, runBatch } from "../db/client";
 import { type Order, orders, tiers, type User, users } from "../db/schema";
 import { queueTicketEmail } from "../delivery/ticket-email";
+import { isTierOnSale } from "../http/views/event";
 import { type DarajaClient, DarajaError, type StkCallback } from "../integrations/mpesa/types";
 import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
 import type { InventorySnapshot, TierInventory } from "../inventory/tier-inventory";
 import { ApiError } from "../lib/errors";
 import { toNairobiIso } from "../lib/time";
 import type { MailDeps } from "../mail/mailer";
-import { isTierOnSale } from "../views/event";
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,

@@ -7,14 +7,14 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type EventCategory, events, orders, stores, tickets, tiers, type User, users } from "../db/schema";
+import type { EventRow, TierRow } from "../http/views/event";
 import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import { ApiError, type FieldErrors } from "../lib/errors";
 import { escapeHtml } from "../lib/html";
-import { deleteImages, storeImage, type ValidImage } from "../lib/images";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
-import type { EventRow, TierRow } from "../views/event";
+import { deleteImages, storeImage, type ValidImage } from "./images";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
 
 export interface OrganizerEventDeps {

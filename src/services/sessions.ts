@@ -8,9 +8,9 @@
  * whole session (refresh and access) is revoked.
  */
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
-import { REFRESH_TOKEN_TTL_SECONDS, signToken, type TokenClaims } from "../auth/tokens";
 import type { Database } from "../db/client";
 import { authSessions, blacklistedTokens, type User, users } from "../db/schema";
+import { REFRESH_TOKEN_TTL_SECONDS, signToken, type TokenClaims } from "../lib/session-tokens";
 
 export const ROTATION_GRACE_MS = 30_000;
 

@@ -11,12 +11,12 @@
 import { and, asc, eq, gt, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, stores, users } from "../db/schema";
+import type { EventListItemSource } from "../http/views/event-list-item";
+import type { StoreRow } from "../http/views/store";
 import { ApiError } from "../lib/errors";
-import { deleteImages, readImageField, storeImage, type ValidImage } from "../lib/images";
 import type { Logger } from "../lib/logger";
-import type { EventListItemSource } from "../views/event-list-item";
-import type { StoreRow } from "../views/store";
 import { availableSeatsSql, listColumns } from "./event-catalogue";
+import { deleteImages, readImageField, storeImage, type ValidImage } from "./images";
 
 export interface StoreDeps {
   db: Database;

@@ -6,7 +6,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { orders, tickets } from "../db/schema";
-import { loadTicketKey, signTicket, ticketHash } from "../tickets/signing";
+import { loadTicketKey, signTicket, ticketHash } from "../lib/ticket-signing";
 
 type OrderRow = typeof orders.$inferSelect;
 

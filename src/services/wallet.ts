@@ -5,8 +5,8 @@
 import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, tickets, tiers, type User, users } from "../db/schema";
+import type { TicketViewRow } from "../http/views/ticket";
 import { ApiError } from "../lib/errors";
-import type { TicketViewRow } from "../views/ticket";
 
 const columns = {
   id: tickets.id,

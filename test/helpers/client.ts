@@ -4,7 +4,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { handleFetch } from "../../src/app";
+import { handleFetch } from "../../src/http/app";
 
 export const BASE_URL = "https://api.ticketsafi.test";
 export const WEB_ORIGIN = "https://ticketsafi.test";

@@ -1,0 +1,119 @@
+/**
+ * Builds the Hono app: middleware, the single error renderer, and the resource routers.
+ * Every route is added through `defineRoute`, so it is validated and documented at once.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "../env";
+import { ApiError, renderErrorBody } from "../lib/errors";
+import { describeError } from "../lib/logger";
+import { corsForAllowedOrigins } from "./middleware/cors";
+import { csrfOriginCheck } from "./middleware/csrf";
+import { requestContext } from "./middleware/request-context";
+import { allowedMethodsFor } from "./route";
+import { registerAttendeeRoutes } from "./routes/attendees";
+import { registerAuthRoutes } from "./routes/auth";
+import { registerDevRoutes } from "./routes/dev";
+import { registerDocsRoutes } from "./routes/docs";
+import { registerEventRoutes } from "./routes/events";
+import { registerHealthRoutes } from "./routes/health";
+import { registerMediaRoutes } from "./routes/media";
+import { registerOrganizerEventRoutes } from "./routes/organizer-events";
+import { registerPayRoutes } from "./routes/pay";
+import { registerScannerRoutes } from "./routes/scanner";
+import { registerStoreRoutes } from "./routes/stores";
+import { registerTeamRoutes } from "./routes/team";
+import { registerTicketRoutes } from "./routes/tickets";
+
+export function buildApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.use("*", requestContext({ selfFetch: (request, env, ctx) => handleFetch(request, env, ctx) }));
+  app.use("*", corsForAllowedOrigins());
+  app.use("*", csrfOriginCheck());
+
+  registerHealthRoutes(app);
+  registerAuthRoutes(app);
+  registerStoreRoutes(app);
+  registerMediaRoutes(app);
+  registerEventRoutes(app);
+  registerPayRoutes(app);
+  registerTicketRoutes(app);
+  registerOrganizerEventRoutes(app);
+  registerAttendeeRoutes(app);
+  registerScannerRoutes(app);
+  registerTeamRoutes(app);
+  registerDevRoutes(app);
+  registerDocsRoutes(app);
+
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = allowedMethodsFor(path);
+    if (allowed.length > 0) {
+      return errorResponse(
+        c,
+        new ApiError(405, "method_not_allowed", `Method "${c.req.method}" not allowed.`, {
+          headers: { Allow: allowed.join(", ") },
+        }),
+      );
+    }
+    return errorResponse(c, ApiError.notFound());
+  });
+
+  app.onError((error, c) => {
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : new ApiError(500, "internal_error", "Internal server error.", { cause: error });
+    if (apiError.status >= 500) {
+      // Deliberate upstream failures (502/503) are warnings; anything unexpected is an error.
+      const expected = error instanceof ApiError;
+      const fields = {
+        code: apiError.code,
+        status: apiError.status,
+        ...describeError(apiError.cause ?? error),
+      };
+      const message = expected ? "request failed upstream" : "unhandled error";
+      const log = c.var.log;
+      if (log) (expected ? log.warn : log.error)(message, fields);
+      else console.error(JSON.stringify({ level: "error", message, ...fields }));
+    }
+    return errorResponse(c, apiError);
+  });
+
+  return app;
+}
+
+/** The only place an error becomes a response. */
+function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
+  const response = c.json(renderErrorBody(error, c.var.legacyErrors ?? false), error.status);
+  for (const [name, value] of Object.entries(error.headers ?? {})) response.headers.set(name, value);
+  return response;
+}
+
+let app: ReturnType<typeof buildApp> | undefined;
+
+/** The app is built once per isolate; routes and the OpenAPI registry are static. */
+export function getApp() {
+  app ??= buildApp();
+  return app;
+}
+
+/**
+ * Every API path ends with `/` (DRF). A request without it is answered as if it had one,
+ * rather than 404 or a redirect that would drop a POST body. Media keys are left alone.
+ */
+export function withTrailingSlash(request: Request): Request {
+  const url = new URL(request.url);
+  if (url.pathname.endsWith("/") || url.pathname.startsWith("/media/")) return request;
+  url.pathname = `${url.pathname}/`;
+  return new Request(url, request);
+}
+
+export async function handleFetch(
+  request: Request,
+  env: AppEnv["Bindings"],
+  ctx: ExecutionContext,
+): Promise<Response> {
+  return getApp().fetch(withTrailingSlash(request), env, ctx);
+}

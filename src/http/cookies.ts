@@ -1,0 +1,35 @@
+/** The session cookies, exactly as contract §2 names and flags them. */
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS } from "../lib/session-tokens";
+
+export const ACCESS_COOKIE = "ticketsafi-auth";
+export const REFRESH_COOKIE = "ticketsafi-refresh";
+
+const FLAGS = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" } as const;
+
+export function setAccessCookie(c: Context, token: string): void {
+  setCookie(c, ACCESS_COOKIE, token, { ...FLAGS, maxAge: ACCESS_TOKEN_TTL_SECONDS });
+}
+
+export function setRefreshCookie(c: Context, token: string): void {
+  setCookie(c, REFRESH_COOKIE, token, { ...FLAGS, maxAge: REFRESH_TOKEN_TTL_SECONDS });
+}
+
+export function clearSessionCookies(c: Context): void {
+  deleteCookie(c, ACCESS_COOKIE, FLAGS);
+  deleteCookie(c, REFRESH_COOKIE, FLAGS);
+}
+
+export function readSessionCookies(c: Context): { access: string | undefined; refresh: string | undefined } {
+  return {
+    access: getCookie(c, ACCESS_COOKIE) || undefined,
+    refresh: getCookie(c, REFRESH_COOKIE) || undefined,
+  };
+}
+
+export function bearerToken(c: Context): string | undefined {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1];
+}

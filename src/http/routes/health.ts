@@ -1,0 +1,30 @@
+import { z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import { ApiError } from "../../lib/errors";
+import { type Api, defineRoute } from "../route";
+
+const HealthResponse = z.object({ status: z.literal("ok") }).openapi("Health");
+
+export function registerHealthRoutes(app: Api): void {
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/health/",
+      tags: ["Operations"],
+      summary: "Liveness with a D1 round trip",
+      responses: {
+        200: { description: "Healthy", schema: HealthResponse },
+        503: { description: "D1 unreachable" },
+      },
+    },
+    async (c) => {
+      try {
+        await c.var.db.run(sql`SELECT 1`);
+      } catch (error) {
+        throw new ApiError(503, "upstream_error", "Database unavailable.", { cause: error });
+      }
+      return c.json({ status: "ok" as const });
+    },
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * The ticket wallet (contract §5): `GET /api/tickets/`, `GET /api/tickets/{id}/`, the
+ * rendered ticket `GET /api/tickets/{id}/png/` and `POST /api/tickets/{id}/resend/`.
+ */
+import { z } from "@hono/zod-openapi";
+import { requestTicketResend } from "../../delivery/ticket-email";
+import { ApiError } from "../../lib/errors";
+import { ticketReference } from "../../render/ticket-svg";
+import { visibleTicketPng } from "../../services/ticket-png";
+import { getVisibleTicket, listOwnTickets } from "../../services/wallet";
+import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
+import { type Api, defineRoute } from "../route";
+import { TicketSchema, toTicketResponse } from "../views/ticket";
+
+const TAGS = ["Tickets"];
+
+export function registerTicketRoutes(app: Api): void {
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/tickets/",
+      tags: TAGS,
+      summary: "The signed-in user's tickets, newest first",
+      auth: "required",
+      query: PaginationQuery,
+      responses: { 200: { description: "A page of tickets", schema: pageSchema(TicketSchema) } },
+    },
+    async (c, { query }) => {
+      const user = await c.var.auth.requireUser();
+      const page = parsePageRequest(query);
+      const { total, rows } = await listOwnTickets(c.var.db, user.id, page);
+      if (rows.length === 0 && page.page > 1) throw ApiError.notFound("Invalid page.");
+      const base = c.var.config.publicBaseUrl;
+      return c.json(
+        buildPage(
+          c.req.url,
+          page,
+          total,
+          rows.map((row) => toTicketResponse(base, row)),
+        ),
+        200,
+      );
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/tickets/{id}/",
+      tags: TAGS,
+      summary: "One ticket: its owner, the event's organizer, or that organizer's gate staff",
+      auth: "required",
+      params: z.object({ id: z.string().uuid() }),
+      responses: {
+        200: { description: "Ticket", schema: TicketSchema },
+        404: { description: "Not yours or unknown" },
+      },
+    },
+    async (c, { params }) => {
+      const user = await c.var.auth.requireUser();
+      const row = await getVisibleTicket(c.var.db, user, params.id);
+      return c.json(toTicketResponse(c.var.config.publicBaseUrl, row), 200);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: "/api/tickets/{id}/png/",
+      tags: TAGS,
+      summary: "The rendered ticket as a PNG (QR code and event details)",
+      description:
+        "For whoever may see the ticket (owner, the event's organizer, their gate staff); 404 for " +
+        "anyone else. Rendered and stored on first request if delivery has not done it yet.",
+      auth: "required",
+      params: z.object({ id: z.string().uuid() }),
+      responses: {
+        200: {
+          description: "The ticket image",
+          schema: z.string().openapi({ type: "string", format: "binary" }),
+          contentType: "image/png",
+        },
+        404: { description: "Not yours or unknown" },
+      },
+    },
+    async (c, { params }) => {
+      const user = await c.var.auth.requireUser();
+      const { png, ticket } = await visibleTicketPng(
+        { db: c.var.db, media: c.env.MEDIA, log: c.var.log },
+        user,
+        params.id,
+      );
+      return new Response(png, {
+        status: 200,
+        headers: {
+          "Content-Type": "image/png",
+          "Content-Length": String(png.byteLength),
+          "Content-Disposition": `inline; filename="ticket-${ticketReference(ticket.id)}.png"`,
+          // Personal: never in a shared cache. The image of a ticket does not change.
+          "Cache-Control": "private, max-age=3600",
+          "X-Content-Type-Options": "nosniff",
+        },
+      });
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/api/tickets/{id}/resend/",
+      tags: TAGS,
+      summary: "Email the ticket again (its order's tickets email), at most 3 times an hour per ticket",
+      auth: "required",
+      params: z.object({ id: z.string().uuid() }),
+      responses: {
+        202: {
+          description: "Queued",
+          schema: z.object({ status: z.literal("queued"), detail: z.string() }),
+        },
+        403: { description: "Visible to you, but not your ticket" },
+        404: { description: "Not yours or unknown" },
+        409: { description: "The ticket was cancelled" },
+        429: { description: "Three resends in this hour already (Retry-After)" },
+      },
+    },
+    async (c, { params }) => {
+      const user = await c.var.auth.requireUser();
+      await requestTicketResend({ db: c.var.db, queue: c.var.mail.queue }, user, params.id);
+      return c.json(
+        { status: "queued" as const, detail: "The ticket email will be sent again shortly." },
+        202,
+      );
+    },
+  );
+}

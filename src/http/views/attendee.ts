@@ -1,0 +1,98 @@
+/**
+ * The guest list of contract §6: one entry per ticket, contact data masked. This list goes
+ * to gate devices that may be lost at the door, so it carries what recognises a guest
+ * (name, masked contacts, the masked ticket reference) and `ticket_hash` to match a scanned
+ * code offline, and never the code itself, the full ticket id, an email or a phone number.
+ */
+import { z } from "@hono/zod-openapi";
+import { TICKET_STATUSES } from "../../db/schema";
+import { maskEmail, maskPhoneNumber, maskTicketRef } from "../../lib/masking";
+import { formatPrice } from "../../lib/money";
+import { toNairobiIso } from "../../lib/time";
+
+export const AttendeeSchema = z
+  .object({
+    id: z.string().openapi({ description: "Masked reference: `••••` + the ticket id's last 10 hex digits" }),
+    ticket_hash: z.string().openapi({ description: "Lowercase hex SHA-256 of the ticket's qr_code_hash" }),
+    attendee_name: z.string(),
+    attendee_email: z.string().openapi({ description: "Masked: `j***@gmail.com`" }),
+    phone: z.string().openapi({ description: "Masked: `2547****678` (from the order)" }),
+    tier_id: z.string(),
+    tier_name: z.string(),
+    tier_price: z.string(),
+    status: z.enum(TICKET_STATUSES),
+    purchase_date: z.string(),
+    checked_in_at: z.string().nullable(),
+  })
+  .openapi("Attendee");
+
+export const AttendeeSummarySchema = z
+  .object({
+    tickets: z
+      .number()
+      .int()
+      .openapi({ description: "Tickets that admit someone (cancelled ones excluded)" }),
+    checked_in: z.number().int(),
+    by_tier: z.array(
+      z.object({
+        tier_id: z.string(),
+        name: z.string(),
+        tickets: z.number().int(),
+        checked_in: z.number().int(),
+      }),
+    ),
+  })
+  .openapi("AttendeeSummary");
+
+export const PublicJwkSchema = z
+  .object({
+    kty: z.string(),
+    crv: z.string(),
+    x: z.string(),
+    kid: z.string(),
+    alg: z.string(),
+    use: z.string(),
+  })
+  .openapi("TicketPublicJwk");
+
+export const AttendeePageSchema = z
+  .object({
+    count: z.number().int(),
+    next: z.string().nullable(),
+    previous: z.string().nullable(),
+    results: z.array(AttendeeSchema),
+    summary: AttendeeSummarySchema,
+    public_keys: z.array(PublicJwkSchema),
+    sync_token: z.string(),
+  })
+  .openapi("AttendeePage");
+
+export interface AttendeeRow {
+  id: string;
+  ticketHash: string;
+  attendeeName: string;
+  attendeeEmail: string;
+  phone: string | null;
+  tierId: string;
+  tierName: string;
+  tierPrice: number;
+  status: (typeof TICKET_STATUSES)[number];
+  createdAt: number;
+  checkedInAt: number | null;
+}
+
+export function toAttendee(row: AttendeeRow): z.infer<typeof AttendeeSchema> {
+  return {
+    id: maskTicketRef(row.id),
+    ticket_hash: row.ticketHash,
+    attendee_name: row.attendeeName,
+    attendee_email: maskEmail(row.attendeeEmail),
+    phone: maskPhoneNumber(row.phone),
+    tier_id: row.tierId,
+    tier_name: row.tierName,
+    tier_price: formatPrice(row.tierPrice),
+    status: row.status,
+    purchase_date: toNairobiIso(row.createdAt),
+    checked_in_at: toNairobiIso(row.checkedInAt),
+  };
+}

@@ -1,0 +1,152 @@
+/** Event detail (public, contract §3) and the organizer's edit representation (§6). */
+import { z } from "@hono/zod-openapi";
+import { EVENT_CATEGORIES } from "../../db/schema";
+import { formatPrice } from "../../lib/money";
+import { toNairobiIso } from "../../lib/time";
+import { mediaUrl } from "../../services/images";
+
+export interface TierRow {
+  id: string;
+  name: string;
+  description: string;
+  price: number;
+  quantityAllocated: number;
+  quantitySold: number;
+  quantityHeld: number;
+  maxPerOrder: number;
+  salesStart: number | null;
+  salesEnd: number | null;
+  position: number;
+}
+
+export interface EventRow {
+  id: string;
+  organizerId: string;
+  storeId: string | null;
+  title: string;
+  description: string;
+  category: (typeof EVENT_CATEGORIES)[number];
+  locationName: string;
+  startAt: number;
+  endAt: number;
+  posterKey: string | null;
+  isPublished: boolean;
+  isPrivate: boolean;
+  status: "ACTIVE" | "CANCELLED";
+}
+
+export function availableSeats(
+  tier: Pick<TierRow, "quantityAllocated" | "quantitySold" | "quantityHeld">,
+): number {
+  return Math.max(0, tier.quantityAllocated - tier.quantitySold - tier.quantityHeld);
+}
+
+/** On sale = the event can sell (published, active, not ended) and the tier's window is open. */
+export function isTierOnSale(
+  event: Pick<EventRow, "isPublished" | "status" | "endAt">,
+  tier: Pick<TierRow, "salesStart" | "salesEnd">,
+  now: number,
+): boolean {
+  if (!event.isPublished || event.status !== "ACTIVE" || event.endAt <= now) return false;
+  if (tier.salesStart !== null && tier.salesStart > now) return false;
+  if (tier.salesEnd !== null && tier.salesEnd <= now) return false;
+  return true;
+}
+
+export const PublicTierSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    price: z.string().openapi({ example: "1500.00" }),
+    quantity_allocated: z.number().int(),
+    quantity_sold: z.number().int(),
+    available_qty: z.number().int(),
+    max_per_order: z.number().int(),
+    sales_start: z.string().nullable(),
+    sales_end: z.string().nullable(),
+    is_on_sale: z.boolean(),
+  })
+  .openapi("Tier");
+
+export function toPublicTier(event: EventRow, tier: TierRow, now: number) {
+  return {
+    id: tier.id,
+    name: tier.name,
+    description: tier.description,
+    price: formatPrice(tier.price),
+    quantity_allocated: tier.quantityAllocated,
+    quantity_sold: tier.quantitySold,
+    available_qty: availableSeats(tier),
+    max_per_order: tier.maxPerOrder,
+    sales_start: toNairobiIso(tier.salesStart),
+    sales_end: toNairobiIso(tier.salesEnd),
+    is_on_sale: isTierOnSale(event, tier, now),
+  };
+}
+
+export const EditTierSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    price: z.string(),
+    quantity_allocated: z.number().int(),
+    quantity_sold: z.number().int(),
+    quantity_held: z.number().int(),
+    available_qty: z.number().int(),
+    max_per_order: z.number().int(),
+    sales_start: z.string().nullable(),
+    sales_end: z.string().nullable(),
+  })
+  .openapi("EditTier");
+
+export const EditEventSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    description: z.string(),
+    category: z.enum(EVENT_CATEGORIES),
+    location_name: z.string(),
+    start_datetime: z.string(),
+    end_datetime: z.string(),
+    is_published: z.boolean(),
+    is_private: z.boolean(),
+    status: z.enum(["ACTIVE", "CANCELLED"]),
+    poster_image: z.string().nullable(),
+    store: z.string().nullable(),
+    tiers: z.array(EditTierSchema),
+  })
+  .openapi("EditEvent");
+
+export function toEditRepresentation(publicBaseUrl: string, event: EventRow, tiers: TierRow[]) {
+  return {
+    id: event.id,
+    title: event.title,
+    description: event.description,
+    category: event.category,
+    location_name: event.locationName,
+    start_datetime: toNairobiIso(event.startAt),
+    end_datetime: toNairobiIso(event.endAt),
+    is_published: event.isPublished,
+    is_private: event.isPrivate,
+    status: event.status,
+    poster_image: mediaUrl(publicBaseUrl, event.posterKey),
+    store: event.storeId,
+    tiers: [...tiers]
+      .sort((a, b) => a.position - b.position)
+      .map((tier) => ({
+        id: tier.id,
+        name: tier.name,
+        description: tier.description,
+        price: formatPrice(tier.price),
+        quantity_allocated: tier.quantityAllocated,
+        quantity_sold: tier.quantitySold,
+        quantity_held: tier.quantityHeld,
+        available_qty: availableSeats(tier),
+        max_per_order: tier.maxPerOrder,
+        sales_start: toNairobiIso(tier.salesStart),
+        sales_end: toNairobiIso(tier.salesEnd),
+      })),
+  };
+}

@@ -1,0 +1,74 @@
+/** The ticket object of contract §5. */
+import { z } from "@hono/zod-openapi";
+import { TICKET_STATUSES } from "../../db/schema";
+import { formatPrice } from "../../lib/money";
+import { toNairobiIso } from "../../lib/time";
+import { mediaUrl } from "../../services/images";
+
+export const TicketSchema = z
+  .object({
+    id: z.string(),
+    qr_code_hash: z.string().openapi({ description: "Compact JWS (EdDSA) the QR code holds" }),
+    status: z.enum(TICKET_STATUSES),
+    purchase_date: z.string(),
+    attendee_name: z.string(),
+    attendee_email: z.string(),
+    event_id: z.string(),
+    event_title: z.string(),
+    event_image: z.string(),
+    event_location: z.string(),
+    event_start_date: z.string(),
+    event_end_date: z.string(),
+    organizer_name: z.string(),
+    tier_name: z.string(),
+    tier_price: z.string(),
+    checked_in_at: z.string().nullable(),
+    png_url: z.string().openapi({
+      description: "The rendered ticket (image/png); rendered on first request if delivery has not run yet",
+    }),
+  })
+  .openapi("Ticket");
+
+export interface TicketViewRow {
+  id: string;
+  qrCodeHash: string;
+  status: (typeof TICKET_STATUSES)[number];
+  createdAt: number;
+  attendeeName: string;
+  attendeeEmail: string;
+  eventId: string;
+  eventTitle: string;
+  posterKey: string | null;
+  locationName: string;
+  startAt: number;
+  endAt: number;
+  organizerName: string;
+  tierName: string;
+  tierPrice: number;
+  checkedInAt: number | null;
+  pngKey: string | null;
+}
+
+export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.infer<typeof TicketSchema> {
+  return {
+    id: row.id,
+    qr_code_hash: row.qrCodeHash,
+    status: row.status,
+    purchase_date: toNairobiIso(row.createdAt),
+    attendee_name: row.attendeeName,
+    attendee_email: row.attendeeEmail,
+    event_id: row.eventId,
+    event_title: row.eventTitle,
+    // The web client renders this straight into <img src>: always a string.
+    event_image: mediaUrl(publicBaseUrl, row.posterKey) ?? "",
+    event_location: row.locationName,
+    event_start_date: toNairobiIso(row.startAt),
+    event_end_date: toNairobiIso(row.endAt),
+    organizer_name: row.organizerName,
+    tier_name: row.tierName,
+    tier_price: formatPrice(row.tierPrice),
+    checked_in_at: toNairobiIso(row.checkedInAt),
+    // Always set: the endpoint renders the PNG on demand when delivery has not stored it yet.
+    png_url: `${publicBaseUrl}/api/tickets/${row.id}/png/`,
+  };
+}
