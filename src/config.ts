@@ -4,7 +4,7 @@
  * to development values.
  */
 import type { Bindings } from "./env";
-import { ApiError } from "./lib/errors";
+import { DomainError } from "./lib/errors";
 
 export interface Config {
   environment: "development" | "test" | "preview" | "production";
@@ -80,7 +80,7 @@ export function loadConfig(env: Bindings): Config {
   const jwtSecret = env.JWT_SECRET ?? "";
   if (jwtSecret.length < 32 && isProduction) {
     // Misconfiguration must fail closed, never sign sessions with a guessable key.
-    throw new ApiError(500, "internal_error", "Internal server error.");
+    throw new DomainError("internal_error", "Internal server error.");
   }
   const publicBaseUrl = stripTrailingSlash(env.PUBLIC_BASE_URL || "http://localhost:8787");
   const frontendUrl = stripTrailingSlash(env.FRONTEND_URL || "http://localhost:5173");

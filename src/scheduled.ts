@@ -4,8 +4,8 @@
  * Each step is independent and bounded; one failing does not stop the others.
  */
 import { and, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
-import { loadConfig } from "./config";
-import { createDb, type Database } from "./db/client";
+import type { Services } from "./compose";
+import type { Database } from "./db/client";
 import {
   accountTokens,
   authSessions,
@@ -15,50 +15,24 @@ import {
   rateLimits,
 } from "./db/schema";
 import { requeueUndeliveredOrders } from "./delivery/ticket-email";
-import type { Bindings } from "./env";
-import { darajaClientFor } from "./integrations/mpesa";
-import type { DarajaClient } from "./integrations/mpesa/types";
-import { createLogger, describeError } from "./lib/logger";
+import { describeError } from "./lib/logger";
 import { MAIL_RETRY_WINDOW_MS } from "./mail/mailer";
-import type { CheckoutDeps } from "./services/checkout";
 import { settlePendingOrders } from "./services/settlement";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** A QUEUED mail untouched this long lost its queue message; send it again. */
 const STUCK_MAIL_MS = 5 * 60 * 1000;
 
-export interface ScheduledOptions {
-  /** Runs a request through this Worker in-process (the local M-Pesa simulator needs it). */
-  selfFetch: (request: Request) => Promise<Response>;
-  schedule: (task: Promise<unknown>) => void;
-  /** Tests inject a client; otherwise the configured Daraja (or the simulator). */
-  daraja?: DarajaClient;
-}
-
 export async function runScheduled(
-  env: Bindings,
-  options: ScheduledOptions,
+  services: Services,
   now = Date.now(),
 ): Promise<Record<string, number | string>> {
-  const log = createLogger({ component: "cron" });
-  const config = loadConfig(env);
-  const db = createDb(env.DB);
+  const { db, log, queue } = services;
   const results: Record<string, number | string> = {};
-  let daraja = options.daraja;
-  const checkout: CheckoutDeps = {
-    db,
-    config,
-    inventory: env.TIER_INVENTORY,
-    mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },
-    daraja: () => {
-      daraja ??= darajaClientFor(config, { db, selfFetch: options.selfFetch, schedule: options.schedule });
-      return daraja;
-    },
-  };
 
   // Money first: settle orders whose hold lapsed without a callback.
   try {
-    const settlement = await settlePendingOrders(checkout, log, now);
+    const settlement = await settlePendingOrders(services, log, now);
     for (const [key, value] of Object.entries(settlement)) results[`settlement_${key}`] = value;
   } catch (error) {
     results.settlement = "error";
@@ -71,8 +45,8 @@ export async function runScheduled(
     ["purged_account_tokens", () => purgeAccountTokens(db, now)],
     ["purged_rate_limits", () => purgeRateLimits(db, now)],
     ["purged_idempotency_keys", () => purgeIdempotencyKeys(db, now)],
-    ["requeued_mail", () => requeueStuckMail(db, env.DELIVERY_QUEUE, now)],
-    ["requeued_ticket_deliveries", () => requeueUndeliveredOrders(db, env.DELIVERY_QUEUE, now)],
+    ["requeued_mail", () => requeueStuckMail(db, queue, now)],
+    ["requeued_ticket_deliveries", () => requeueUndeliveredOrders(db, queue, now)],
   ];
   for (const [name, step] of steps) {
     try {

@@ -8,6 +8,7 @@ import type { DeliveryJob } from "../src/delivery/jobs";
 import { queueMail } from "../src/mail/mailer";
 import { runScheduled } from "../src/scheduled";
 import { networkFakes } from "./fakes/network";
+import { servicesFor } from "./helpers/services";
 
 const BREVO_ENV = {
   ...env,
@@ -41,7 +42,7 @@ async function deliver(targetEnv: Env, jobs: DeliveryJob[], attempts = 1) {
   );
   const { createExecutionContext } = await import("cloudflare:test");
   const ctx = createExecutionContext();
-  await handleDeliveryBatch(batch as MessageBatch<unknown>, targetEnv);
+  await handleDeliveryBatch(batch as MessageBatch<unknown>, servicesFor(targetEnv));
   return { ids, result: await getQueueResult(batch, ctx) };
 }
 
@@ -196,11 +197,7 @@ describe("scheduled housekeeping", () => {
       .run();
 
     const { sent, queue } = recordingQueue();
-    const results = await runScheduled(
-      { ...env, DELIVERY_QUEUE: queue } as Env,
-      { selfFetch: (request) => fetch(request), schedule: () => undefined },
-      now,
-    );
+    const results = await runScheduled(servicesFor({ ...env, DELIVERY_QUEUE: queue } as Env), now);
     expect(results.purged_blacklisted_tokens).toBeGreaterThanOrEqual(1);
     expect(results.purged_rate_limits).toBeGreaterThanOrEqual(1);
     expect(sent).toContainEqual({ type: "mail", mailId: stuckId });

@@ -5,6 +5,7 @@ import { runScheduled } from "../src/scheduled";
 import { networkFakes } from "./fakes/network";
 import { countRows, registerUser } from "./helpers/accounts";
 import { TestClient, uniqueName } from "./helpers/client";
+import { servicesFor } from "./helpers/services";
 
 const DAY = 24 * 60 * 60 * 1000;
 const DARAJA = {
@@ -27,8 +28,7 @@ function fakeDaraja() {
 /** Run the cron as if `minutesLater` had passed (the holds have lapsed by then). */
 function runCron(minutesLater = 6) {
   return runScheduled(
-    { ...env, ...DARAJA } as Env,
-    { selfFetch: (request) => fetch(request), schedule: () => undefined, daraja: fakeDaraja() },
+    servicesFor({ ...env, ...DARAJA } as Env, { daraja: fakeDaraja() }),
     Date.now() + minutesLater * 60 * 1000,
   );
 }

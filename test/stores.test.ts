@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
-import { ApiError } from "../src/lib/errors";
+import { DomainError } from "../src/lib/errors";
 import { createStore as createStoreService } from "../src/services/stores";
 import { countRows, registerUser } from "./helpers/accounts";
 import { BASE_URL, TestClient, uniqueName } from "./helpers/client";
@@ -173,8 +173,8 @@ describe("POST /api/stores/create/", () => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const result of results) {
       if (result.status === "rejected") {
-        expect(result.reason).toBeInstanceOf(ApiError);
-        expect(result.reason).toMatchObject({ status: 400, fields: { slug: SLUG_TAKEN } });
+        expect(result.reason).toBeInstanceOf(DomainError);
+        expect(result.reason).toMatchObject({ code: "validation_error", fields: { slug: SLUG_TAKEN } });
       }
     }
     expect(await countRows("stores", "slug = ?", slug)).toBe(1);

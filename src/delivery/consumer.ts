@@ -4,10 +4,8 @@
  * back off exponentially and, after the queue's max_retries, land in the dead-letter queue. An order whose ticket delivery fails on its
  * last delivery is marked `delivery_status = FAILED` first, so it shows and can be re-sent.
  */
-import { loadConfig } from "../config";
-import { createDb } from "../db/client";
-import type { Bindings } from "../env";
-import { createLogger, describeError } from "../lib/logger";
+import type { Services } from "../compose";
+import { describeError } from "../lib/logger";
 import { deliverMail } from "../mail/mailer";
 import { type DeliveryJob, isDeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
 import { deliverOrderTickets, markDeliveryFailed, recordMailOutcome } from "./ticket-email";
@@ -26,17 +24,8 @@ export function orderRetryDelaySeconds(attempts: number): number {
   return Math.min(3600, 30 * 4 ** Math.max(0, attempts - 1));
 }
 
-type Deps = {
-  env: Bindings;
-  config: ReturnType<typeof loadConfig>;
-  db: ReturnType<typeof createDb>;
-  log: ReturnType<typeof createLogger>;
-};
-
-export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-  const log = createLogger({ component: "delivery", queue: batch.queue });
-  const config = loadConfig(env);
-  const db = createDb(env.DB);
+export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services: Services): Promise<void> {
+  const { db, log } = services;
 
   for (const message of batch.messages) {
     const job = message.body;
@@ -48,7 +37,7 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bin
         body: JSON.stringify(job)?.slice(0, 500),
       });
       try {
-        await env.DELIVERY_DLQ.send(job);
+        await services.deadLetters.send(job);
         message.ack();
       } catch (error) {
         log.error("could not dead-letter a malformed job; retrying it", describeError(error));
@@ -57,7 +46,7 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bin
       continue;
     }
     try {
-      await runJob(job, { env, config, db, log });
+      await runJob(job, services);
       message.ack();
     } catch (error) {
       const final = message.attempts >= MAX_DELIVERY_ATTEMPTS;
@@ -90,23 +79,16 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, env: Bin
   }
 }
 
-async function runJob(job: DeliveryJob, deps: Deps): Promise<void> {
-  const media = deps.env.MEDIA;
+async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
   switch (job.type) {
     case "mail": {
-      const outcome = await deliverMail(
-        { db: deps.db, config: deps.config, media, log: deps.log },
-        job.mailId,
-      );
+      const outcome = await deliverMail(deps, job.mailId);
       await recordMailOutcome(deps.db, job.mailId, outcome);
       deps.log.info("mail delivery", { mail_id: job.mailId, outcome });
       return;
     }
     case "order_tickets": {
-      const outcome = await deliverOrderTickets(
-        { db: deps.db, config: deps.config, media, log: deps.log },
-        { orderId: job.orderId, resend: job.resend },
-      );
+      const outcome = await deliverOrderTickets(deps, { orderId: job.orderId, resend: job.resend });
       deps.log.info("ticket delivery", { order_id: job.orderId, resend: job.resend ?? null, outcome });
       return;
     }

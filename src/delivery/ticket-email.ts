@@ -17,7 +17,7 @@ import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, mailLog, orders, tickets, tiers, type User } from "../db/schema";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { type DeliveryOutcome, deliverMail, type MailDeps, queueMail } from "../mail/mailer";
 import { ticketsMail } from "../mail/templates";
@@ -242,14 +242,13 @@ export async function requestTicketResend(
     .innerJoin(events, eq(events.id, tickets.eventId))
     .where(eq(tickets.id, ticketId))
     .limit(1);
-  if (!ticket || !canViewTicket(viewer, ticket)) throw ApiError.notFound();
+  if (!ticket || !canViewTicket(viewer, ticket)) throw DomainError.notFound();
   if (ticket.ownerId !== viewer.id)
-    throw ApiError.forbidden("Only the ticket's owner can have it sent again.");
-  if (ticket.status === "CANCELLED")
-    throw new ApiError(409, "ticket_cancelled", "This ticket was cancelled.");
+    throw DomainError.forbidden("Only the ticket's owner can have it sent again.");
+  if (ticket.status === "CANCELLED") throw new DomainError("ticket_cancelled", "This ticket was cancelled.");
 
   const limit = await consumeLimit(deps.db, { key: `ticket_resend:${ticketId}`, ...RESEND_LIMIT }, now);
-  if (!limit.allowed) throw ApiError.throttled(limit.retryAfter);
+  if (!limit.allowed) throw DomainError.throttled(limit.retryAfter);
 
   await deps.db
     .update(orders)

@@ -4,9 +4,10 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../env";
-import { ApiError, renderErrorBody } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { describeError } from "../lib/logger";
+import type { AppEnv } from "./context";
+import { renderError } from "./errors";
 import { corsForAllowedOrigins } from "./middleware/cors";
 import { csrfOriginCheck } from "./middleware/csrf";
 import { requestContext } from "./middleware/request-context";
@@ -46,49 +47,40 @@ export function buildApp() {
   registerDevRoutes(app);
   registerDocsRoutes(app);
 
-  app.notFound((c) => {
-    const path = new URL(c.req.url).pathname;
-    const allowed = allowedMethodsFor(path);
-    if (allowed.length > 0) {
-      return errorResponse(
-        c,
-        new ApiError(405, "method_not_allowed", `Method "${c.req.method}" not allowed.`, {
-          headers: { Allow: allowed.join(", ") },
-        }),
-      );
-    }
-    return errorResponse(c, ApiError.notFound());
-  });
-
-  app.onError((error, c) => {
-    const apiError =
-      error instanceof ApiError
-        ? error
-        : new ApiError(500, "internal_error", "Internal server error.", { cause: error });
-    if (apiError.status >= 500) {
-      // Deliberate upstream failures (502/503) are warnings; anything unexpected is an error.
-      const expected = error instanceof ApiError;
-      const fields = {
-        code: apiError.code,
-        status: apiError.status,
-        ...describeError(apiError.cause ?? error),
-      };
-      const message = expected ? "request failed upstream" : "unhandled error";
-      const log = c.var.log;
-      if (log) (expected ? log.warn : log.error)(message, fields);
-      else console.error(JSON.stringify({ level: "error", message, ...fields }));
-    }
-    return errorResponse(c, apiError);
-  });
+  app.notFound((c) => errorResponse(c, methodNotAllowed(c) ?? DomainError.notFound()));
+  app.onError((error, c) => errorResponse(c, error));
 
   return app;
 }
 
-/** The only place an error becomes a response. */
-function errorResponse(c: Context<AppEnv>, error: ApiError): Response {
-  const response = c.json(renderErrorBody(error, c.var.legacyErrors ?? false), error.status);
-  for (const [name, value] of Object.entries(error.headers ?? {})) response.headers.set(name, value);
+/**
+ * The only place an error becomes a response: a DomainError through the one table
+ * (errors.ts), anything else a generic 500 whose cause is only logged.
+ */
+function errorResponse(c: Context<AppEnv>, thrown: Error): Response {
+  const error = thrown instanceof DomainError ? thrown : null;
+  const domain = error ?? new DomainError("internal_error", "Internal server error.", { cause: thrown });
+  const rendered = renderError(domain, c.var.errorDialect ?? "drf");
+  if (rendered.status >= 500) {
+    // Deliberate upstream failures (502/503) are warnings; anything unexpected is an error.
+    const fields = { code: domain.code, status: rendered.status, ...describeError(domain.cause ?? thrown) };
+    const message = error ? "request failed upstream" : "unhandled error";
+    const log = c.var.log;
+    if (log) (error ? log.warn : log.error)(message, fields);
+    else console.error(JSON.stringify({ level: "error", message, ...fields }));
+  }
+  const response = c.json(rendered.body, rendered.status);
+  for (const [name, value] of Object.entries(rendered.headers)) response.headers.set(name, value);
   return response;
+}
+
+/** A path we serve, asked with a method we do not: 405 with `Allow`, not 404. */
+function methodNotAllowed(c: Context<AppEnv>): DomainError | null {
+  const allowed = allowedMethodsFor(new URL(c.req.url).pathname);
+  if (allowed.length === 0) return null;
+  return new DomainError("method_not_allowed", `Method "${c.req.method}" not allowed.`, {
+    allowedMethods: allowed,
+  });
 }
 
 let app: ReturnType<typeof buildApp> | undefined;

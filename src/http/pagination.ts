@@ -4,7 +4,7 @@
  * that is not a positive number, or past the end, is 404 `{"detail": "Invalid page."}`.
  */
 import { z } from "@hono/zod-openapi";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -37,7 +37,7 @@ export interface PageRequest {
   offset: number;
 }
 
-const invalidPage = () => ApiError.notFound("Invalid page.");
+const invalidPage = () => DomainError.notFound("Invalid page.");
 
 export function parsePageRequest(query: {
   page?: string | undefined;

@@ -11,10 +11,10 @@
  */
 import type { Context } from "hono";
 import type { User } from "../db/schema";
-import type { AppEnv } from "../env";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { verifyToken } from "../lib/session-tokens";
 import { rotateRefreshToken, userForAccessToken } from "../services/sessions";
+import type { AppEnv } from "./context";
 import {
   bearerToken,
   clearSessionCookies,
@@ -87,7 +87,7 @@ export function createAuthContext(c: Context<AppEnv>): AuthContext {
     requireUser: async () => {
       const { user, presented } = await get();
       if (user) return user;
-      throw presented ? ApiError.authenticationFailed() : ApiError.notAuthenticated();
+      throw presented ? DomainError.authenticationFailed() : DomainError.notAuthenticated();
     },
     method: () => method,
   };

@@ -3,15 +3,15 @@
  * size limit enforced while streaming, so a 1 GB upload is refused after the limit rather
  * than buffered. Anything else is a 415; broken JSON is a 400, never a 500.
  */
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 export type BodyValue = string | File | Array<string | File>;
 export type ParsedBody = Record<string, unknown>;
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
-function tooLarge(limit: number): ApiError {
-  return new ApiError(413, "payload_too_large", `Request body too large. The limit is ${limit} bytes.`);
+function tooLarge(limit: number): DomainError {
+  return new DomainError("payload_too_large", `Request body too large. The limit is ${limit} bytes.`);
 }
 
 /** Buffer the body, stopping as soon as it passes `limit` bytes. */
@@ -74,11 +74,11 @@ export async function readRequestBody(request: Request, options: ReadBodyOptions
       parsed = JSON.parse(new TextDecoder().decode(bytes));
     } catch (error) {
       const reason = error instanceof Error ? error.message : "invalid JSON";
-      throw new ApiError(400, "parse_error", `JSON parse error - ${reason}`);
+      throw new DomainError("parse_error", `JSON parse error - ${reason}`);
     }
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       const got = Array.isArray(parsed) ? "list" : parsed === null ? "null" : typeof parsed;
-      throw ApiError.nonField(`Invalid data. Expected a dictionary, but got ${got}.`);
+      throw DomainError.nonField(`Invalid data. Expected a dictionary, but got ${got}.`);
     }
     return parsed as ParsedBody;
   }
@@ -93,9 +93,9 @@ export async function readRequestBody(request: Request, options: ReadBodyOptions
       }).formData();
       return formToObject(form);
     } catch {
-      throw new ApiError(400, "parse_error", "Multipart form parse error - Invalid boundary in multipart.");
+      throw new DomainError("parse_error", "Multipart form parse error - Invalid boundary in multipart.");
     }
   }
 
-  throw new ApiError(415, "unsupported_media_type", `Unsupported media type "${type}" in request.`);
+  throw new DomainError("unsupported_media_type", `Unsupported media type "${type}" in request.`);
 }

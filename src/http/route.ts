@@ -10,8 +10,9 @@
 import type { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { UserRole } from "../db/schema";
-import type { AppEnv } from "../env";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
+import type { AppEnv } from "./context";
+import type { ErrorDialect } from "./errors";
 import { readRequestBody } from "./request-body";
 import { issuesToFieldErrors } from "./validation";
 
@@ -46,8 +47,8 @@ export interface RouteSpec<
   /** `required` answers 401 without a user; roles answer 403 for anyone else. */
   auth?: "none" | "optional" | "required";
   roles?: readonly UserRole[];
-  /** Routes the original answered with `{"error": ...}`: every error carries error+detail+code. */
-  legacyErrors?: boolean;
+  /** `legacy`: a route the original answered with `{"error": ...}` (see errors.ts). */
+  errorDialect?: ErrorDialect;
   responses: Record<number, ResponseSpec>;
   /** Hidden from the OpenAPI document (dev-only tooling). */
   hidden?: boolean;
@@ -138,25 +139,25 @@ export function defineRoute<
   registered.push({ method: spec.method, pattern: toPattern(spec.path) });
 
   app.on(spec.method.toUpperCase(), toHonoPath(spec.path), async (c) => {
-    if (spec.legacyErrors) c.set("legacyErrors", true);
+    if (spec.errorDialect) c.set("errorDialect", spec.errorDialect);
 
     let params: unknown = {};
     if (spec.params) {
       const parsed = spec.params.safeParse(c.req.param());
       // A malformed id in a path is "not found", never a validation error.
-      if (!parsed.success) throw ApiError.notFound();
+      if (!parsed.success) throw DomainError.notFound();
       params = parsed.data;
     }
 
     if (auth === "required") {
       const user = await c.var.auth.requireUser();
-      if (spec.roles && !spec.roles.includes(user.role)) throw ApiError.forbidden();
+      if (spec.roles && !spec.roles.includes(user.role)) throw DomainError.forbidden();
     }
 
     let query: unknown = {};
     if (spec.query) {
       const parsed = spec.query.safeParse(firstValues(c.req.queries()));
-      if (!parsed.success) throw ApiError.validation(issuesToFieldErrors(parsed.error.issues));
+      if (!parsed.success) throw DomainError.validation(issuesToFieldErrors(parsed.error.issues));
       query = parsed.data;
     }
 
@@ -167,7 +168,7 @@ export function defineRoute<
         allowForm: spec.allowForm !== false,
       });
       const parsed = spec.body.safeParse(raw);
-      if (!parsed.success) throw ApiError.validation(issuesToFieldErrors(parsed.error.issues));
+      if (!parsed.success) throw DomainError.validation(issuesToFieldErrors(parsed.error.issues));
       body = parsed.data;
     }
 

@@ -3,7 +3,7 @@
  * clients already show; a problem with the object as a whole goes to `non_field_errors`.
  */
 import { z } from "@hono/zod-openapi";
-import { ApiError, type FieldErrors } from "../lib/errors";
+import { DomainError, type FieldErrors } from "../lib/errors";
 
 type Issue = z.core.$ZodIssue;
 
@@ -79,6 +79,6 @@ export function issuesToFieldErrors(issues: readonly Issue[]): FieldErrors {
 /** Parse or throw the contract's 400. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw ApiError.validation(issuesToFieldErrors(result.error.issues));
+  if (!result.success) throw DomainError.validation(issuesToFieldErrors(result.error.issues));
   return result.data;
 }

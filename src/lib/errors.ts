@@ -1,10 +1,11 @@
 /**
- * The one way to fail. Every error response in the API is an ApiError rendered by the
- * app's single `onError` into the DRF shapes of contract §1.
+ * The one way to fail. Services, objects and clients throw a `DomainError` naming a code
+ * from the closed set below; they never choose a status or a body shape. The HTTP layer's
+ * single table (src/http/errors.ts) maps each code to its status and dialect, and its
+ * single `onError` renders it. Anything thrown that is not a DomainError is a 500.
  */
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** The closed set of machine codes. Add here, never inline strings elsewhere. */
+/** The closed set of machine codes. Add here (and to the HTTP table), never inline elsewhere. */
 export const ERROR_CODES = [
   "validation_error",
   "parse_error",
@@ -19,9 +20,12 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "idempotency_conflict",
   "throttled",
+  /** An upstream (Google) answered badly or not at all. */
   "upstream_error",
+  /** Our own storage (D1) cannot be reached. */
+  "service_unavailable",
   "internal_error",
-  // Domain codes carried in the `error` + `detail` + `code` bodies.
+  // Domain codes the original backend's `{"error": ...}` endpoints carry.
   "invalid_code",
   "invalid_link",
   "sold_out",
@@ -36,100 +40,74 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** DRF field errors: `{"field": ["message", ...]}`; `non_field_errors` for the whole object. */
+/** Field errors: `{"field": ["message", ...]}`; `non_field_errors` for the whole object. */
 export type FieldErrors = Record<string, string[]>;
 
-export interface ApiErrorOptions {
-  /** Field errors (400). Rendered as the body itself, DRF style. */
+export interface DomainErrorOptions {
+  /** Errors by input field (rendered as the body itself, DRF style). */
   fields?: FieldErrors;
-  /** Extra top-level members (e.g. `attendee_name` on a 409 from the scanner). */
+  /** Facts the caller should see beside the message (e.g. `attendee_name` of an earlier scan). */
   extra?: Record<string, unknown>;
-  /** Extra response headers (e.g. `Retry-After`, `Allow`). */
-  headers?: Record<string, string>;
-  /** Force the `{"error", "detail", "code"}` shape regardless of the route's style. */
-  legacy?: boolean;
+  /** When a refused attempt may be retried (a limit), in seconds. */
+  retryAfterSeconds?: number;
+  /** The methods a path does answer (a wrong method). */
+  allowedMethods?: string[];
   cause?: unknown;
 }
 
-export class ApiError extends Error {
-  readonly status: ContentfulStatusCode;
+export class DomainError extends Error {
   readonly code: ErrorCode;
   readonly detail: string;
   readonly fields: FieldErrors | undefined;
   readonly extra: Record<string, unknown> | undefined;
-  readonly headers: Record<string, string> | undefined;
-  readonly legacy: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  readonly allowedMethods: string[] | undefined;
 
-  constructor(status: ContentfulStatusCode, code: ErrorCode, detail: string, options: ApiErrorOptions = {}) {
+  constructor(code: ErrorCode, detail: string, options: DomainErrorOptions = {}) {
     super(detail, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "ApiError";
-    this.status = status;
+    this.name = "DomainError";
     this.code = code;
     this.detail = detail;
     this.fields = options.fields;
     this.extra = options.extra;
-    this.headers = options.headers;
-    this.legacy = options.legacy ?? false;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.allowedMethods = options.allowedMethods;
   }
 
-  /** A 400 with DRF field errors. */
-  static validation(fields: FieldErrors, code: ErrorCode = "validation_error"): ApiError {
+  /** Invalid input, by field. */
+  static validation(fields: FieldErrors, code: ErrorCode = "validation_error"): DomainError {
     const first = Object.values(fields)[0]?.[0] ?? "Invalid input.";
-    return new ApiError(400, code, first, { fields });
+    return new DomainError(code, first, { fields });
   }
 
-  static field(field: string, message: string, code: ErrorCode = "validation_error"): ApiError {
-    return ApiError.validation({ [field]: [message] }, code);
+  static field(field: string, message: string, code: ErrorCode = "validation_error"): DomainError {
+    return DomainError.validation({ [field]: [message] }, code);
   }
 
-  static nonField(message: string, code: ErrorCode = "validation_error"): ApiError {
-    return ApiError.validation({ non_field_errors: [message] }, code);
+  static nonField(message: string, code: ErrorCode = "validation_error"): DomainError {
+    return DomainError.validation({ non_field_errors: [message] }, code);
   }
 
-  static notAuthenticated(detail = "Authentication credentials were not provided."): ApiError {
-    return new ApiError(401, "not_authenticated", detail);
+  static notAuthenticated(detail = "Authentication credentials were not provided."): DomainError {
+    return new DomainError("not_authenticated", detail);
   }
 
-  static authenticationFailed(detail = "Given token not valid for any token type"): ApiError {
-    return new ApiError(401, "authentication_failed", detail);
+  static authenticationFailed(detail = "Given token not valid for any token type"): DomainError {
+    return new DomainError("authentication_failed", detail);
   }
 
-  static forbidden(detail = "You do not have permission to perform this action."): ApiError {
-    return new ApiError(403, "permission_denied", detail);
+  static forbidden(detail = "You do not have permission to perform this action."): DomainError {
+    return new DomainError("permission_denied", detail);
   }
 
-  static notFound(detail = "Not found."): ApiError {
-    return new ApiError(404, "not_found", detail);
+  static notFound(detail = "Not found."): DomainError {
+    return new DomainError("not_found", detail);
   }
 
-  static throttled(retryAfterSeconds: number): ApiError {
+  static throttled(retryAfterSeconds: number): DomainError {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-    return new ApiError(
-      429,
-      "throttled",
-      `Request was throttled. Expected available in ${seconds} seconds.`,
-      {
-        headers: { "Retry-After": String(seconds) },
-      },
-    );
+    return new DomainError("throttled", `Request was throttled. Expected available in ${seconds} seconds.`, {
+      retryAfterSeconds: seconds,
+    });
   }
-}
-
-/**
- * The body for an error. `legacyStyle` is set by routes the original backend answered with
- * `{"error": "..."}`: those carry the message in both `error` and `detail` plus `code` on
- * every error, keeping 400 field arrays alongside.
- */
-export function renderErrorBody(error: ApiError, legacyStyle: boolean): Record<string, unknown> {
-  if (legacyStyle || error.legacy) {
-    return {
-      ...(error.fields ?? {}),
-      ...(error.extra ?? {}),
-      error: error.detail,
-      detail: error.detail,
-      code: error.code,
-    };
-  }
-  if (error.fields) return { ...error.fields, ...(error.extra ?? {}) };
-  return { detail: error.detail, ...(error.extra ?? {}) };
 }

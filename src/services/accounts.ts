@@ -16,7 +16,7 @@ import {
 } from "../db/schema";
 import { checkGoogleAccessToken } from "../integrations/google";
 import { decodeUid, encodeUid, randomToken, sha256Hex } from "../lib/crypto";
-import { ApiError, type FieldErrors } from "../lib/errors";
+import { DomainError, type FieldErrors } from "../lib/errors";
 import { passwordProblems } from "../lib/password-policy";
 import { hashPassword, verifyPassword } from "../lib/passwords";
 import { type MailDeps, queueMail } from "../mail/mailer";
@@ -208,7 +208,7 @@ export async function register(
     if (!code) errors.invitation_code = ["An invitation code is required to register as an organizer."];
     else if (!(await findUsableInvitation(db, code, now))) errors.invitation_code = [INVALID_INVITATION];
   }
-  if (Object.keys(errors).length > 0) throw ApiError.validation(errors);
+  if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
 
   if (existing?.isGuest) {
     // A guest checkout already made this account. Whoever registers now must prove they own
@@ -223,13 +223,13 @@ export async function register(
         ...claimAccountMail({ link }),
       });
     }
-    throw ApiError.nonField(ACCOUNT_EXISTS_NEEDS_ACTIVATION);
+    throw DomainError.nonField(ACCOUNT_EXISTS_NEEDS_ACTIVATION);
   }
 
   let invitationId: string | null = null;
   if (needsInvitation) {
     invitationId = await consumeInvitation(db, input.invitationCode ?? "", now);
-    if (!invitationId) throw ApiError.field("invitation_code", INVALID_INVITATION);
+    if (!invitationId) throw DomainError.field("invitation_code", INVALID_INVITATION);
   }
 
   const user: typeof users.$inferInsert = {
@@ -249,9 +249,9 @@ export async function register(
     if (invitationId) await releaseInvitation(db, invitationId);
     // Lost a race with a parallel registration for the same name or address.
     if (isUniqueViolation(error, "email"))
-      throw ApiError.field("email", "A user with that email already exists.");
+      throw DomainError.field("email", "A user with that email already exists.");
     if (isUniqueViolation(error, "username"))
-      throw ApiError.field("username", "A user with that username already exists.");
+      throw DomainError.field("username", "A user with that username already exists.");
     throw error;
   }
   if (!created) throw new Error("user insert returned nothing");
@@ -277,7 +277,7 @@ export async function activate(
   now = Date.now(),
 ): Promise<SignedIn> {
   const { db, config } = deps;
-  const invalid = new ApiError(400, "invalid_link", INVALID_LINK, { legacy: true });
+  const invalid = new DomainError("invalid_link", INVALID_LINK);
   const userId = decodeUid(uid);
   if (!userId || !token) throw invalid;
 
@@ -353,12 +353,12 @@ export async function login(
     { key: `login:ip:${input.clientAddress}`, ...LOGIN_FAILURES_PER_ADDRESS },
   ];
   const blocked = await exceededLimit(db, limits, now);
-  if (blocked) throw ApiError.throttled(blocked.retryAfter);
+  if (blocked) throw DomainError.throttled(blocked.retryAfter);
 
   const check = await verifyPassword(input.password, user?.passwordHash);
   if (!user || !check.valid || !user.isActive || user.isGuest) {
     await recordHits(db, limits, now);
-    throw ApiError.nonField(INVALID_CREDENTIALS);
+    throw DomainError.nonField(INVALID_CREDENTIALS);
   }
 
   await clearLimits(db, [limits[0]?.key ?? ""]);
@@ -418,9 +418,9 @@ export async function signInWithGoogle(
   );
   if (!check.ok) {
     if (check.reason === "unavailable") {
-      throw new ApiError(502, "upstream_error", "Google sign-in is unavailable right now. Please try again.");
+      throw new DomainError("upstream_error", "Google sign-in is unavailable right now. Please try again.");
     }
-    throw ApiError.nonField(GOOGLE_REJECTIONS[check.reason] ?? "Invalid Google token.");
+    throw DomainError.nonField(GOOGLE_REJECTIONS[check.reason] ?? "Invalid Google token.");
   }
   const { sub, email } = check.identity;
 
@@ -428,7 +428,7 @@ export async function signInWithGoogle(
     (await db.query.users.findFirst({ where: eq(users.googleSub, sub) })) ??
     (await findUserByEmail(db, email));
   if (existing) {
-    if (!existing.isActive) throw ApiError.nonField(INVALID_CREDENTIALS);
+    if (!existing.isActive) throw DomainError.nonField(INVALID_CREDENTIALS);
     // Google vouches for the inbox: a shadow user becomes a verified account.
     const [user] = await db
       .update(users)
@@ -442,7 +442,7 @@ export async function signInWithGoogle(
   let invitationId: string | null = null;
   if (input.role === "ORGANIZER" && config.organizerInviteRequired) {
     invitationId = await consumeInvitation(db, input.invitationCode ?? "", now);
-    if (!invitationId) throw ApiError.field("invitation_code", INVALID_INVITATION);
+    if (!invitationId) throw DomainError.field("invitation_code", INVALID_INVITATION);
   }
   let created: User | undefined;
   try {
@@ -504,7 +504,7 @@ export async function confirmPasswordReset(
   const { db } = deps;
   const userId = decodeUid(input.uid);
   const user = userId ? await db.query.users.findFirst({ where: eq(users.id, userId) }) : undefined;
-  if (!user?.isActive) throw ApiError.field("uid", "Invalid value");
+  if (!user?.isActive) throw DomainError.field("uid", "Invalid value");
 
   const tokenHash = await sha256Hex(input.token);
   const row = await db.query.accountTokens.findFirst({
@@ -520,13 +520,13 @@ export async function confirmPasswordReset(
     row.expiresAt > now &&
     // A link dies when the password changes after it was issued.
     (user.passwordChangedAt === null || row.createdAt >= user.passwordChangedAt);
-  if (!tokenValid) throw ApiError.field("token", "Invalid value");
+  if (!tokenValid) throw DomainError.field("token", "Invalid value");
 
   if (input.newPassword1 !== input.newPassword2) {
-    throw ApiError.field("new_password2", "The two password fields didn’t match.");
+    throw DomainError.field("new_password2", "The two password fields didn’t match.");
   }
   const problems = passwordProblems(input.newPassword1, { username: user.username, email: user.email });
-  if (problems.length > 0) throw ApiError.validation({ new_password2: problems });
+  if (problems.length > 0) throw DomainError.validation({ new_password2: problems });
 
   const passwordHash = await hashPassword(input.newPassword1);
   const [consumed] = await db
@@ -534,7 +534,7 @@ export async function confirmPasswordReset(
     .set({ usedAt: now })
     .where(and(eq(accountTokens.id, row.id), isNull(accountTokens.usedAt)))
     .returning({ id: accountTokens.id });
-  if (!consumed) throw ApiError.field("token", "Invalid value");
+  if (!consumed) throw DomainError.field("token", "Invalid value");
 
   await db.batch([
     db
@@ -578,7 +578,7 @@ export async function updateProfile(
   if (patch.avatarUrl !== undefined) changes.avatarUrl = patch.avatarUrl;
   if (patch.username !== undefined && patch.username !== user.username) {
     if (await usernameTaken(db, patch.username, user.id)) {
-      throw ApiError.field("username", "A user with that username already exists.");
+      throw DomainError.field("username", "A user with that username already exists.");
     }
     changes.username = patch.username;
   }
@@ -592,7 +592,7 @@ export async function updateProfile(
     return updated ?? user;
   } catch (error) {
     if (isUniqueViolation(error, "username"))
-      throw ApiError.field("username", "A user with that username already exists.");
+      throw DomainError.field("username", "A user with that username already exists.");
     throw error;
   }
 }

@@ -12,7 +12,7 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, orders, tickets, tiers, type User } from "../db/schema";
 import type { AttendeeRow } from "../http/views/attendee";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { encodeSyncToken, type SyncPass, type SyncToken } from "../lib/sync-token";
 import { loadVerificationKeys, type TicketKey } from "../lib/ticket-signing";
 
@@ -40,13 +40,13 @@ export interface GateEvent {
 /** An event `user` may work the gate of; anyone else's is "not found", never "forbidden". */
 export async function loadGateEvent(db: Database, user: User, eventId: string): Promise<GateEvent> {
   const organizerId = gateOrganizerId(user);
-  if (!organizerId) throw ApiError.notFound();
+  if (!organizerId) throw DomainError.notFound();
   const [event] = await db
     .select({ id: events.id, title: events.title, organizerId: events.organizerId, status: events.status })
     .from(events)
     .where(and(eq(events.id, eventId), eq(events.organizerId, organizerId)))
     .limit(1);
-  if (!event) throw ApiError.notFound();
+  if (!event) throw DomainError.notFound();
   return event;
 }
 

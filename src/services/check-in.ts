@@ -15,7 +15,7 @@ import { eq } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, type TicketStatus, tickets, tiers, type User } from "../db/schema";
-import { ApiError, type FieldErrors } from "../lib/errors";
+import { DomainError, type FieldErrors } from "../lib/errors";
 import { type TicketClaims, ticketHash, verifyTicket } from "../lib/ticket-signing";
 import { toNairobiIso } from "../lib/time";
 import { currentTicketKeys, type GateEvent, gateOrganizerId } from "./attendees";
@@ -69,8 +69,8 @@ export interface Admitted {
   checkedInAt: number;
 }
 
-function ticketNotFound(): ApiError {
-  return new ApiError(404, "ticket_not_found", TICKET_NOT_FOUND);
+function ticketNotFound(): DomainError {
+  return new DomainError("ticket_not_found", TICKET_NOT_FOUND);
 }
 
 function refused(
@@ -84,8 +84,8 @@ function refused(
     checked_in_at: toNairobiIso(checkedInAt),
   };
   return cancelled
-    ? new ApiError(409, "ticket_cancelled", TICKET_CANCELLED, { extra })
-    : new ApiError(409, "already_checked_in", ALREADY_CHECKED_IN, { extra });
+    ? new DomainError("ticket_cancelled", TICKET_CANCELLED, { extra })
+    : new DomainError("already_checked_in", ALREADY_CHECKED_IN, { extra });
 }
 
 interface OnlineScan {
@@ -140,9 +140,8 @@ export async function verifyAndCheckIn(
     .limit(1);
   if (!ticket || ticket.id !== claims.ticketId) throw ticketNotFound();
   // Scope before state: another organizer's staff learns nothing about this ticket.
-  if (gateOrganizerId(scanner) !== ticket.organizerId) throw new ApiError(403, "wrong_event", NOT_YOUR_EVENT);
-  if (input.eventId && input.eventId !== ticket.eventId)
-    throw new ApiError(403, "wrong_event", NOT_YOUR_EVENT);
+  if (gateOrganizerId(scanner) !== ticket.organizerId) throw new DomainError("wrong_event", NOT_YOUR_EVENT);
+  if (input.eventId && input.eventId !== ticket.eventId) throw new DomainError("wrong_event", NOT_YOUR_EVENT);
 
   const d1 = db.$client;
   const scan: OnlineScan = {

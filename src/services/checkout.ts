@@ -13,7 +13,7 @@ import { isTierOnSale } from "../http/views/event";
 import { type DarajaClient, DarajaError, type StkCallback } from "../integrations/mpesa/types";
 import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
 import type { InventorySnapshot, TierInventory } from "../inventory/tier-inventory";
-import { ApiError } from "../lib/errors";
+import { DomainError, type ErrorCode } from "../lib/errors";
 import { toNairobiIso } from "../lib/time";
 import type { MailDeps } from "../mail/mailer";
 import {
@@ -79,13 +79,8 @@ export function failureReason(resultCode: number): string {
   }
 }
 
-function legacy(
-  status: 400 | 403 | 404 | 409 | 422 | 503,
-  code: ConstructorParameters<typeof ApiError>[1],
-  message: string,
-  extra?: Record<string, unknown>,
-) {
-  return new ApiError(status, code, message, { legacy: true, ...(extra ? { extra } : {}) });
+function refuse(code: ErrorCode, message: string, extra?: Record<string, unknown>) {
+  return new DomainError(code, message, extra ? { extra } : {});
 }
 
 /** Copy the object's counts into D1 for listings, never rolling back to an older snapshot. */
@@ -138,23 +133,17 @@ export async function initiateCheckout(
   const { db, config } = deps;
   const found = await tierSaleFacts(db, input.tierId, now);
   if (!found?.event.isPublished || found.event.status !== "ACTIVE") {
-    throw legacy(404, "not_found", "Ticket tier not found.");
+    throw refuse("not_found", "Ticket tier not found.");
   }
   const { tier, event } = found;
-  if (!isTierOnSale(event, tier, now)) throw legacy(400, "not_on_sale", "This ticket tier is not on sale.");
+  if (!isTierOnSale(event, tier, now)) throw refuse("not_on_sale", "This ticket tier is not on sale.");
   if (input.user && input.user.id === event.organizerId) {
-    throw legacy(403, "permission_denied", "You cannot buy tickets for your own event.");
+    throw refuse("permission_denied", "You cannot buy tickets for your own event.");
   }
   if (input.quantity > tier.maxPerOrder) {
-    throw new ApiError(
-      400,
-      "validation_error",
-      `You can buy at most ${tier.maxPerOrder} tickets per order.`,
-      {
-        legacy: true,
-        fields: { quantity: [`Ensure this value is less than or equal to ${tier.maxPerOrder}.`] },
-      },
-    );
+    throw new DomainError("validation_error", `You can buy at most ${tier.maxPerOrder} tickets per order.`, {
+      fields: { quantity: [`Ensure this value is less than or equal to ${tier.maxPerOrder}.`] },
+    });
   }
   const email = input.user?.email ?? input.email ?? "";
   const name = input.user
@@ -169,7 +158,7 @@ export async function initiateCheckout(
   const stub = tierInventory(deps.inventory, tier.id);
   const held = await stub.reserve(orderId, input.quantity, config.holdSeconds * 1000, seedFromTier(tier));
   if (!held.ok) {
-    throw legacy(409, "sold_out", `Only ${held.available} tickets are available.`, {
+    throw refuse("sold_out", `Only ${held.available} tickets are available.`, {
       available: held.available,
     });
   }
@@ -178,17 +167,13 @@ export async function initiateCheckout(
     const claim = await claimIdempotencyKey(db, input.idempotency, now);
     if (claim.kind === "replay") return { status: claim.status, body: claim.body, replayed: true };
     if (claim.kind === "in_progress") {
-      throw legacy(409, "conflict", "A request with this Idempotency-Key is still being processed.");
+      throw refuse("conflict", "A request with this Idempotency-Key is still being processed.");
     }
     if (claim.kind === "conflict") {
       // The key belongs to another request; drop the hold unless that request owns it.
       const owner = await db.query.orders.findFirst({ where: eq(orders.id, orderId), columns: { id: true } });
       if (!owner) await stub.release(orderId);
-      throw legacy(
-        422,
-        "idempotency_conflict",
-        "This Idempotency-Key was already used with a different request.",
-      );
+      throw refuse("idempotency_conflict", "This Idempotency-Key was already used with a different request.");
     }
   }
 
@@ -227,7 +212,7 @@ export async function initiateCheckout(
     ]);
     return await startPayment(deps, { ...base, holdExpiresAt: held.expiresAt }, input.idempotency, now);
   } catch (error) {
-    if (!(error instanceof ApiError)) {
+    if (!(error instanceof DomainError)) {
       // Never keep seats for an order that could not be recorded.
       await stub.release(orderId).catch(() => undefined);
       if (input.idempotency) await releaseIdempotencyKey(db, input.idempotency).catch(() => undefined);
@@ -256,8 +241,7 @@ async function completeFreeOrder(
     base.quantity,
     async () => undefined,
   );
-  if (!confirmed.ok)
-    throw legacy(409, "sold_out", `Only ${confirmed.snapshot.available} tickets are available.`);
+  if (!confirmed.ok) throw refuse("sold_out", `Only ${confirmed.snapshot.available} tickets are available.`);
   const reference = `FREE-${base.reference.slice(3)}`;
   const results = await runBatch(db, [
     ...buyer.statements,
@@ -347,7 +331,7 @@ async function startPayment(
       copyCountsStatement(db, order.tierId, snapshot),
       ...(idempotency ? [releaseIdempotencyKey(db, idempotency)] : []),
     ]);
-    throw legacy(503, "payment_gateway_error", "Payment service unavailable.");
+    throw refuse("payment_gateway_error", "Payment service unavailable.");
   }
 }
 

@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 import { type EventCategory, events, stores, tiers, users } from "../db/schema";
 import type { TierRow } from "../http/views/event";
 import type { EventListItemSource } from "../http/views/event-list-item";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 export const EVENT_ORDERINGS = [
   "start_datetime",
@@ -193,7 +193,7 @@ export async function getPublicEvent(db: Database, eventId: string): Promise<Pub
     db.select().from(tiers).where(eq(tiers.eventId, eventId)).orderBy(asc(tiers.position)),
   ]);
   const row = found[0];
-  if (!row) throw ApiError.notFound();
+  if (!row) throw DomainError.notFound();
   return {
     event: row.event,
     organizerName: row.organizerName,

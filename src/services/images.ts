@@ -2,7 +2,7 @@
  * Image uploads (posters, logos, banners): recognised by their bytes, never by the name or
  * the declared type, stored in R2 under a random key with their real content type.
  */
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 export const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 
@@ -46,12 +46,11 @@ export interface ValidImage {
 export async function readImageField(field: string, value: unknown): Promise<ValidImage | null> {
   if (value === undefined || value === null || value === "") return null;
   if (!(value instanceof File)) {
-    throw ApiError.field(field, "The submitted data was not a file. Check the encoding type on the form.");
+    throw DomainError.field(field, "The submitted data was not a file. Check the encoding type on the form.");
   }
-  if (value.size === 0) throw ApiError.field(field, "The submitted file is empty.");
+  if (value.size === 0) throw DomainError.field(field, "The submitted file is empty.");
   if (value.size > MAX_IMAGE_BYTES) {
-    throw new ApiError(
-      413,
+    throw new DomainError(
       "payload_too_large",
       `The image is too large. The limit is ${MAX_IMAGE_BYTES / 1024 / 1024} MB.`,
       {
@@ -62,7 +61,7 @@ export async function readImageField(field: string, value: unknown): Promise<Val
   const bytes = new Uint8Array(await value.arrayBuffer());
   const contentType = sniffImageType(bytes);
   if (!contentType) {
-    throw new ApiError(415, "unsupported_media_type", "Upload a valid image: JPEG, PNG or WebP.", {
+    throw new DomainError("unsupported_media_type", "Upload a valid image: JPEG, PNG or WebP.", {
       fields: {
         [field]: [
           "Upload a valid image. The file you uploaded was either not an image or a corrupted image.",

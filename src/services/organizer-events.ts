@@ -10,7 +10,7 @@ import { type EventCategory, events, orders, stores, tickets, tiers, type User, 
 import type { EventRow, TierRow } from "../http/views/event";
 import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
-import { ApiError, type FieldErrors } from "../lib/errors";
+import { DomainError, type FieldErrors } from "../lib/errors";
 import { escapeHtml } from "../lib/html";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
@@ -82,7 +82,7 @@ export async function loadOwnEvent(
     db.select().from(tiers).where(eq(tiers.eventId, eventId)).orderBy(tiers.position),
   ]);
   const row = event[0];
-  if (!row) throw ApiError.notFound();
+  if (!row) throw DomainError.notFound();
   return { event: row, tiers: eventTiers };
 }
 
@@ -123,7 +123,7 @@ async function resolveStore(
     .orderBy(stores.createdAt);
   if (storeId === undefined) return own.length === 1 ? (own[0]?.id ?? null) : null;
   if (!own.some((s) => s.id === storeId)) {
-    throw ApiError.field("store", `Invalid pk "${storeId}" - object does not exist.`);
+    throw DomainError.field("store", `Invalid pk "${storeId}" - object does not exist.`);
   }
   return storeId;
 }
@@ -153,7 +153,7 @@ export async function createEvent(
   validateTiers(fields, input.tiers, true);
   if (input.tiers.some((t) => t.id))
     fields.tiers = [...(fields.tiers ?? []), "New tiers cannot carry an id."];
-  if (Object.keys(fields).length > 0) throw ApiError.validation(fields);
+  if (Object.keys(fields).length > 0) throw DomainError.validation(fields);
   const storeId = await resolveStore(db, organizer.id, input.storeId);
 
   const eventId = crypto.randomUUID();
@@ -223,7 +223,7 @@ async function applyAllocations(deps: OrganizerEventDeps, changes: AllocationCha
       for (const done of applied.reverse()) {
         await tierInventory(deps.inventory, done.tier.id).setAllocation(done.from, seedFromTier(done.tier));
       }
-      throw ApiError.field(
+      throw DomainError.field(
         "tiers",
         `${change.tier.name}: quantity_allocated cannot go below the ${result.minimum} tickets already sold or held.`,
       );
@@ -241,7 +241,7 @@ export async function updateEvent(
 ) {
   const { db } = deps;
   const { event, tiers: current } = await loadOwnEvent(db, organizer.id, eventId);
-  if (event.status === "CANCELLED") throw ApiError.nonField("A cancelled event cannot be edited.");
+  if (event.status === "CANCELLED") throw DomainError.nonField("A cancelled event cannot be edited.");
 
   const fields: FieldErrors = {};
   const startAt = input.startAt ?? event.startAt;
@@ -282,7 +282,7 @@ export async function updateEvent(
     const kept = new Set(input.tiers.map((t) => t.id).filter(Boolean));
     removals = current.filter((t) => !kept.has(t.id));
   }
-  if (Object.keys(fields).length > 0) throw ApiError.validation(fields);
+  if (Object.keys(fields).length > 0) throw DomainError.validation(fields);
 
   const storeId =
     input.storeId === undefined ? event.storeId : await resolveStore(db, organizer.id, input.storeId);
@@ -436,7 +436,7 @@ export async function removeEvent(
     await deleteImages(deps.media, [event.posterKey]);
     return { outcome: "deleted" };
   }
-  if (event.status === "CANCELLED") throw ApiError.nonField("This event is already cancelled.");
+  if (event.status === "CANCELLED") throw DomainError.nonField("This event is already cancelled.");
 
   const [, cancelledTickets, refundOrders] = await db.batch([
     db

@@ -13,7 +13,7 @@ import type { Database } from "../db/client";
 import { events, stores, users } from "../db/schema";
 import type { EventListItemSource } from "../http/views/event-list-item";
 import type { StoreRow } from "../http/views/store";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { availableSeatsSql, listColumns } from "./event-catalogue";
 import { deleteImages, readImageField, storeImage, type ValidImage } from "./images";
@@ -100,7 +100,7 @@ export interface StoreInput {
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-const slugTaken = () => ApiError.field("slug", SLUG_TAKEN);
+const slugTaken = () => DomainError.field("slug", SLUG_TAKEN);
 
 function isSlugUniqueViolation(error: unknown): boolean {
   const text = (e: unknown): string =>
@@ -219,7 +219,7 @@ export async function findOwnedStore(db: Database, organizerId: string, storeId?
     .where(and(eq(stores.organizerId, organizerId), storeId ? eq(stores.id, storeId) : undefined))
     .orderBy(asc(stores.createdAt), sql`${stores}.rowid`)
     .limit(1);
-  if (!row) throw ApiError.notFound();
+  if (!row) throw DomainError.notFound();
   return row;
 }
 
@@ -260,7 +260,7 @@ export async function updateStore(deps: StoreDeps, store: StoreRow, input: Store
   if (!updated) {
     // Deleted by a parallel request since we read it.
     await removeImages(deps, [logoKey, bannerKey]);
-    throw ApiError.notFound();
+    throw DomainError.notFound();
   }
   await removeImages(deps, [
     logoKey !== undefined ? store.logoKey : null,
@@ -275,7 +275,7 @@ export async function deleteStore(deps: StoreDeps, store: StoreRow): Promise<voi
     .delete(stores)
     .where(and(eq(stores.id, store.id), eq(stores.organizerId, store.organizerId)))
     .returning({ logoKey: stores.logoKey, bannerKey: stores.bannerKey });
-  if (!deleted) throw ApiError.notFound();
+  if (!deleted) throw DomainError.notFound();
   await removeImages(deps, [deleted.logoKey, deleted.bannerKey]);
 }
 
@@ -369,7 +369,7 @@ export async function getPublishedStorePage(
       .limit(STORE_PAGE_MAX_EVENTS),
   ]);
   const found = storeRows[0];
-  if (!found) throw ApiError.notFound();
+  if (!found) throw DomainError.notFound();
   const { store } = found;
   return {
     store,

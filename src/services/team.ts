@@ -6,7 +6,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type User, users } from "../db/schema";
-import { ApiError, type FieldErrors } from "../lib/errors";
+import { DomainError, type FieldErrors } from "../lib/errors";
 import { passwordProblems } from "../lib/password-policy";
 import { hashPassword } from "../lib/passwords";
 
@@ -90,7 +90,7 @@ export async function createScanner(
   if (emailTaken.length > 0) errors.email = [EMAIL_TAKEN];
   const problems = passwordProblems(input.password, { username, email: email || null });
   if (problems.length > 0) errors.password = problems;
-  if (Object.keys(errors).length > 0) throw ApiError.validation(errors);
+  if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
 
   const id = crypto.randomUUID();
   try {
@@ -112,8 +112,8 @@ export async function createScanner(
     return created;
   } catch (error) {
     // Lost a race with a parallel registration of the same name or address.
-    if (isUniqueViolation(error, "email")) throw ApiError.field("email", EMAIL_TAKEN);
-    if (isUniqueViolation(error, "username")) throw ApiError.field("username", USERNAME_TAKEN);
+    if (isUniqueViolation(error, "email")) throw DomainError.field("email", EMAIL_TAKEN);
+    if (isUniqueViolation(error, "username")) throw DomainError.field("username", USERNAME_TAKEN);
     throw error;
   }
 }

@@ -7,7 +7,7 @@
 import { asc, eq, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, orders, tickets, tiers, type User } from "../db/schema";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { describeError, type Logger } from "../lib/logger";
 import { type PreparedPoster, preparePosterCached, renderTicketPng } from "../render/render-ticket";
 import { canViewTicket } from "./wallet";
@@ -145,7 +145,7 @@ export async function visibleTicketPng(
   ticketId: string,
 ): Promise<{ png: Uint8Array; ticket: TicketArtRow }> {
   const ticket = await loadTicketArtById(deps.db, ticketId);
-  if (!ticket || !canViewTicket(viewer, ticket)) throw ApiError.notFound();
+  if (!ticket || !canViewTicket(viewer, ticket)) throw DomainError.notFound();
   const { png } = await ensureTicketPng(deps, ticket);
   return { png, ticket };
 }

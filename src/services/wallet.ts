@@ -6,7 +6,7 @@ import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, tickets, tiers, type User, users } from "../db/schema";
 import type { TicketViewRow } from "../http/views/ticket";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 const columns = {
   id: tickets.id,
@@ -59,6 +59,6 @@ export function canViewTicket(viewer: User, ticket: { ownerId: string; organizer
 
 export async function getVisibleTicket(db: Database, viewer: User, ticketId: string): Promise<TicketViewRow> {
   const [row] = await baseQuery(db, and(eq(tickets.id, ticketId))).limit(1);
-  if (!row || !canViewTicket(viewer, row)) throw ApiError.notFound();
+  if (!row || !canViewTicket(viewer, row)) throw DomainError.notFound();
   return row;
 }

@@ -14,6 +14,7 @@ import { hashPassword } from "../../src/lib/passwords";
 import { networkFakes } from "../fakes/network";
 import { GOOD_PASSWORD, type RegisteredUser, registerUser } from "./accounts";
 import { TestClient, uniqueName } from "./client";
+import { servicesFor } from "./services";
 
 /** A queue that only records, so the test (not the runtime's consumer) decides when delivery runs. */
 export function recordingQueue() {
@@ -58,7 +59,7 @@ export async function deliver(targetEnv: Env, jobs: unknown[], attempts = 1) {
     });
   }
   const ctx = createExecutionContext();
-  await handleDeliveryBatch(batch, targetEnv);
+  await handleDeliveryBatch(batch, servicesFor(targetEnv));
   const result = await getQueueResult(batch, ctx);
   return {
     ids,

@@ -1,7 +1,7 @@
 /** CORS with credentials, for ALLOWED_ORIGINS only (contract §1). */
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../context";
 
 export function corsForAllowedOrigins(): MiddlewareHandler<AppEnv> {
   return cors({

@@ -5,8 +5,8 @@
  * Bearer requests are not affected: a browser never attaches them on its own.
  */
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
+import type { AppEnv } from "../context";
 import { ACCESS_COOKIE, REFRESH_COOKIE } from "../cookies";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -18,8 +18,7 @@ export function csrfOriginCheck(): MiddlewareHandler<AppEnv> {
       const cookie = c.req.header("cookie") ?? "";
       const hasSessionCookie = cookie.includes(`${ACCESS_COOKIE}=`) || cookie.includes(`${REFRESH_COOKIE}=`);
       if (origin && hasSessionCookie && !isTrustedOrigin(origin, c.var.config.allowedOrigins, c.req.url)) {
-        throw new ApiError(
-          403,
+        throw new DomainError(
           "csrf_failed",
           "CSRF Failed: Origin checking failed - the origin does not match any trusted origins.",
         );

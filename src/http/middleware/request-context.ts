@@ -1,14 +1,12 @@
 /**
- * Builds the request context once (request id, config, db, logger, lazy auth) and writes
- * the one structured log line per request: id, method, path, status, duration.
+ * Builds the request context once (request id, the services from the composition root,
+ * lazy auth) and writes the one structured log line per request: id, method, path, status,
+ * duration.
  */
 import type { MiddlewareHandler } from "hono";
-import { loadConfig } from "../../config";
-import { createDb } from "../../db/client";
-import type { AppEnv } from "../../env";
-import { darajaClientFor } from "../../integrations/mpesa";
-import type { DarajaClient } from "../../integrations/mpesa/types";
+import { createServices } from "../../compose";
 import { createLogger } from "../../lib/logger";
+import type { AppEnv } from "../context";
 import { createAuthContext } from "../request-auth";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -27,22 +25,20 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
 
     c.set("requestId", requestId);
     c.set("log", log);
-    c.set("legacyErrors", false);
-    const config = loadConfig(c.env);
-    const db = createDb(c.env.DB);
-    c.set("config", config);
-    c.set("db", db);
-    c.set("mail", { db, config, media: c.env.MEDIA, queue: c.env.DELIVERY_QUEUE, log });
+    c.set("errorDialect", "drf");
+    const executionCtx = c.executionCtx as ExecutionContext;
+    const services = createServices(
+      c.env,
+      {
+        waitUntil: (task) => executionCtx.waitUntil(task),
+        selfFetch: (request) => options.selfFetch(request, c.env, executionCtx),
+      },
+      log,
+    );
+    c.set("services", services);
+    c.set("config", services.config);
+    c.set("db", services.db);
     c.set("auth", createAuthContext(c));
-    let daraja: DarajaClient | undefined;
-    c.set("daraja", () => {
-      daraja ??= darajaClientFor(config, {
-        db,
-        selfFetch: (request) => options.selfFetch(request, c.env, c.executionCtx as ExecutionContext),
-        schedule: (task) => c.executionCtx.waitUntil(task),
-      });
-      return daraja;
-    });
 
     try {
       await next();

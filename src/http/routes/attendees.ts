@@ -7,7 +7,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { csvDocument } from "../../lib/csv";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { formatPrice } from "../../lib/money";
 import { decodeSyncToken } from "../../lib/sync-token";
 import { toNairobiIso } from "../../lib/time";
@@ -105,7 +105,7 @@ export function registerAttendeeRoutes(app: Api): void {
 
       if (query.since !== undefined) {
         const token = decodeSyncToken(query.since);
-        if (!token) throw ApiError.field("since", "Invalid sync token.");
+        if (!token) throw DomainError.field("since", "Invalid sync token.");
         const { limit } = parsePageRequest({ page_size: query.page_size });
         const changed = await listChangedAttendees(db, event.id, token, limit);
         return c.json(
@@ -127,7 +127,7 @@ export function registerAttendeeRoutes(app: Api): void {
       let pass = null;
       if (query.sync_token !== undefined) {
         const token = decodeSyncToken(query.sync_token);
-        if (!token || token.cursor) throw ApiError.field("sync_token", "Invalid sync token.");
+        if (!token || token.cursor) throw DomainError.field("sync_token", "Invalid sync token.");
         pass = token;
       }
       const page = parsePageRequest(query);

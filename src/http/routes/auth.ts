@@ -1,10 +1,9 @@
 /** `/api/auth/` (contract §2): thin handlers over services/accounts and services/sessions. */
 import { z } from "@hono/zod-openapi";
 import type { User } from "../../db/schema";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { type TokenClaims, verifyToken } from "../../lib/session-tokens";
 import {
-  type AccountDeps,
   activate,
   confirmPasswordReset,
   isInvitationCodeValid,
@@ -126,10 +125,6 @@ const DetailResponse = z.object({ detail: z.string() }).openapi("Detail");
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-function accountDeps(c: AppContext): AccountDeps {
-  return { db: c.var.db, config: c.var.config, mail: c.var.mail };
-}
-
 function clientAddress(c: AppContext): string {
   return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "unknown";
 }
@@ -174,7 +169,7 @@ export function registerAuthRoutes(app: Api): void {
     },
     async (c, { body }) => {
       const { user, tokens } = await register(
-        accountDeps(c),
+        c.var.services,
         {
           username: body.username,
           email: body.email,
@@ -197,7 +192,7 @@ export function registerAuthRoutes(app: Api): void {
       tags: TAGS,
       summary: "Check an organizer invitation code",
       body: CheckCodeBody,
-      legacyErrors: true,
+      errorDialect: "legacy",
       responses: {
         200: { description: "Valid", schema: z.object({ valid: z.literal(true) }) },
         404: { description: "Invalid or expired" },
@@ -206,7 +201,7 @@ export function registerAuthRoutes(app: Api): void {
     },
     async (c, { body }) => {
       if (await isInvitationCodeValid(c.var, body.code)) return c.json({ valid: true }, 200);
-      throw new ApiError(404, "invalid_code", "Invalid or expired code.", { extra: { valid: false } });
+      throw new DomainError("invalid_code", "Invalid or expired code.", { extra: { valid: false } });
     },
   );
 
@@ -218,7 +213,7 @@ export function registerAuthRoutes(app: Api): void {
       tags: TAGS,
       summary: "Use an activation link (email verification or guest-account claim)",
       body: ActivateBody,
-      legacyErrors: true,
+      errorDialect: "legacy",
       responses: {
         200: {
           description: "Activated and signed in",
@@ -228,7 +223,7 @@ export function registerAuthRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      const { user, tokens } = await activate(accountDeps(c), body.uid, body.token, sessionMeta(c));
+      const { user, tokens } = await activate(c.var.services, body.uid, body.token, sessionMeta(c));
       setSessionCookies(c, tokens);
       return c.json({ message: "Account activated", user: toUserResponse(user) }, 200);
     },
@@ -251,7 +246,7 @@ export function registerAuthRoutes(app: Api): void {
     async (c, { body }) => {
       const identifier = body.email ?? body.username ?? "";
       const { user, tokens } = await login(
-        accountDeps(c),
+        c.var.services,
         { identifier, password: body.password, clientAddress: clientAddress(c) },
         sessionMeta(c),
       );
@@ -304,13 +299,13 @@ export function registerAuthRoutes(app: Api): void {
     async (c, { body }) => {
       const fromBody = body.refresh;
       const token = fromBody ?? readSessionCookies(c).refresh;
-      if (!token) throw ApiError.notAuthenticated();
+      if (!token) throw DomainError.notAuthenticated();
       const verified = await verifyToken(c.var.config.jwtSecret, token, "refresh");
-      if (!verified.ok) throw ApiError.authenticationFailed(INVALID_REFRESH);
+      if (!verified.ok) throw DomainError.authenticationFailed(INVALID_REFRESH);
       const rotated = await rotateRefreshToken(c.var.db, c.var.config.jwtSecret, verified.claims);
       if (!rotated.ok) {
         if (!fromBody) clearSessionCookies(c);
-        throw ApiError.authenticationFailed(INVALID_REFRESH);
+        throw DomainError.authenticationFailed(INVALID_REFRESH);
       }
       setSessionCookies(c, rotated.tokens);
       // A client that sent the token in the body keeps it itself, so it gets the new one back.
@@ -379,9 +374,9 @@ export function registerAuthRoutes(app: Api): void {
     async (c, { body, query }) => {
       // Body wins over query; both are validated by the same field rules.
       const merged = parseOrThrow(GoogleBody, { ...stripUndefined(query), ...stripUndefined(body) });
-      if (!merged.access_token) throw ApiError.field("access_token", "This field is required.");
+      if (!merged.access_token) throw DomainError.field("access_token", "This field is required.");
       const { user, tokens } = await signInWithGoogle(
-        accountDeps(c),
+        c.var.services,
         {
           accessToken: merged.access_token,
           role: merged.role ?? "ATTENDEE",
@@ -407,7 +402,7 @@ export function registerAuthRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      await requestPasswordReset(accountDeps(c), body.email);
+      await requestPasswordReset(c.var.services, body.email);
       return c.json({ detail: "Password reset e-mail has been sent." }, 200);
     },
   );
@@ -426,7 +421,7 @@ export function registerAuthRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      await confirmPasswordReset(accountDeps(c), {
+      await confirmPasswordReset(c.var.services, {
         uid: body.uid,
         token: body.token,
         newPassword1: body.new_password1,

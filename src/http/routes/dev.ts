@@ -6,14 +6,14 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, sql } from "drizzle-orm";
 import { mailLog } from "../../db/schema";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { toNairobiIso } from "../../lib/time";
 import type { StoredAttachment } from "../../mail/mailer";
 import { PaginationQuery, pageOf } from "../pagination";
 import { type Api, type AppContext, defineRoute } from "../route";
 
 function assertOutboxAvailable(c: AppContext): void {
-  if (c.var.config.isProduction || !c.var.config.mail.useOutbox) throw ApiError.notFound();
+  if (c.var.config.isProduction || !c.var.config.mail.useOutbox) throw DomainError.notFound();
 }
 
 const OutboxQuery = PaginationQuery.extend({
@@ -92,8 +92,8 @@ export function registerDevRoutes(app: Api): void {
         where: and(eq(mailLog.id, params.id), eq(mailLog.transport, "outbox")),
       });
       const attachment = row ? (JSON.parse(row.attachments) as StoredAttachment[])[params.index] : undefined;
-      const object = attachment ? await c.env.MEDIA.get(attachment.key) : null;
-      if (!attachment || !object) throw ApiError.notFound();
+      const object = attachment ? await c.var.services.media.get(attachment.key) : null;
+      if (!attachment || !object) throw DomainError.notFound();
       return new Response(object.body, {
         headers: {
           "Content-Type": attachment.content_type,

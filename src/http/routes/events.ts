@@ -1,7 +1,7 @@
 /** Public event discovery: `GET /api/events/` and `GET /api/events/{id}/` (contract §3). */
 import { z } from "@hono/zod-openapi";
 import { EVENT_CATEGORIES, type EventCategory } from "../../db/schema";
-import { ApiError, type FieldErrors } from "../../lib/errors";
+import { DomainError, type FieldErrors } from "../../lib/errors";
 import { nairobiDayBounds } from "../../lib/time";
 import {
   buildMatchExpression,
@@ -120,7 +120,7 @@ function parseFilters(query: z.infer<typeof EventListQuery>): EventFilters {
       ];
   }
 
-  if (Object.keys(errors).length > 0) throw ApiError.validation(errors);
+  if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
   return filters;
 }
 

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { type Api, defineRoute } from "../route";
 
 const HealthResponse = z.object({ status: z.literal("ok") }).openapi("Health");
@@ -22,7 +22,7 @@ export function registerHealthRoutes(app: Api): void {
       try {
         await c.var.db.run(sql`SELECT 1`);
       } catch (error) {
-        throw new ApiError(503, "upstream_error", "Database unavailable.", { cause: error });
+        throw new DomainError("service_unavailable", "Database unavailable.", { cause: error });
       }
       return c.json({ status: "ok" as const });
     },

@@ -9,7 +9,7 @@
  * the answer may be cached forever.
  */
 import { z } from "@hono/zod-openapi";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import type { ImageType } from "../../services/images";
 import { type Api, defineRoute } from "../route";
 
@@ -55,8 +55,8 @@ export function registerMediaRoutes(app: Api): void {
       },
     },
     async (c, { params }) => {
-      const object = await c.env.MEDIA.get(`${params.prefix}/${params.name}`);
-      if (!object) throw ApiError.notFound();
+      const object = await c.var.services.media.get(`${params.prefix}/${params.name}`);
+      if (!object) throw DomainError.notFound();
 
       // Everything under these prefixes was stored by lib/images with a sniffed type; anything
       // else is served as opaque bytes rather than trusted.

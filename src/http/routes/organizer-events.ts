@@ -7,14 +7,13 @@ import { listOrganizerEvents, organizerDashboard } from "../../services/organize
 import {
   createEvent,
   loadOwnEvent,
-  type OrganizerEventDeps,
   removeEvent,
   type TierInput,
   updateEvent,
 } from "../../services/organizer-events";
 import { BooleanInput, DateTimeInput, FileInput, IntegerInput } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
-import { type Api, type AppContext, defineRoute } from "../route";
+import { type Api, defineRoute } from "../route";
 import { EditEventSchema, toEditRepresentation } from "../views/event";
 import { EventListItemSchema, toEventListItem } from "../views/event-list-item";
 
@@ -158,16 +157,6 @@ function eventFieldsFrom<B extends z.infer<typeof UpdateEventBody>>(body: B) {
   };
 }
 
-function deps(c: AppContext): OrganizerEventDeps {
-  return {
-    db: c.var.db,
-    config: c.var.config,
-    media: c.env.MEDIA,
-    inventory: c.env.TIER_INVENTORY,
-    mail: c.var.mail,
-  };
-}
-
 /** Multipart sends `poster_image` as a File; JSON can only remove it (null/""). */
 async function posterFrom(value: unknown, present: boolean) {
   if (!present) return undefined;
@@ -246,7 +235,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
     async (c, { body }) => {
       const organizer = await c.var.auth.requireUser();
       const poster = await readImageField("poster_image", body.poster_image);
-      const { event, tiers } = await createEvent(deps(c), organizer, {
+      const { event, tiers } = await createEvent(c.var.services, organizer, {
         ...eventFieldsFrom(body),
         poster,
         tiers: toTierInputs(body.tiers),
@@ -297,7 +286,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
     async (c, { params, body }) => {
       const organizer: User = await c.var.auth.requireUser();
       const hasPoster = Object.hasOwn(body, "poster_image");
-      const { event, tiers } = await updateEvent(deps(c), organizer, params.id, {
+      const { event, tiers } = await updateEvent(c.var.services, organizer, params.id, {
         ...eventFieldsFrom(body),
         poster: await posterFrom(body.poster_image, hasPoster),
         tiers: body.tiers ? toTierInputs(body.tiers) : undefined,
@@ -341,7 +330,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
     },
     async (c, { params }) => {
       const organizer = await c.var.auth.requireUser();
-      const result = await removeEvent(deps(c), organizer, params.id);
+      const result = await removeEvent(c.var.services, organizer, params.id);
       if (result.outcome === "deleted") return c.body(null, 204);
       return c.json(
         {

@@ -4,14 +4,14 @@ import { eq, or } from "drizzle-orm";
 import { orders } from "../../db/schema";
 import type { StkCallback } from "../../integrations/mpesa/types";
 import { timingSafeEqualStrings } from "../../lib/crypto";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { normalizeKenyanPhone } from "../../lib/phone";
-import { type CheckoutDeps, initiateCheckout, processStkCallback } from "../../services/checkout";
+import { initiateCheckout, processStkCallback } from "../../services/checkout";
 import { requestFingerprint } from "../../services/idempotency";
 import { ticketIdsFor } from "../../services/ticket-issuance";
 import { emptyToUndefined, IntegerInput } from "../fields";
 import { readRequestBody } from "../request-body";
-import { type Api, type AppContext, defineRoute } from "../route";
+import { type Api, defineRoute } from "../route";
 
 const TAGS = ["Checkout"];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -100,16 +100,6 @@ function toStkCallback(body: z.infer<typeof CallbackBody>): StkCallback {
   };
 }
 
-export function checkoutDeps(c: AppContext): CheckoutDeps {
-  return {
-    db: c.var.db,
-    config: c.var.config,
-    inventory: c.env.TIER_INVENTORY,
-    mail: c.var.mail,
-    daraja: c.var.daraja,
-  };
-}
-
 export function registerPayRoutes(app: Api): void {
   defineRoute(
     app,
@@ -121,7 +111,7 @@ export function registerPayRoutes(app: Api): void {
       description:
         "Optional `Idempotency-Key` header: the same key and body returns the first answer and charges once; the same key with another body is a 422.",
       auth: "optional",
-      legacyErrors: true,
+      errorDialect: "legacy",
       body: InitiateBody,
       responses: {
         201: { description: "Free booking confirmed", schema: BookingConfirmed },
@@ -135,8 +125,7 @@ export function registerPayRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      if (!UUID.test(body.tier_id))
-        throw new ApiError(404, "not_found", "Ticket tier not found.", { legacy: true });
+      if (!UUID.test(body.tier_id)) throw new DomainError("not_found", "Ticket tier not found.");
       const user = await c.var.auth.user();
       const fields: Record<string, string[]> = {};
       if (!user) {
@@ -146,7 +135,7 @@ export function registerPayRoutes(app: Api): void {
       const phone = normalizeKenyanPhone(body.phone_number);
       if (!phone) fields.phone_number = ["Enter a valid Kenyan mobile number, e.g. 0712 345 678."];
       if (Object.keys(fields).length > 0) {
-        throw ApiError.validation(
+        throw DomainError.validation(
           fields,
           fields.phone_number && Object.keys(fields).length === 1 ? "invalid_phone" : "validation_error",
         );
@@ -154,10 +143,10 @@ export function registerPayRoutes(app: Api): void {
 
       const key = c.req.header("idempotency-key")?.trim();
       if (key !== undefined && (key.length === 0 || key.length > 255)) {
-        throw ApiError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
+        throw DomainError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
       }
       const scope = user ? `user:${user.id}` : `guest:${(body.email ?? "").toLowerCase()}`;
-      const result = await initiateCheckout(checkoutDeps(c), {
+      const result = await initiateCheckout(c.var.services, {
         tierId: body.tier_id.toLowerCase(),
         quantity: body.quantity,
         phoneNumber: phone ?? "",
@@ -202,15 +191,15 @@ export function registerPayRoutes(app: Api): void {
     async (c, { params }) => {
       const expected = c.var.config.mpesa.callbackToken;
       // Constant-time: the token is the only thing that tells Daraja from a forger.
-      if (!expected || !timingSafeEqualStrings(params.token, expected)) throw ApiError.notFound();
+      if (!expected || !timingSafeEqualStrings(params.token, expected)) throw DomainError.notFound();
       const raw = await readRequestBody(c.req.raw, { allowForm: false });
       const parsed = CallbackBody.safeParse(raw);
       if (!parsed.success) {
-        throw new ApiError(400, "validation_error", "Malformed STK callback.", {
+        throw new DomainError("validation_error", "Malformed STK callback.", {
           extra: { ResultCode: 1, ResultDesc: "Rejected: malformed callback" },
         });
       }
-      const outcome = await processStkCallback(checkoutDeps(c), toStkCallback(parsed.data));
+      const outcome = await processStkCallback(c.var.services, toStkCallback(parsed.data));
       c.var.log.info("stk callback", {
         checkout_request_id: parsed.data.Body.stkCallback.CheckoutRequestID,
         outcome,
@@ -227,7 +216,7 @@ export function registerPayRoutes(app: Api): void {
       tags: TAGS,
       summary: "Payment status by transaction_ref, order_id or checkout_request_id (no personal data)",
       params: z.object({ reference: z.string().min(1).max(100) }),
-      legacyErrors: true,
+      errorDialect: "legacy",
       responses: {
         200: { description: "Status", schema: VerifyResponse },
         404: { description: "Payment not found" },
@@ -242,7 +231,7 @@ export function registerPayRoutes(app: Api): void {
           ...(UUID.test(ref) ? [eq(orders.id, ref.toLowerCase())] : []),
         ),
       });
-      if (!order) throw new ApiError(404, "payment_not_found", "Payment not found", { legacy: true });
+      if (!order) throw new DomainError("payment_not_found", "Payment not found");
       const ticketIds = order.status === "COMPLETED" ? await ticketIdsFor(c.var.db, order.id) : [];
       const status =
         order.status === "PENDING"

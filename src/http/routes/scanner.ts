@@ -4,7 +4,7 @@
  * open to ORGANIZER and SCANNER accounts, each limited to the organizer's own events.
  */
 import { z } from "@hono/zod-openapi";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { parseDateTime, toNairobiIso } from "../../lib/time";
 import { loadGateEvent } from "../../services/attendees";
 import {
@@ -142,7 +142,7 @@ export function registerScannerRoutes(app: Api): void {
         "The code's signature is checked first (a forged or altered code is 'Ticket Not Found'), then " +
         "the ticket. Of two simultaneous scans of one ticket exactly one is VALID; the other is 409.",
       roles: GATE,
-      legacyErrors: true,
+      errorDialect: "legacy",
       body: VerifyBody,
       responses: {
         200: { description: "Checked in", schema: VerifyResponse },
@@ -154,7 +154,7 @@ export function registerScannerRoutes(app: Api): void {
     },
     async (c, { body }) => {
       const scanner = await c.var.auth.requireUser();
-      const admitted = await verifyAndCheckIn({ db: c.var.db, config: c.var.config }, scanner, {
+      const admitted = await verifyAndCheckIn(c.var.services, scanner, {
         qrHash: body.qr_hash,
         deviceId: body.device_id ?? "",
         eventId: body.event_id,
@@ -199,7 +199,10 @@ export function registerScannerRoutes(app: Api): void {
       const uploader = await c.var.auth.requireUser();
       const event = await loadGateEvent(c.var.db, uploader, params.id);
       if (body.scans.length > MAX_SCANS_PER_UPLOAD) {
-        throw ApiError.field("scans", `Ensure this field has no more than ${MAX_SCANS_PER_UPLOAD} elements.`);
+        throw DomainError.field(
+          "scans",
+          `Ensure this field has no more than ${MAX_SCANS_PER_UPLOAD} elements.`,
+        );
       }
       const entries: Array<OfflineScan | MalformedScan> = body.scans.map((raw, index) => {
         const parsed = ScanEntry.safeParse(raw);
@@ -211,9 +214,7 @@ export function registerScannerRoutes(app: Api): void {
           deviceId: parsed.data.device_id,
         };
       });
-      const results = (
-        await checkInBatch({ db: c.var.db, config: c.var.config }, uploader, event, entries)
-      ).map(toScanResult);
+      const results = (await checkInBatch(c.var.services, uploader, event, entries)).map(toScanResult);
       const counts = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<
         (typeof OUTCOMES)[number],
         number

@@ -15,7 +15,6 @@ import {
   STORE_SLUG_MAX,
   STORE_SLUG_MIN,
   STORE_SLUG_PATTERN,
-  type StoreDeps,
   type StoreInput,
   updateStore,
 } from "../../services/stores";
@@ -76,10 +75,6 @@ const UPLOAD_BODY_BYTES = 2 * MAX_IMAGE_BYTES + 1024 * 1024;
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-function storeDeps(c: AppContext): StoreDeps {
-  return { db: c.var.db, media: c.env.MEDIA, log: c.var.log };
-}
-
 function toInput(body: z.infer<typeof UpdateStoreBody>): StoreInput {
   return {
     name: body.name,
@@ -126,7 +121,7 @@ export function registerStoreRoutes(app: Api): void {
     },
     async (c, { body }) => {
       const organizer = await c.var.auth.requireUser();
-      const store = await createStore(storeDeps(c), organizer.id, {
+      const store = await createStore(c.var.services, organizer.id, {
         ...toInput(body),
         name: body.name,
         slug: body.slug,
@@ -189,7 +184,7 @@ export function registerStoreRoutes(app: Api): void {
       },
       async (c, input) => {
         const organizer = await c.var.auth.requireUser();
-        const deps = storeDeps(c);
+        const deps = c.var.services;
         const store = await findOwnedStore(deps.db, organizer.id, storeIdOf(input.params));
         const updated = await updateStore(deps, store, toInput(input.body));
         return c.json(ownStoreResponse(c, organizer, updated), 200);
@@ -214,7 +209,7 @@ export function registerStoreRoutes(app: Api): void {
       },
       async (c, input) => {
         const organizer = await c.var.auth.requireUser();
-        const deps = storeDeps(c);
+        const deps = c.var.services;
         await deleteStore(deps, await findOwnedStore(deps.db, organizer.id, storeIdOf(input.params)));
         return c.body(null, 204);
       },

@@ -3,7 +3,7 @@
  * original's `{"error": ...}` style (the web client shows `error`).
  */
 import { z } from "@hono/zod-openapi";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { createScanner, listScanners, publicEmail } from "../../services/team";
 import { emptyToUndefined, Username } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
@@ -41,7 +41,7 @@ export function registerTeamRoutes(app: Api): void {
       tags: TAGS,
       summary: "The organizer's gate-staff accounts",
       roles: ORGANIZER,
-      legacyErrors: true,
+      errorDialect: "legacy",
       query: PaginationQuery,
       responses: { 200: { description: "A page of scanners", schema: pageSchema(ScannerSchema) } },
     },
@@ -49,7 +49,7 @@ export function registerTeamRoutes(app: Api): void {
       const organizer = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
       const { total, rows } = await listScanners(c.var.db, organizer.id, page);
-      if (rows.length === 0 && page.page > 1) throw ApiError.notFound("Invalid page.");
+      if (rows.length === 0 && page.page > 1) throw DomainError.notFound("Invalid page.");
       return c.json(
         buildPage(
           c.req.url,
@@ -76,7 +76,7 @@ export function registerTeamRoutes(app: Api): void {
       tags: TAGS,
       summary: "Create a gate-staff (SCANNER) account that may scan only this organizer's events",
       roles: ORGANIZER,
-      legacyErrors: true,
+      errorDialect: "legacy",
       body: CreateScannerBody,
       responses: {
         201: { description: "Created", schema: CreatedScannerSchema },

@@ -4,7 +4,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { requestTicketResend } from "../../delivery/ticket-email";
-import { ApiError } from "../../lib/errors";
+import { DomainError } from "../../lib/errors";
 import { ticketReference } from "../../render/ticket-svg";
 import { visibleTicketPng } from "../../services/ticket-png";
 import { getVisibleTicket, listOwnTickets } from "../../services/wallet";
@@ -30,7 +30,7 @@ export function registerTicketRoutes(app: Api): void {
       const user = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
       const { total, rows } = await listOwnTickets(c.var.db, user.id, page);
-      if (rows.length === 0 && page.page > 1) throw ApiError.notFound("Invalid page.");
+      if (rows.length === 0 && page.page > 1) throw DomainError.notFound("Invalid page.");
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(
@@ -88,11 +88,7 @@ export function registerTicketRoutes(app: Api): void {
     },
     async (c, { params }) => {
       const user = await c.var.auth.requireUser();
-      const { png, ticket } = await visibleTicketPng(
-        { db: c.var.db, media: c.env.MEDIA, log: c.var.log },
-        user,
-        params.id,
-      );
+      const { png, ticket } = await visibleTicketPng(c.var.services, user, params.id);
       return new Response(png, {
         status: 200,
         headers: {
@@ -129,7 +125,7 @@ export function registerTicketRoutes(app: Api): void {
     },
     async (c, { params }) => {
       const user = await c.var.auth.requireUser();
-      await requestTicketResend({ db: c.var.db, queue: c.var.mail.queue }, user, params.id);
+      await requestTicketResend(c.var.services, user, params.id);
       return c.json(
         { status: "queued" as const, detail: "The ticket email will be sent again shortly." },
         202,

@@ -1,0 +1,60 @@
+/**
+ * The composition root: the one place that reads bindings and builds what the use cases
+ * run on — configuration, the D1 handle, the logger, the upstream clients — once per
+ * request (fetch), per batch (queue) or per tick (scheduled). Services declare the slice of
+ * it they need as their own `…Deps` interface; a `Services` satisfies every one of them.
+ */
+import { type Config, loadConfig } from "./config";
+import { createDb, type Database } from "./db/client";
+import type { DeliveryJob } from "./delivery/jobs";
+import { darajaClientFor } from "./integrations/mpesa";
+import type { DarajaClient } from "./integrations/mpesa/types";
+import type { TierInventory } from "./inventory/tier-inventory";
+import type { Logger } from "./lib/logger";
+import type { MailDeps } from "./mail/mailer";
+
+export interface Services {
+  config: Config;
+  db: Database;
+  log: Logger;
+  /** R2: posters, logos, banners and ticket PNGs. */
+  media: R2Bucket;
+  /** The tier seat objects (one writer per tier). */
+  inventory: DurableObjectNamespace<TierInventory>;
+  /** The delivery queue (mail, ticket emails) and its dead-letter queue. */
+  queue: Queue<DeliveryJob>;
+  deadLetters: Queue<unknown>;
+  /** What the mail module needs, in one piece. */
+  mail: MailDeps;
+  /** Created on first use: the free path and sold-out answers never need Daraja. */
+  daraja: () => DarajaClient;
+}
+
+/** What the runtime gives an invocation: keep work alive after it, and call ourselves. */
+export interface Runtime {
+  waitUntil: (task: Promise<unknown>) => void;
+  /** Runs a request through this Worker in-process (the local M-Pesa simulator's callbacks). */
+  selfFetch: (request: Request) => Promise<Response>;
+  /** Tests inject a Daraja; otherwise the configured one (or the simulator). */
+  daraja?: DarajaClient;
+}
+
+export function createServices(env: Env, runtime: Runtime, log: Logger): Services {
+  const config = loadConfig(env);
+  const db = createDb(env.DB);
+  let daraja = runtime.daraja;
+  return {
+    config,
+    db,
+    log,
+    media: env.MEDIA,
+    inventory: env.TIER_INVENTORY,
+    queue: env.DELIVERY_QUEUE,
+    deadLetters: env.DELIVERY_DLQ,
+    mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },
+    daraja: () => {
+      daraja ??= darajaClientFor(config, { db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
+      return daraja;
+    },
+  };
+}
