@@ -43,6 +43,11 @@ export interface RouteSpec<
   body?: B;
   /** Also accept form/multipart bodies (DRF does by default). Default true. */
   allowForm?: boolean;
+  /**
+   * A body the handler reads and checks itself (an upstream's callback, answered in its own
+   * words when malformed): documented in the OpenAPI document, not validated here.
+   */
+  documentedBody?: z.ZodType;
   maxBodyBytes?: number;
   /** `required` answers 401 without a user; roles answer 403 for anyone else. */
   auth?: "none" | "optional" | "required";
@@ -119,6 +124,8 @@ export function defineRoute<
     if (spec.body) {
       bodyContent["application/json"] = { schema: spec.body };
       if (spec.allowForm !== false) bodyContent["multipart/form-data"] = { schema: spec.body };
+    } else if (spec.documentedBody) {
+      bodyContent["application/json"] = { schema: spec.documentedBody };
     }
     app.openAPIRegistry.registerPath({
       method: spec.method,
@@ -130,7 +137,7 @@ export function defineRoute<
       request: {
         ...(spec.params ? { params: spec.params as never } : {}),
         ...(spec.query ? { query: spec.query as never } : {}),
-        ...(spec.body ? { body: { content: bodyContent, required: true } } : {}),
+        ...(spec.body || spec.documentedBody ? { body: { content: bodyContent, required: true } } : {}),
       },
       responses: responses as never,
     });
