@@ -505,3 +505,4 @@ export type User = typeof users.$inferSelect;
 export type Order = typeof orders.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
+export type StoreRow = typeof stores.$inferSelect;

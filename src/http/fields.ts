@@ -3,6 +3,7 @@
  * (`"true"`, `"2026-12-05T18:00"`), JSON sends real types; both must mean the same thing.
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_PRICE_KES } from "../lib/money";
 import { parseDateTime } from "../lib/time";
 
 const TRUE = new Set(["true", "1", "yes", "on"]);
@@ -75,3 +76,28 @@ export const Username = z
   .regex(/^[\w.@+-]+$/, {
     error: "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
   });
+
+/** Accepts 1500, "1500", "1500.00", "1500.0"; refuses cents, negatives, junk. */
+export const PriceInput = z.union([z.number(), z.string().trim()]).transform((value, ctx) => {
+  const text = typeof value === "number" ? String(value) : value;
+  const match = /^(\d{1,9})(?:\.(\d{1,2}))?$/.exec(text);
+  if (!match) {
+    ctx.addIssue({
+      code: "custom",
+      message: /^-\d/.test(text)
+        ? "Ensure this value is greater than or equal to 0."
+        : "A valid number is required.",
+    });
+    return z.NEVER;
+  }
+  if (match[2] && Number(match[2]) !== 0) {
+    ctx.addIssue({ code: "custom", message: "M-Pesa takes whole shillings: the price cannot have cents." });
+    return z.NEVER;
+  }
+  const shillings = Number(match[1]);
+  if (shillings > MAX_PRICE_KES) {
+    ctx.addIssue({ code: "custom", message: `Ensure this value is less than or equal to ${MAX_PRICE_KES}.` });
+    return z.NEVER;
+  }
+  return shillings;
+});

@@ -10,7 +10,7 @@
  * Deliberately terse: every character makes the QR code denser, slower to render and harder
  * to scan in a dark venue.
  */
-import { CompactSign, calculateJwkThumbprint, compactVerify, decodeProtectedHeader, type JWK } from "jose";
+import { CompactSign, calculateJwkThumbprint, compactVerify, decodeProtectedHeader } from "jose";
 import { sha256Hex } from "./crypto";
 
 export interface TicketClaims {
@@ -19,11 +19,21 @@ export interface TicketClaims {
   tierId: string;
 }
 
+/** The public half as scanners fetch it: an Ed25519 JWK with its key id. */
+export interface PublicTicketJwk {
+  kty: "OKP";
+  crv: "Ed25519";
+  x: string;
+  kid: string;
+  alg: "EdDSA";
+  use: "sig";
+}
+
 export interface TicketKey {
   kid: string;
   privateKey: CryptoKey;
   publicKey: CryptoKey;
-  publicJwk: JWK;
+  publicJwk: PublicTicketJwk;
 }
 
 const keyCache = new Map<string, Promise<TicketKey>>();
@@ -48,7 +58,7 @@ async function importTicketKey(secret: string): Promise<TicketKey> {
     "sign",
   ])) as CryptoKey;
   const jwk = (await crypto.subtle.exportKey("jwk", extractable)) as JsonWebKey;
-  const publicJwk: JWK = { kty: "OKP", crv: "Ed25519", x: jwk.x ?? "" };
+  const publicJwk = { kty: "OKP", crv: "Ed25519", x: jwk.x ?? "" } as const;
   const kid = (await calculateJwkThumbprint(publicJwk)).slice(0, 16);
   const privateKey = (await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, [
     "sign",

@@ -10,11 +10,25 @@
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { events, orders, tickets, tiers, type User } from "../db/schema";
-import type { AttendeeRow } from "../http/views/attendee";
+import { events, orders, type TICKET_STATUSES, tickets, tiers, type User } from "../db/schema";
 import { DomainError } from "../lib/errors";
 import { encodeSyncToken, type SyncPass, type SyncToken } from "../lib/sync-token";
 import { loadVerificationKeys, type TicketKey } from "../lib/ticket-signing";
+
+/** One row of the guest list, unmasked (the view masks it). */
+export interface AttendeeRow {
+  id: string;
+  ticketHash: string;
+  attendeeName: string;
+  attendeeEmail: string;
+  phone: string | null;
+  tierId: string;
+  tierName: string;
+  tierPrice: number;
+  status: (typeof TICKET_STATUSES)[number];
+  createdAt: number;
+  checkedInAt: number | null;
+}
 
 /** How far before a sync pass the next one starts again (writers stamp before they commit). */
 export const SYNC_OVERLAP_MS = 60_000;

@@ -7,8 +7,37 @@ import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type EventCategory, events, stores, tiers, users } from "../db/schema";
 import type { TierRow } from "../http/views/event";
-import type { EventListItemSource } from "../http/views/event-list-item";
 import { DomainError } from "../lib/errors";
+
+/** The event columns a list item shows (a subset of the `events` row). */
+export interface EventListEvent {
+  id: string;
+  title: string;
+  startAt: number;
+  endAt: number;
+  locationName: string;
+  posterKey: string | null;
+  /** `events.lowest_price`: null until the event has tiers. */
+  lowestPrice: number | null;
+  category: EventCategory;
+  isPrivate: boolean;
+}
+
+export interface EventListStore {
+  id: string;
+  name: string;
+  slug: string;
+  logoKey: string | null;
+}
+
+export interface EventListItemSource {
+  event: EventListEvent;
+  /** The organizer's username. */
+  organizerName: string;
+  store: EventListStore | null;
+  /** Σ over the event's tiers of max(allocated − sold − held, 0); 0 means sold out. */
+  availableSeats: number;
+}
 
 export const EVENT_ORDERINGS = [
   "start_datetime",

@@ -6,8 +6,8 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, orders, stores, users } from "../db/schema";
-import type { EventListItemSource } from "../http/views/event-list-item";
 import { toNairobiIso } from "../lib/time";
+import type { EventListItemSource } from "./event-catalogue";
 import { listColumns, toListSource } from "./event-catalogue";
 
 // Correlated subqueries are written out with explicit table names: drizzle leaves column

@@ -8,13 +8,14 @@
  * points at it (so a failed write never leaves a store pointing at a missing object; at
  * worst an unreferenced object is left behind, which is harmless).
  */
+
 import { and, asc, eq, gt, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
+import type { StoreRow } from "../db/schema";
 import { events, stores, users } from "../db/schema";
-import type { EventListItemSource } from "../http/views/event-list-item";
-import type { StoreRow } from "../http/views/store";
 import { DomainError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
+import type { EventListItemSource } from "./event-catalogue";
 import { availableSeatsSql, listColumns } from "./event-catalogue";
 import { deleteImages, readImageField, storeImage, type ValidImage } from "./images";
 

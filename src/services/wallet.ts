@@ -4,9 +4,29 @@
  */
 import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { events, tickets, tiers, type User, users } from "../db/schema";
-import type { TicketViewRow } from "../http/views/ticket";
+import { events, type TICKET_STATUSES, tickets, tiers, type User, users } from "../db/schema";
 import { DomainError } from "../lib/errors";
+
+/** What a ticket view shows, by ticket. */
+export interface TicketViewRow {
+  id: string;
+  qrCodeHash: string;
+  status: (typeof TICKET_STATUSES)[number];
+  createdAt: number;
+  attendeeName: string;
+  attendeeEmail: string;
+  eventId: string;
+  eventTitle: string;
+  posterKey: string | null;
+  locationName: string;
+  startAt: number;
+  endAt: number;
+  organizerName: string;
+  tierName: string;
+  tierPrice: number;
+  checkedInAt: number | null;
+  pngKey: string | null;
+}
 
 const columns = {
   id: tickets.id,

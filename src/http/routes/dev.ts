@@ -4,12 +4,10 @@
  * configured (then mail really leaves and there is no outbox).
  */
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, sql } from "drizzle-orm";
-import { mailLog } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { toNairobiIso } from "../../lib/time";
-import type { StoredAttachment } from "../../mail/mailer";
-import { PaginationQuery, pageOf } from "../pagination";
+import { listOutbox, type OutboxMail, outboxAttachment } from "../../mail/outbox";
+import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, type AppContext, defineRoute } from "../route";
 
 function assertOutboxAvailable(c: AppContext): void {
@@ -21,6 +19,41 @@ const OutboxQuery = PaginationQuery.extend({
   kind: z.string().max(64).optional(),
 });
 
+const OutboxMailSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  to: z.string(),
+  to_email: z.string(),
+  subject: z.string(),
+  text: z.string(),
+  html: z.string(),
+  status: z.enum(["QUEUED", "SENT", "FAILED"]),
+  created_at: z.string(),
+  attachments: z.array(
+    z.object({ name: z.string(), content_type: z.string(), size: z.number(), url: z.string() }),
+  ),
+});
+
+function toOutboxMail(base: string, { row, attachments }: OutboxMail): z.infer<typeof OutboxMailSchema> {
+  return {
+    id: row.id,
+    kind: row.kind,
+    to: row.toName ? `${row.toName} <${row.toEmail}>` : row.toEmail,
+    to_email: row.toEmail,
+    subject: row.subject,
+    text: row.textBody,
+    html: row.htmlBody,
+    status: row.status,
+    created_at: toNairobiIso(row.createdAt),
+    attachments: attachments.map((a, index) => ({
+      name: a.name,
+      content_type: a.content_type,
+      size: a.size,
+      url: `${base}/__dev/outbox/${row.id}/attachments/${index}/`,
+    })),
+  };
+}
+
 export function registerDevRoutes(app: Api): void {
   defineRoute(
     app,
@@ -31,46 +64,23 @@ export function registerDevRoutes(app: Api): void {
       summary: "Mail kept instead of sent (local development)",
       query: OutboxQuery,
       hidden: true,
-      responses: { 200: { description: "Page of emails, newest first" } },
+      responses: {
+        200: { description: "Page of emails, newest first", schema: pageSchema(OutboxMailSchema) },
+      },
     },
     async (c, { query }) => {
       assertOutboxAvailable(c);
-      const where = and(
-        eq(mailLog.transport, "outbox"),
-        query.to ? sql`lower(${mailLog.toEmail}) = ${query.to.toLowerCase()}` : undefined,
-        query.kind ? eq(mailLog.kind, query.kind) : undefined,
-      );
+      const page = parsePageRequest(query);
+      const { total, mails } = await listOutbox(c.var.db, query, page);
       const base = c.var.config.publicBaseUrl;
       return c.json(
-        await pageOf(c, query, {
-          count: async () =>
-            (await c.var.db.select({ n: sql<number>`count(*)` }).from(mailLog).where(where))[0]?.n ?? 0,
-          rows: (limit, offset) =>
-            c.var.db
-              .select()
-              .from(mailLog)
-              .where(where)
-              .orderBy(desc(mailLog.createdAt), desc(mailLog.id))
-              .limit(limit)
-              .offset(offset),
-          map: (row) => ({
-            id: row.id,
-            kind: row.kind,
-            to: row.toName ? `${row.toName} <${row.toEmail}>` : row.toEmail,
-            to_email: row.toEmail,
-            subject: row.subject,
-            text: row.textBody,
-            html: row.htmlBody,
-            status: row.status,
-            created_at: toNairobiIso(row.createdAt),
-            attachments: (JSON.parse(row.attachments) as StoredAttachment[]).map((a, index) => ({
-              name: a.name,
-              content_type: a.content_type,
-              size: a.size,
-              url: `${base}/__dev/outbox/${row.id}/attachments/${index}/`,
-            })),
-          }),
-        }),
+        buildPage(
+          c.req.url,
+          page,
+          total,
+          mails.map((mail) => toOutboxMail(base, mail)),
+        ),
+        200,
       );
     },
   );
@@ -84,16 +94,13 @@ export function registerDevRoutes(app: Api): void {
       summary: "One attachment of an outbox email",
       params: z.object({ id: z.string().uuid(), index: z.coerce.number().int().min(0).max(100) }),
       hidden: true,
-      responses: { 200: { description: "The attachment bytes" } },
+      responses: { 200: { description: "The attachment bytes", contentType: "application/octet-stream" } },
     },
     async (c, { params }) => {
       assertOutboxAvailable(c);
-      const row = await c.var.db.query.mailLog.findFirst({
-        where: and(eq(mailLog.id, params.id), eq(mailLog.transport, "outbox")),
-      });
-      const attachment = row ? (JSON.parse(row.attachments) as StoredAttachment[])[params.index] : undefined;
-      const object = attachment ? await c.var.services.media.get(attachment.key) : null;
-      if (!attachment || !object) throw DomainError.notFound();
+      const found = await outboxAttachment(c.var.services, params.id, params.index);
+      if (!found) throw DomainError.notFound();
+      const { attachment, object } = found;
       return new Response(object.body, {
         headers: {
           "Content-Type": attachment.content_type,

@@ -1,6 +1,16 @@
 /** GET /api/schema/ (OpenAPI 3.1, generated from the route declarations) and /api/docs/. */
 import { swaggerUI } from "@hono/swagger-ui";
+import { z } from "@hono/zod-openapi";
 import { type Api, defineRoute } from "../route";
+
+const OpenApiDocumentSchema = z
+  .object({
+    openapi: z.string(),
+    info: z.object({ title: z.string(), version: z.string() }),
+    paths: z.record(z.string(), z.unknown()).optional(),
+  })
+  .catchall(z.unknown())
+  .openapi("OpenApiDocument");
 
 export function registerDocsRoutes(app: Api): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "cookieAuth", {
@@ -17,7 +27,7 @@ export function registerDocsRoutes(app: Api): void {
       path: "/api/schema/",
       tags: ["Operations"],
       summary: "The OpenAPI 3.1 document for this API",
-      responses: { 200: { description: "OpenAPI document" } },
+      responses: { 200: { description: "OpenAPI document", schema: OpenApiDocumentSchema } },
     },
     (c) =>
       c.json(
@@ -31,6 +41,7 @@ export function registerDocsRoutes(app: Api): void {
           },
           servers: [{ url: c.var.config.publicBaseUrl }],
         }),
+        200,
       ),
   );
 

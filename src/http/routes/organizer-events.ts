@@ -1,7 +1,6 @@
 /** Organizer portal: create, edit, delete/cancel events (contract §6). ORGANIZER only. */
 import { z } from "@hono/zod-openapi";
 import { EVENT_CATEGORIES, type User } from "../../db/schema";
-import { PriceInput } from "../../lib/money";
 import { MAX_IMAGE_BYTES, readImageField } from "../../services/images";
 import { listOrganizerEvents, organizerDashboard } from "../../services/organizer-dashboard";
 import {
@@ -11,7 +10,7 @@ import {
   type TierInput,
   updateEvent,
 } from "../../services/organizer-events";
-import { BooleanInput, DateTimeInput, FileInput, IntegerInput } from "../fields";
+import { BooleanInput, DateTimeInput, FileInput, IntegerInput, PriceInput } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";
 import { EditEventSchema, toEditRepresentation } from "../views/event";

@@ -167,7 +167,7 @@ export function registerPayRoutes(app: Api): void {
             }
           : undefined,
       });
-      return c.json(result.body as Record<string, unknown>, result.status as 201);
+      return c.json(result.body as never, result.status as 201);
     },
   );
 
@@ -235,12 +235,12 @@ export function registerPayRoutes(app: Api): void {
       const ticketIds = order.status === "COMPLETED" ? await ticketIdsFor(c.var.db, order.id) : [];
       const status =
         order.status === "PENDING"
-          ? "PENDING"
+          ? ("PENDING" as const)
           : order.status === "COMPLETED" && ticketIds.length > 0
-            ? "COMPLETED"
+            ? ("COMPLETED" as const)
             : order.status === "COMPLETED"
-              ? "PENDING"
-              : "FAILED";
+              ? ("PENDING" as const)
+              : ("FAILED" as const);
       const reason =
         order.status === "PAID_UNFULFILLED"
           ? "refund_pending"

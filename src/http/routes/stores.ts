@@ -1,6 +1,7 @@
 /** `/api/stores/` (contract §8): thin handlers over services/stores. */
+
 import { z } from "@hono/zod-openapi";
-import type { User } from "../../db/schema";
+import type { StoreRow, User } from "../../db/schema";
 import { MAX_IMAGE_BYTES } from "../../services/images";
 import {
   countOrganizerStores,
@@ -22,7 +23,7 @@ import { BooleanInput, FileInput, OptionalLink } from "../fields";
 import { PaginationQuery, pageOf, pageSchema } from "../pagination";
 import { type Api, type AppContext, defineRoute } from "../route";
 import { toEventListItem } from "../views/event-list-item";
-import { StoreDetailSchema, type StoreRow, StoreSchema, toStoreResponse } from "../views/store";
+import { StoreDetailSchema, StoreSchema, toStoreResponse } from "../views/store";
 
 const TAGS = ["Stores"];
 

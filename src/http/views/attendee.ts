@@ -4,11 +4,13 @@
  * (name, masked contacts, the masked ticket reference) and `ticket_hash` to match a scanned
  * code offline, and never the code itself, the full ticket id, an email or a phone number.
  */
+
 import { z } from "@hono/zod-openapi";
 import { TICKET_STATUSES } from "../../db/schema";
 import { maskEmail, maskPhoneNumber, maskTicketRef } from "../../lib/masking";
 import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
+import type { AttendeeRow } from "../../services/attendees";
 
 export const AttendeeSchema = z
   .object({
@@ -66,20 +68,6 @@ export const AttendeePageSchema = z
     sync_token: z.string(),
   })
   .openapi("AttendeePage");
-
-export interface AttendeeRow {
-  id: string;
-  ticketHash: string;
-  attendeeName: string;
-  attendeeEmail: string;
-  phone: string | null;
-  tierId: string;
-  tierName: string;
-  tierPrice: number;
-  status: (typeof TICKET_STATUSES)[number];
-  createdAt: number;
-  checkedInAt: number | null;
-}
 
 export function toAttendee(row: AttendeeRow): z.infer<typeof AttendeeSchema> {
   return {

@@ -3,9 +3,11 @@
  * page, the organizer's list). It takes plain values, so each listing's query decides how
  * it gets them (one joined row per event, seats summed over the tiers in SQL).
  */
+
 import { z } from "@hono/zod-openapi";
-import { EVENT_CATEGORIES, type EventCategory } from "../../db/schema";
+import { EVENT_CATEGORIES } from "../../db/schema";
 import { toNairobiIso } from "../../lib/time";
+import type { EventListItemSource } from "../../services/event-catalogue";
 import { mediaUrl } from "../../services/images";
 
 export const EventListStoreSchema = z
@@ -35,36 +37,6 @@ export const EventListItemSchema = z
   .openapi("EventListItem");
 
 export type EventListItem = z.infer<typeof EventListItemSchema>;
-
-/** The event columns a list item shows (a subset of the `events` row). */
-export interface EventListEvent {
-  id: string;
-  title: string;
-  startAt: number;
-  endAt: number;
-  locationName: string;
-  posterKey: string | null;
-  /** `events.lowest_price`: null until the event has tiers. */
-  lowestPrice: number | null;
-  category: EventCategory;
-  isPrivate: boolean;
-}
-
-export interface EventListStore {
-  id: string;
-  name: string;
-  slug: string;
-  logoKey: string | null;
-}
-
-export interface EventListItemSource {
-  event: EventListEvent;
-  /** The organizer's username. */
-  organizerName: string;
-  store: EventListStore | null;
-  /** Σ over the event's tiers of max(allocated − sold − held, 0); 0 means sold out. */
-  availableSeats: number;
-}
 
 export function toEventListItem(publicBaseUrl: string, source: EventListItemSource): EventListItem {
   const { event, store } = source;

@@ -1,10 +1,8 @@
 /** The Store object of contract §8, and a store's public page (the store plus its events). */
 import { z } from "@hono/zod-openapi";
-import type { stores } from "../../db/schema";
+import type { StoreRow } from "../../db/schema";
 import { mediaUrl } from "../../services/images";
 import { EventListItemSchema } from "./event-list-item";
-
-export type StoreRow = typeof stores.$inferSelect;
 
 export const StoreSchema = z
   .object({

@@ -1,9 +1,11 @@
 /** The ticket object of contract §5. */
+
 import { z } from "@hono/zod-openapi";
 import { TICKET_STATUSES } from "../../db/schema";
 import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
 import { mediaUrl } from "../../services/images";
+import type { TicketViewRow } from "../../services/wallet";
 
 export const TicketSchema = z
   .object({
@@ -28,26 +30,6 @@ export const TicketSchema = z
     }),
   })
   .openapi("Ticket");
-
-export interface TicketViewRow {
-  id: string;
-  qrCodeHash: string;
-  status: (typeof TICKET_STATUSES)[number];
-  createdAt: number;
-  attendeeName: string;
-  attendeeEmail: string;
-  eventId: string;
-  eventTitle: string;
-  posterKey: string | null;
-  locationName: string;
-  startAt: number;
-  endAt: number;
-  organizerName: string;
-  tierName: string;
-  tierPrice: number;
-  checkedInAt: number | null;
-  pngKey: string | null;
-}
 
 export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.infer<typeof TicketSchema> {
   return {
