@@ -6,14 +6,16 @@
  * - `parseOptions()`: the script's own flags plus `--no-record`, `--note` and `--help` (which
  *   prints the "Options" part of the script's header comment), and integer options that fall
  *   back to an environment variable;
- * - `wrangler()`: a wrangler command that must succeed, non-interactive;
+ * - `wrangler()`: a wrangler command that must succeed, non-interactive; `d1File()`: SQL
+ *   written to a scratch file and run with `wrangler d1 execute --file`;
+ * - `sleep()`;
  * - `describeMachine()`: CPUs, memory, load average, Node and wrangler versions for a report;
  * - `fmt()` / `verdict()`: figures and target verdicts in a report;
  * - `appendResults()`: a run's figures appended to bench/results/<name>.md;
  * - `bundleSource()`: modules of src/ bundled for Node with wrangler's own esbuild, so a
  *   benchmark runs the real code (e.g. the ticket signer) instead of a copy of it.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -23,6 +25,7 @@ import {
   describeCommand,
   failureDetails,
   PROJECT_ROOT,
+  parseWranglerJson,
   runWrangler,
   wranglerBin,
 } from "../scripts/wrangler.mjs";
@@ -31,6 +34,7 @@ export const NON_INTERACTIVE = { CI: "true", WRANGLER_SEND_METRICS: "false" };
 
 export const log = (message = "") => console.log(message);
 export const step = (message) => console.log(`\n▶ ${message}`);
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Parses the command line. `--help` prints the script's "Options" comment and exits.
@@ -71,6 +75,30 @@ export async function wrangler(args) {
     throw new Error(`\`${describeCommand(args)}\` failed (exit ${result.code}):\n${failureDetails(result)}`);
   }
   return result;
+}
+
+/**
+ * `wrangler d1 execute DB <target> --yes [--json] --file <file>`: `sql` is written to `file`
+ * (a scratch file, removed once wrangler succeeded) and run.
+ * @param {string[]} target where to run, e.g. `["--local", "--persist-to", dir]`
+ * @returns with `json`, wrangler's JSON: one result with its `meta` per statement; without,
+ *   wrangler's output
+ */
+export async function d1File(target, file, sql, { json = false } = {}) {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, sql, "utf8");
+  const result = await wrangler([
+    "d1",
+    "execute",
+    "DB",
+    ...target,
+    "--yes",
+    ...(json ? ["--json"] : []),
+    "--file",
+    file,
+  ]);
+  rmSync(file, { force: true });
+  return json ? parseWranglerJson(result.stdout) : result;
 }
 
 /** The machine and the software under test, for a report (`nproc` honours a cgroup v2 CPU limit). */

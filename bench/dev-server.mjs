@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeCommand, PROJECT_ROOT, wranglerBin } from "../scripts/wrangler.mjs";
-import { NON_INTERACTIVE } from "./common.mjs";
+import { NON_INTERACTIVE, sleep } from "./common.mjs";
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -32,8 +32,6 @@ export function freePort() {
     });
   });
 }
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** @typedef {{ config: string, vars?: Record<string, string>, envFile?: string, inspector?: false, logLevel?: string }} DevWorkerSpec */
 
@@ -270,16 +268,16 @@ function machineSeconds() {
   };
 }
 
+/** `cpuSnapshot()`'s label for this process by default: the load generator (and fake Daraja). */
+export const LOAD_GENERATOR = "load generator + fake Daraja (node)";
+
 /**
  * CPU seconds used so far, by process label, for the server's tree, this process and the rest.
  * @param {{ selfLabel?: string, workerdByRole?: boolean }} [options] `selfLabel`: the label of
  *   this process (the load generator); `workerdByRole`: the two workerd processes apart, by
  *   role (default), or together as "workerd".
  */
-export function cpuSnapshot(
-  server,
-  { selfLabel = "load generator + fake Daraja (node)", workerdByRole = true } = {},
-) {
+export function cpuSnapshot(server, { selfLabel = LOAD_GENERATOR, workerdByRole = true } = {}) {
   if (process.platform !== "linux") return undefined;
   const all = listProcesses();
   const tree = treePids(server.child.pid, all);

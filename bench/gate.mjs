@@ -28,7 +28,7 @@
  *   --note TEXT       a note for the results file
  */
 import crypto from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { hashPassword, sqlValue as q } from "../scripts/seed-data.mjs";
@@ -36,6 +36,7 @@ import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
 import {
   appendResults,
   bundleSource,
+  d1File,
   describeMachine,
   log,
   parseOptions,
@@ -76,14 +77,10 @@ function options() {
 const target = () => ["--local", "--persist-to", STATE_DIR];
 
 /** `wrangler d1 execute --json --file` of several statements: each result with its meta. */
-async function d1File(name, statements) {
-  mkdirSync(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, name);
-  writeFileSync(file, `${statements.map((s) => `${s};`).join("\n")}\n`, "utf8");
-  const result = await wrangler(["d1", "execute", "DB", ...target(), "--yes", "--json", "--file", file]);
-  rmSync(file, { force: true });
-  return JSON.parse(result.stdout);
-}
+const d1Statements = (name, statements) =>
+  d1File(target(), path.join(WORK_DIR, name), `${statements.map((s) => `${s};`).join("\n")}\n`, {
+    json: true,
+  });
 
 // ─── Data ─────────────────────────────────────────────────────────────────────────────────
 
@@ -174,9 +171,9 @@ async function prepareState(opts, key) {
   const data = await generateData(opts, key);
   const perFile = 40;
   for (let i = 0; i < data.statements.length; i += perFile) {
-    await d1File(`seed-${i}.sql`, data.statements.slice(i, i + perFile));
+    await d1Statements(`seed-${i}.sql`, data.statements.slice(i, i + perFile));
   }
-  const [check] = await d1File("count.sql", [
+  const [check] = await d1Statements("count.sql", [
     `SELECT COUNT(*) AS n FROM tickets WHERE event_id = ${q(data.eventId)}`,
   ]);
   const n = check?.results?.[0]?.n;
@@ -269,7 +266,7 @@ async function incrementalEvidence(eventId, syncToken) {
     "highest rowid": "SELECT MAX(rowid) FROM tickets",
   };
   const sqls = Object.values(statements);
-  const results = await d1File("evidence.sql", [
+  const results = await d1Statements("evidence.sql", [
     ...sqls.map((sql) => `EXPLAIN QUERY PLAN ${sql}`),
     ...sqls,
     ...sqls,

@@ -25,10 +25,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
+import { d1Query, PROJECT_ROOT } from "../scripts/wrangler.mjs";
 import { captureListingStatements, inlineParams, loadCatalogue } from "./catalogue-sql.mjs";
 import {
   appendResults,
+  d1File,
   describeMachine,
   fmt,
   log,
@@ -91,24 +92,14 @@ async function prepareState(opts) {
   const now = Date.now();
   const data = generateListingData({ events: opts.events, now });
   const files = buildListingSqlFiles(data);
-  mkdirSync(WORK_DIR, { recursive: true });
   for (const [i, sql] of files.entries()) {
-    const file = path.join(WORK_DIR, `seed-${i}.sql`);
-    writeFileSync(file, sql, "utf8");
-    await wrangler(["d1", "execute", "DB", ...target, "--yes", "--file", file]);
-    rmSync(file, { force: true });
+    await d1File(target, path.join(WORK_DIR, `seed-${i}.sql`), sql);
     log(`  ${i + 1}/${files.length} ${(sql.length / 1e6).toFixed(1)} MB applied`);
   }
-  const counts = await wrangler([
-    "d1",
-    "execute",
-    "DB",
-    ...target,
-    "--json",
-    "--command",
+  const [row] = await d1Query(
+    target,
     "SELECT (SELECT COUNT(*) FROM events) AS events, (SELECT COUNT(*) FROM tiers) AS tiers, (SELECT COUNT(*) FROM events_fts) AS fts",
-  ]);
-  const row = JSON.parse(counts.stdout).at(-1).results[0];
+  );
   if (row.events !== opts.events || row.tiers !== opts.events * 3 || row.fts !== opts.events) {
     throw new Error(
       `Seeding left ${JSON.stringify(row)}; expected ${opts.events} events, ×3 tiers, FTS rows.`,
@@ -209,25 +200,15 @@ async function sqlEvidence() {
     statements.push({ ...c, sql: inlineParams(captured[0].sql, captured[0].params) });
   }
   const repeats = 5;
-  const file = path.join(WORK_DIR, "listing-timing.sql");
-  mkdirSync(WORK_DIR, { recursive: true });
   const lines = [];
   for (const st of statements) for (let r = 0; r < repeats; r++) lines.push(`${st.sql};`);
   lines.push("SELECT 1;");
-  writeFileSync(file, `${lines.join("\n")}\n`, "utf8");
-  const result = await wrangler([
-    "d1",
-    "execute",
-    "DB",
-    "--local",
-    "--persist-to",
-    STATE_DIR,
-    "--json",
-    "--file",
-    file,
-  ]);
-  rmSync(file, { force: true });
-  const json = JSON.parse(result.stdout);
+  const json = await d1File(
+    ["--local", "--persist-to", STATE_DIR],
+    path.join(WORK_DIR, "listing-timing.sql"),
+    `${lines.join("\n")}\n`,
+    { json: true },
+  );
   const durations = json.map((r) => Number(r.meta?.duration ?? Number.NaN));
   const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
   const byWord = new Map();

@@ -29,11 +29,12 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-/** Count, p50, p90, p99, max and mean of `values` (any order; NaN where there are none). */
+/** Count, min, p50, p90, p99, max and mean of `values` (any order; NaN where there are none). */
 export function stats(values) {
   const sorted = [...values].sort((a, b) => a - b);
   return {
     n: sorted.length,
+    min: sorted[0] ?? Number.NaN,
     p50: percentile(sorted, 50),
     p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),

@@ -26,49 +26,31 @@
  *   --no-record         do not append to bench/results/render.md
  *   --note TEXT         a note for the results file
  */
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { unstable_startWorker } from "wrangler";
 import { photoJpeg } from "../scripts/photo-jpeg.mjs";
+import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
+import { appendResults, fmt, log, parseOptions, verdict } from "./common.mjs";
+import { stats } from "./load.mjs";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const RESULTS_FILE = path.join(ROOT, "bench", "results", "render.md");
 const TARGET_MS = 15;
 const TARGET_BYTES = 60 * 1024;
 const ISOLATE_LIMIT_MB = 128;
 
-const log = (message = "") => console.log(message);
-
 function options() {
-  const { values } = parseArgs({
-    options: {
-      tickets: { type: "string" },
-      warmup: { type: "string" },
-      batches: { type: "string" },
-      "no-record": { type: "boolean", default: false },
-      note: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { number, record, note } = parseOptions(import.meta.url, {
+    tickets: { type: "string" },
+    warmup: { type: "string" },
+    batches: { type: "string" },
   });
-  if (values.help) {
-    const source = readFileSync(new URL(import.meta.url), "utf8");
-    log(source.slice(source.indexOf("Options"), source.indexOf("*/")).replace(/^ \* ?/gm, ""));
-    process.exit(0);
-  }
-  const number = (flag, env, fallback) => {
-    const value = Number(flag ?? process.env[env] ?? fallback);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${env} must be a positive integer`);
-    return value;
-  };
   return {
-    tickets: number(values.tickets, "BENCH_TICKETS", 200),
-    warmup: number(values.warmup, "BENCH_WARMUP", 20),
-    batches: number(values.batches, "BENCH_BATCHES", 5),
-    record: !values["no-record"],
-    note: values.note ?? "",
+    tickets: number("tickets", "BENCH_TICKETS", 200, 1),
+    warmup: number("warmup", "BENCH_WARMUP", 20, 1),
+    batches: number("batches", "BENCH_BATCHES", 5, 1),
+    record,
+    note,
   };
 }
 
@@ -130,24 +112,6 @@ function cpuSeconds(pids) {
 
 // --- measurement --------------------------------------------------------------------------
 
-function percentile(sorted, p) {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, index)];
-}
-
-function summarise(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return {
-    n: sorted.length,
-    min: sorted[0],
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted.at(-1),
-  };
-}
-
 async function timed(worker, url, init) {
   const started = performance.now();
   const response = await worker.fetch(url, init);
@@ -170,23 +134,22 @@ async function series(worker, base, pathAndQuery, count, pids) {
   }
   const cpu = cpuSeconds(pids) - cpuBefore;
   return {
-    time: summarise(times),
-    size: summarise(sizes),
+    time: stats(times),
+    size: stats(sizes),
     cpuMsPerRequest: (cpu * 1000) / count,
     withPoster,
   };
 }
 
-const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
 const kb = (bytes) => `${fmt(bytes / 1024, 1)} KB`;
 
 async function main() {
   const opts = options();
   const resvgVersion = JSON.parse(
-    readFileSync(path.join(ROOT, "node_modules/@resvg/resvg-wasm/package.json"), "utf8"),
+    readFileSync(path.join(PROJECT_ROOT, "node_modules/@resvg/resvg-wasm/package.json"), "utf8"),
   ).version;
   const wranglerVersion = JSON.parse(
-    readFileSync(path.join(ROOT, "node_modules/wrangler/package.json"), "utf8"),
+    readFileSync(path.join(PROJECT_ROOT, "node_modules/wrangler/package.json"), "utf8"),
   ).version;
   const load = os.loadavg();
 
@@ -196,7 +159,7 @@ async function main() {
 
   log("▶ Starting the bench Worker in workerd (wrangler unstable_startWorker)");
   const worker = await unstable_startWorker({
-    config: path.join(ROOT, "bench", "render", "wrangler.toml"),
+    config: path.join(PROJECT_ROOT, "bench", "render", "wrangler.toml"),
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, logLevel: "warn", persist: false },
   });
   try {
@@ -302,7 +265,7 @@ async function main() {
       );
     }
     out("");
-    const batch = summarise(batchTimes);
+    const batch = stats(batchTimes);
     out(
       `- Instantiating resvg's wasm in a fresh isolate: ${fmt(init.ms)} ms; the first render after it (font parsing, code warming up): ${fmt(first.ms)} ms. Poster preparation (decode 1080×1350 JPEG, scale, re-encode): ${fmt(prepared.ms)} ms, once per poster per isolate`,
     );
@@ -318,24 +281,14 @@ async function main() {
     out(
       `- workerd resident memory: ${fmt(idle.rss)} MB idle, ${fmt(initialised.rss)} MB once resvg is instantiated, ${fmt(afterFirst.rss)} MB after the first render, ${fmt(warm.rss)} MB after warm-up, ${fmt(afterPlain.rss)} MB after ${opts.tickets} plain renders of one event, ${fmt(afterPoster.rss)} MB after the poster series, ${fmt(afterBatches.rss)} MB after the batches; peak ${fmt(afterBatches.hwm)} MB. growth over idle at the peak ${fmt(afterBatches.hwm - idle.rss)} MB. That is the whole process, runtime included, with V8 collecting garbage lazily because nothing limits it locally (the 128 MB isolate limit is not enforced by local workerd)`,
     );
-    const met = (ok) => (ok ? "met" : "**missed**");
     const overNoop = (s) => s.cpuMsPerRequest - noop.cpuMsPerRequest;
     const largest = Math.max(plain.size.max, cold.size.max, withPoster.size.max, posterCold.size.max);
     out(
-      `- Targets: ≤ ${TARGET_MS} ms per ticket without poster, judged on the warm series (a sale delivers many tickets of one event to the same isolates) — p50 ${fmt(plain.time.p50)} ms (${met(plain.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(plain))} ms over an empty request (${met(overNoop(plain) <= TARGET_MS)}); the cold series for comparison — p50 ${fmt(cold.time.p50)} ms (${met(cold.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(cold))} ms (${met(overNoop(cold) <= TARGET_MS)}); PNG ≤ 60 KB — largest ${kb(largest)} (${met(largest <= TARGET_BYTES)}); a batch of 10 well inside ${ISOLATE_LIMIT_MB} MB — wasm heap ${fmt(wasmMb)} MB plus one ticket's buffers (~2 MB each, released between tickets) and the renderer's caches (32 tiles, under 8 MB; 8 quantised poster heads, about 1.2 MB) (${wasmMb < ISOLATE_LIMIT_MB / 4 ? "met" : "**check**"})`,
+      `- Targets: ≤ ${TARGET_MS} ms per ticket without poster, judged on the warm series (a sale delivers many tickets of one event to the same isolates) — p50 ${fmt(plain.time.p50)} ms (${verdict(plain.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(plain))} ms over an empty request (${verdict(overNoop(plain) <= TARGET_MS)}); the cold series for comparison — p50 ${fmt(cold.time.p50)} ms (${verdict(cold.time.p50 <= TARGET_MS)}), CPU ${fmt(overNoop(cold))} ms (${verdict(overNoop(cold) <= TARGET_MS)}); PNG ≤ 60 KB — largest ${kb(largest)} (${verdict(largest <= TARGET_BYTES)}); a batch of 10 well inside ${ISOLATE_LIMIT_MB} MB — wasm heap ${fmt(wasmMb)} MB plus one ticket's buffers (~2 MB each, released between tickets) and the renderer's caches (32 tiles, under 8 MB; 8 quantised poster heads, about 1.2 MB) (${wasmMb < ISOLATE_LIMIT_MB / 4 ? "met" : "**check**"})`,
     );
     out("");
 
-    if (opts.record) {
-      if (!existsSync(RESULTS_FILE)) {
-        writeFileSync(
-          RESULTS_FILE,
-          "# Render benchmark results\n\nAppended by `npm run bench:render` (bench/render.mjs), newest last.\n\n",
-        );
-      }
-      appendFileSync(RESULTS_FILE, `${lines.join("\n")}\n`);
-      log(`✔ Appended to ${path.relative(ROOT, RESULTS_FILE)}`);
-    }
+    if (opts.record) appendResults("render", "Render", lines.join("\n"));
   } finally {
     await worker.dispose();
   }

@@ -1,0 +1,62 @@
+/**
+ * The flash-sale benchmark's command line (`npm run bench:flash-sale -- --help` prints the
+ * part below).
+ *
+ * Options (flags, or the environment variable in brackets):
+ *   --buyers N                  distinct buyers [FLASH_BUYERS]                       default 2000
+ *   --seats N                   seats in the tier [FLASH_SEATS]                      default 500
+ *   --concurrency N             purchases in flight [FLASH_CONCURRENCY]              default 64
+ *   --callback-concurrency N    callbacks / verifies in flight [FLASH_CALLBACK_CONCURRENCY]  default = concurrency
+ *   --health-requests N         measured health requests [FLASH_HEALTH_REQUESTS]     default = buyers
+ *   --warmup N                  warm-up health requests (and N/10 purchases on the probe tier) [FLASH_WARMUP]  default 200
+ *   --capacity N                purchases on the probe tier (plenty of seats: all accepted) at the same
+ *                               concurrency, for purchase throughput without sold-out answers [FLASH_CAPACITY]  default 500
+ *   --probes N                  one-at-a-time probes of each kind [FLASH_PROBES]     default 50
+ *   --price N                   tier price, KES [FLASH_PRICE]                        default 1000
+ *   --inspector on|off          off: start the same runtime through wrangler's programmatic API without the
+ *                               DevTools inspector (bench/dev-worker.mjs) to show what it costs [FLASH_INSPECTOR]  default on
+ *   --log-level LEVEL           wrangler dev's --log-level (worker logs go to bench/.state/flash-sale/wrangler-dev.log) default warn
+ *   --keep-state                keep the state, source snapshot and builds in bench/.state/flash-sale (rebuilt each run)
+ *   --no-record                 do not append to bench/results/flash-sale.md
+ *   --note TEXT                 a note for the results file
+ */
+import { parseOptions } from "../common.mjs";
+
+export function options() {
+  const { values, number, record, note } = parseOptions(import.meta.url, {
+    buyers: { type: "string" },
+    seats: { type: "string" },
+    concurrency: { type: "string" },
+    "callback-concurrency": { type: "string" },
+    "health-requests": { type: "string" },
+    warmup: { type: "string" },
+    probes: { type: "string" },
+    capacity: { type: "string" },
+    price: { type: "string" },
+    "keep-state": { type: "boolean", default: false },
+    "log-level": { type: "string", default: "warn" },
+    inspector: { type: "string" },
+  });
+  const buyers = number("buyers", "FLASH_BUYERS", 2000, 1);
+  const concurrency = number("concurrency", "FLASH_CONCURRENCY", 64, 1);
+  return {
+    buyers,
+    seats: number("seats", "FLASH_SEATS", 500, 1),
+    concurrency,
+    callbackConcurrency: number("callback-concurrency", "FLASH_CALLBACK_CONCURRENCY", concurrency, 1),
+    healthRequests: number("health-requests", "FLASH_HEALTH_REQUESTS", buyers, 1),
+    warmup: number("warmup", "FLASH_WARMUP", 200, 0),
+    probes: number("probes", "FLASH_PROBES", 50, 0),
+    capacity: number("capacity", "FLASH_CAPACITY", 500, 0),
+    price: number("price", "FLASH_PRICE", 1000, 1),
+    keepState: values["keep-state"],
+    logLevel: values["log-level"],
+    inspector: (() => {
+      const value = values.inspector ?? process.env.FLASH_INSPECTOR ?? "on";
+      if (value !== "on" && value !== "off") throw new Error("--inspector must be on or off");
+      return value;
+    })(),
+    record,
+    note,
+  };
+}
