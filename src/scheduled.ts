@@ -14,10 +14,10 @@ import {
   mailLog,
   rateLimits,
 } from "./db/schema";
-import { requeueUndeliveredOrders } from "./delivery/ticket-email";
 import { describeError } from "./lib/logger";
 import { MAIL_RETRY_WINDOW_MS } from "./mail/mailer";
 import { settlePendingOrders } from "./services/settlement";
+import { requeueUndeliveredOrders } from "./services/ticket-delivery";
 
 const DAY = 24 * 60 * 60 * 1000;
 /** A QUEUED mail untouched this long lost its queue message; send it again. */
