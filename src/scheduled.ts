@@ -1,27 +1,18 @@
 /**
  * The cron trigger (every minute): settle PENDING orders whose hold lapsed (STK query), then
- * housekeeping that keeps D1 small and nothing stuck.
+ * housekeeping that keeps D1 small and nothing stuck. Each step lives beside the table it
+ * works on; this file only sequences them.
  * Each step is independent and bounded; one failing does not stop the others.
  */
-import { and, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
 import type { Services } from "./compose";
-import type { Database } from "./db/client";
-import {
-  accountTokens,
-  authSessions,
-  blacklistedTokens,
-  idempotencyKeys,
-  mailLog,
-  rateLimits,
-} from "./db/schema";
-import { requeueUndeliveredOrders } from "./delivery/ticket-email";
 import { describeError } from "./lib/logger";
-import { MAIL_RETRY_WINDOW_MS } from "./mail/mailer";
+import { requeueStuckMail } from "./mail/mail-sweeps";
+import { purgeAccountTokens } from "./services/account-token-purges";
+import { purgeIdempotencyKeys } from "./services/idempotency-purges";
+import { purgeRateLimits } from "./services/rate-limit";
+import { purgeDeadSessions, purgeExpiredBlacklist } from "./services/session-purges";
 import { settlePendingOrders } from "./services/settlement";
-
-const DAY = 24 * 60 * 60 * 1000;
-/** A QUEUED mail untouched this long lost its queue message; send it again. */
-const STUCK_MAIL_MS = 5 * 60 * 1000;
+import { requeueUndeliveredOrders } from "./services/ticket-delivery";
 
 export async function runScheduled(
   services: Services,
@@ -58,69 +49,4 @@ export async function runScheduled(
   }
   log.info("cron finished", results);
   return results;
-}
-
-async function purgeExpiredBlacklist(db: Database, now: number): Promise<number> {
-  const rows = await db
-    .delete(blacklistedTokens)
-    .where(lt(blacklistedTokens.expiresAt, now))
-    .returning({ jti: blacklistedTokens.jti });
-  return rows.length;
-}
-
-async function purgeDeadSessions(db: Database, now: number): Promise<number> {
-  // Keep revoked sessions a week for audit; expired ones can go at once.
-  const rows = await db
-    .delete(authSessions)
-    .where(
-      or(
-        lt(authSessions.expiresAt, now),
-        and(isNotNull(authSessions.revokedAt), lt(authSessions.revokedAt, now - 7 * DAY)),
-      ),
-    )
-    .returning({ id: authSessions.id });
-  return rows.length;
-}
-
-async function purgeAccountTokens(db: Database, now: number): Promise<number> {
-  const rows = await db
-    .delete(accountTokens)
-    .where(lt(accountTokens.expiresAt, now - DAY))
-    .returning({ id: accountTokens.id });
-  return rows.length;
-}
-
-async function purgeRateLimits(db: Database, now: number): Promise<number> {
-  const rows = await db
-    .delete(rateLimits)
-    .where(lt(rateLimits.expiresAt, now))
-    .returning({ key: rateLimits.key });
-  return rows.length;
-}
-
-async function purgeIdempotencyKeys(db: Database, now: number): Promise<number> {
-  const rows = await db
-    .delete(idempotencyKeys)
-    .where(lt(idempotencyKeys.expiresAt, now))
-    .returning({ key: idempotencyKeys.key });
-  return rows.length;
-}
-
-async function requeueStuckMail(db: Database, queue: Queue, now: number): Promise<number> {
-  const stuck = await db
-    .select({ id: mailLog.id })
-    .from(mailLog)
-    .where(
-      and(
-        eq(mailLog.status, "QUEUED"),
-        lt(mailLog.createdAt, now - STUCK_MAIL_MS),
-        // Keep trying for a day (Brevo down for an hour must not lose mail), then a human looks.
-        gt(mailLog.createdAt, now - MAIL_RETRY_WINDOW_MS),
-        or(isNull(mailLog.lockedUntil), lt(mailLog.lockedUntil, now)),
-      ),
-    )
-    .limit(100);
-  if (stuck.length === 0) return 0;
-  await queue.sendBatch(stuck.map((row) => ({ body: { type: "mail", mailId: row.id } })));
-  return stuck.length;
 }

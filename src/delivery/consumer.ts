@@ -6,9 +6,10 @@
  */
 import type { Services } from "../compose";
 import { describeError } from "../lib/logger";
-import { deliverMail } from "../mail/mailer";
-import { type DeliveryJob, isDeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
-import { deliverOrderTickets, markDeliveryFailed, recordMailOutcome } from "./ticket-email";
+import { markDeliveryFailed } from "../services/ticket-delivery";
+import { DeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
+import { runMailJob } from "./mail-job";
+import { runOrderTicketsJob } from "./order-tickets";
 
 /** 10 s, 20 s, 40 s, ... capped at 15 minutes. */
 export function retryDelaySeconds(attempts: number): number {
@@ -28,16 +29,16 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
   const { db, log } = services;
 
   for (const message of batch.messages) {
-    const job = message.body;
-    if (!isDeliveryJob(job)) {
+    const parsed = DeliveryJob.safeParse(message.body);
+    if (!parsed.success) {
       // Malformed: retrying cannot fix it. Straight to the dead-letter queue for a human to
       // read; only if that send fails does it take the slow road (retries, then the DLQ).
       log.error("malformed delivery job; to the dead-letter queue", {
         message_id: message.id,
-        body: JSON.stringify(job)?.slice(0, 500),
+        body: JSON.stringify(message.body)?.slice(0, 500),
       });
       try {
-        await services.deadLetters.send(job);
+        await services.deadLetters.send(message.body);
         message.ack();
       } catch (error) {
         log.error("could not dead-letter a malformed job; retrying it", describeError(error));
@@ -45,6 +46,7 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
       }
       continue;
     }
+    const job = parsed.data;
     try {
       await runJob(job, services);
       message.ack();
@@ -81,16 +83,9 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
 
 async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
   switch (job.type) {
-    case "mail": {
-      const outcome = await deliverMail(deps, job.mailId);
-      await recordMailOutcome(deps.db, job.mailId, outcome);
-      deps.log.info("mail delivery", { mail_id: job.mailId, outcome });
-      return;
-    }
-    case "order_tickets": {
-      const outcome = await deliverOrderTickets(deps, { orderId: job.orderId, resend: job.resend });
-      deps.log.info("ticket delivery", { order_id: job.orderId, resend: job.resend ?? null, outcome });
-      return;
-    }
+    case "mail":
+      return runMailJob(deps, job);
+    case "order_tickets":
+      return runOrderTicketsJob(deps, job);
   }
 }

@@ -38,7 +38,7 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-export interface PaletteImage {
+interface PaletteImage {
   /** r, g, b per palette entry. */
   colors: Uint8Array;
   /** PNG scanlines: per row a filter byte (0, "None") and then one palette index per pixel. */
@@ -359,12 +359,7 @@ class BinnedPalette implements MappedPalette {
 }
 
 /** `choosePalette` and the image's PNG scanlines in it. */
-export function quantizeToScanlines(
-  rgba: Uint8Array,
-  width: number,
-  height: number,
-  maxColors = 256,
-): PaletteImage {
+function quantizeToScanlines(rgba: Uint8Array, width: number, height: number, maxColors = 256): PaletteImage {
   const palette = choosePalette(rgba, width, height, maxColors);
   const aligned = rgba.byteOffset % 4 === 0 ? rgba : rgba.slice();
   const pixels = new Uint32Array(aligned.buffer, aligned.byteOffset, width * height);
@@ -507,11 +502,4 @@ export function encodeIndexedPng(
     offset += part.length;
   }
   return out;
-}
-
-/** Width and height from a PNG's IHDR, or null if `bytes` is not a PNG. */
-export function pngDimensions(bytes: Uint8Array): { width: number; height: number } | null {
-  if (bytes.length < 24 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
 }

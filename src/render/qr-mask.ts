@@ -109,7 +109,7 @@ function penaltyTable(): Uint8Array {
  * the dark count. The integer part is summed first and the dark-ratio term added last, in the
  * library's arithmetic, so equal layouts score equal floats.
  */
-export function lostPoint(dark: Uint8Array, n: number): number {
+function lostPoint(dark: Uint8Array, n: number): number {
   const penalties = penaltyTable();
   // Each module's column of three (above, itself, below), off the symbol as light.
   const columns = new Uint8Array(n * n);

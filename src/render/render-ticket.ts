@@ -64,7 +64,7 @@ import {
 } from "./ticket-svg";
 
 /** Posters beyond this many pixels are not decoded (RGBA: 4 bytes each in a 128 MB isolate). */
-export const MAX_POSTER_PIXELS = 8_000_000;
+const MAX_POSTER_PIXELS = 8_000_000;
 /** What one ticket PNG may weigh (it is an email attachment, several per order). */
 export const MAX_TICKET_PNG_BYTES = 60 * 1024;
 /**

@@ -18,7 +18,7 @@ import type { FontMetrics } from "./font-metrics";
 import { type QrSymbol, qrPath as qrModulesPath, qrSymbol } from "./qr";
 import { drawableText, ellipsize, escapeXml, type TextStyle, wrapText } from "./text-layout";
 
-export const TICKET_WIDTH = 600;
+const TICKET_WIDTH = 600;
 export const FONT_FAMILY = "Roboto";
 
 /** Behind the card; the renderer fills the canvas with it (see render-ticket.ts). */

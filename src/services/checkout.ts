@@ -8,7 +8,6 @@ import { and, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import { type Database, runBatch } from "../db/client";
 import { type Order, orders, tiers, type User, users } from "../db/schema";
-import { queueTicketEmail } from "../delivery/ticket-email";
 import { isTierOnSale } from "../http/views/event";
 import { type DarajaClient, DarajaError, type StkCallback } from "../integrations/mpesa/types";
 import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
@@ -23,6 +22,7 @@ import {
   idempotentOrderId,
   releaseIdempotencyKey,
 } from "./idempotency";
+import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
 import { tierSaleFacts } from "./tier-sale-cache";
 

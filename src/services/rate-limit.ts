@@ -11,7 +11,7 @@
  * Every change is one conditional UPDATE whose subqueries read the stored JSON array, so two
  * requests at once cannot both take the last slot.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { rateLimits } from "../db/schema";
 
@@ -119,4 +119,13 @@ export async function consumeLimit(
 export async function clearLimits(db: Database, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
   await db.delete(rateLimits).where(inArray(rateLimits.key, keys));
+}
+
+/** For the cron: drop limits whose every hit has left its window. Returns how many rows it deleted. */
+export async function purgeRateLimits(db: Database, now: number): Promise<number> {
+  const rows = await db
+    .delete(rateLimits)
+    .where(lt(rateLimits.expiresAt, now))
+    .returning({ key: rateLimits.key });
+  return rows.length;
 }

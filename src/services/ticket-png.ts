@@ -62,7 +62,7 @@ export function loadTicketArt(db: Database, where: SQL | undefined): Promise<Tic
     .orderBy(asc(tickets.seatIndex));
 }
 
-export async function loadTicketArtById(db: Database, ticketId: string): Promise<TicketArtRow | undefined> {
+async function loadTicketArtById(db: Database, ticketId: string): Promise<TicketArtRow | undefined> {
   const [row] = await loadTicketArt(db, eq(tickets.id, ticketId));
   return row;
 }

@@ -3,10 +3,10 @@
  * rendered ticket `GET /api/tickets/{id}/png/` and `POST /api/tickets/{id}/resend/`.
  */
 import { z } from "@hono/zod-openapi";
-import { requestTicketResend } from "../../delivery/ticket-email";
 import { DomainError } from "../../lib/errors";
 import { ticketReference } from "../../render/ticket-svg";
 import { visibleTicketPng } from "../../services/ticket-png";
+import { requestTicketResend } from "../../services/ticket-resend";
 import { getVisibleTicket, listOwnTickets } from "../../services/wallet";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";

@@ -1,0 +1,52 @@
+/**
+ * The resend use case (`POST /api/tickets/{id}/resend/`): the owner asks for the order's
+ * tickets email again, rate-limited per ticket.
+ */
+import { and, eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { events, orders, tickets, type User } from "../db/schema";
+import type { DeliveryJob } from "../delivery/jobs";
+import { DomainError } from "../lib/errors";
+import { consumeLimit } from "./rate-limit";
+import { canViewTicket } from "./wallet";
+
+/** At most this many resends per ticket per hour (contract §5). */
+const RESEND_LIMIT = { max: 3, windowMs: 60 * 60 * 1000 };
+
+/**
+ * A new copy is queued (its own dedupe key, so it too is sent once); an order whose delivery
+ * had FAILED goes back to PENDING meanwhile.
+ * Not visible → 404; visible but not the owner (organizer, scanner) → 403; cancelled → 409.
+ */
+export async function requestTicketResend(
+  deps: { db: Database; queue: Queue<DeliveryJob> },
+  viewer: User,
+  ticketId: string,
+  now = Date.now(),
+): Promise<{ orderId: string }> {
+  const [ticket] = await deps.db
+    .select({
+      orderId: tickets.orderId,
+      ownerId: tickets.ownerId,
+      status: tickets.status,
+      organizerId: events.organizerId,
+    })
+    .from(tickets)
+    .innerJoin(events, eq(events.id, tickets.eventId))
+    .where(eq(tickets.id, ticketId))
+    .limit(1);
+  if (!ticket || !canViewTicket(viewer, ticket)) throw DomainError.notFound();
+  if (ticket.ownerId !== viewer.id)
+    throw DomainError.forbidden("Only the ticket's owner can have it sent again.");
+  if (ticket.status === "CANCELLED") throw new DomainError("ticket_cancelled", "This ticket was cancelled.");
+
+  const limit = await consumeLimit(deps.db, { key: `ticket_resend:${ticketId}`, ...RESEND_LIMIT }, now);
+  if (!limit.allowed) throw DomainError.throttled(limit.retryAfter);
+
+  await deps.db
+    .update(orders)
+    .set({ deliveryStatus: "PENDING" })
+    .where(and(eq(orders.id, ticket.orderId), eq(orders.deliveryStatus, "FAILED")));
+  await deps.queue.send({ type: "order_tickets", orderId: ticket.orderId, resend: crypto.randomUUID() });
+  return { orderId: ticket.orderId };
+}
