@@ -6,9 +6,9 @@
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type EventCategory, events, stores, tiers, users } from "../db/schema";
-import type { TierRow } from "../http/views/event";
 import type { EventListItemSource } from "../http/views/event-list-item";
 import { DomainError } from "../lib/errors";
+import type { TierRow } from "./tier-rules";
 
 export const EVENT_ORDERINGS = [
   "start_datetime",
