@@ -7,7 +7,7 @@ import { loadConfig } from "../src/config";
 import { createDb } from "../src/db/client";
 import { orders } from "../src/db/schema";
 import { loadTicketKey } from "../src/lib/ticket-signing";
-import { settleOrder } from "../src/services/checkout";
+import { settleOrder } from "../src/services/settlement";
 import { networkFakes } from "./fakes/network";
 import { countRows, latestLink, registerUser } from "./helpers/accounts";
 import { TestClient, uniqueName } from "./helpers/client";
@@ -486,6 +486,57 @@ describe("Idempotency-Key", () => {
     expect(other.status).toBe(422);
     expect(other.body.code).toBe("idempotency_conflict");
     expect(await tierCounts(tiers[0]?.id ?? "")).toEqual({ sold: 0, held: 2 });
+  });
+});
+
+describe("Idempotency-Key replays", () => {
+  it("answers a replay byte for byte like the first answer, paid or free", async () => {
+    const { tiers } = await eventWithTiers([
+      { name: "Regular", price: 100, quantity_allocated: 10 },
+      { name: "Free", price: 0, quantity_allocated: 10 },
+    ]);
+    const { client } = await buyer();
+    for (const tier of tiers) {
+      const key = crypto.randomUUID();
+      const body = { tier_id: tier.id, phone_number: "0712345678", quantity: 2 };
+      const first = await client.post("/api/pay/initiate/", body, { headers: { "idempotency-key": key } });
+      const second = await client.post("/api/pay/initiate/", body, { headers: { "idempotency-key": key } });
+      expect([201, 202], first.text).toContain(first.status);
+      expect(second.status).toBe(first.status);
+      expect(second.text).toBe(first.text);
+    }
+  });
+
+  it("replays an answer stored in the earlier format (the HTTP body itself) unchanged", async () => {
+    const { tiers } = await eventWithTiers([{ name: "Regular", price: 100, quantity_allocated: 10 }]);
+    const { client } = await buyer();
+    const key = crypto.randomUUID();
+    const body = { tier_id: tiers[0]?.id, phone_number: "0712345678" };
+    const first = await client.post("/api/pay/initiate/", body, { headers: { "idempotency-key": key } });
+    expect(first.status, first.text).toBe(202);
+    await env.DB.prepare("UPDATE idempotency_keys SET response_status = 202, response_body = ? WHERE key = ?")
+      .bind(first.text, key)
+      .run();
+    const second = await client.post("/api/pay/initiate/", body, { headers: { "idempotency-key": key } });
+    expect(second.status).toBe(202);
+    expect(second.text).toBe(first.text);
+  });
+});
+
+describe("API documentation of /api/pay/", () => {
+  it("documents Daraja's callback with its request and response schemas", async () => {
+    const res = await new TestClient().get<{
+      paths: Record<string, Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown> };
+    }>("/api/schema/");
+    const callback = res.body.paths["/api/pay/callback/{token}/"]?.post;
+    expect(JSON.stringify(callback?.requestBody)).toContain("#/components/schemas/StkCallback");
+    expect(JSON.stringify(callback?.responses?.["200"])).toContain(
+      "#/components/schemas/StkCallbackAccepted",
+    );
+    for (const name of ["StkCallback", "PaymentInitiated", "BookingConfirmed", "PaymentStatus"]) {
+      expect(res.body.components.schemas[name], name).toBeDefined();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 /**
- * Bench-only Worker: the real checkout code (src/services/checkout.ts) with every D1 call,
+ * Bench-only Worker: the real checkout and settlement code (src/services/checkout/initiate.ts,
+ * src/services/settlement.ts) with every D1 call,
  * every call on the tier's Durable Object and every Daraja call timed, one request at a
  * time. It answers `POST /run` with a timeline per operation, so the benchmark can say how
  * much of a purchase is D1, the seat object, Daraja, and (by difference with the HTTP
@@ -16,7 +17,8 @@ import { sql } from "drizzle-orm";
 import { loadConfig } from "../../src/config";
 import { createDb } from "../../src/db/client";
 import { darajaClientFor } from "../../src/integrations/mpesa";
-import { initiateCheckout, processStkCallback } from "../../src/services/checkout";
+import { initiateCheckout } from "../../src/services/checkout/initiate";
+import { settleStkCallback } from "../../src/services/settlement";
 
 export { TierInventory } from "../../src/inventory/tier-inventory";
 
@@ -103,6 +105,11 @@ function deps(env, ctx, timeline) {
   };
 }
 
+/** The status the API answers a checkout result with (src/http/routes/pay.ts). */
+function httpStatus(result) {
+  return result.kind === "booked" ? 201 : 202;
+}
+
 export default {
   /** The API's config makes this Worker a consumer of the delivery queue: drop those jobs. */
   async queue(batch) {
@@ -133,9 +140,11 @@ export default {
         user: null,
         email: `timing-${i}@flash-sale.bench`,
         name: `Timing Buyer ${i}`,
+        currentUser: async () => null,
       });
-      runs.accepted.push({ status: result.status, timeline });
-      if (result.status === 202) pushes.push({ body: result.body, phone });
+      runs.accepted.push({ status: httpStatus(result), timeline });
+      if (result.kind === "payment_started")
+        pushes.push({ checkoutRequestId: result.checkoutRequestId, phone });
     }
     for (let i = 0; i < n; i++) {
       const timeline = [];
@@ -148,18 +157,19 @@ export default {
           user: null,
           email: `timing-late-${i}@flash-sale.bench`,
           name: `Late Buyer ${i}`,
+          currentUser: async () => null,
         });
-        status = result.status;
+        status = httpStatus(result);
       } catch (error) {
-        status = error?.status ?? 500;
+        status = error?.code === "sold_out" ? 409 : 500;
       }
       runs.soldOut.push({ status, timeline });
     }
     for (const [i, push] of pushes.entries()) {
       const timeline = [];
-      const outcome = await processStkCallback(deps(env, ctx, timeline), {
+      const outcome = await settleStkCallback(deps(env, ctx, timeline), {
         merchantRequestId: `timing-${i}`,
-        checkoutRequestId: push.body.checkout_request_id,
+        checkoutRequestId: push.checkoutRequestId,
         resultCode: 0,
         resultDesc: "The service request is processed successfully.",
         metadata: {

@@ -8,7 +8,8 @@
  * shard first and then the others; `snapshot` sums the shards. That change lives entirely
  * behind these functions.
  */
-import type { ConfirmResult, TierInventory, TierSeed } from "./tier-inventory";
+import type { TierInventory } from "./tier-inventory";
+import type { ConfirmResult, TierSeed } from "./types";
 
 export function tierInventory(
   namespace: DurableObjectNamespace<TierInventory>,
@@ -44,7 +45,3 @@ export async function confirmSeats(
   if (!second.ok && second.reason === "needs_seed") throw new Error("tier inventory refused its seed");
   return second;
 }
-
-/** SQL to copy a snapshot into D1 without ever rolling the copy back to an older version. */
-export const COPY_COUNTS_SQL =
-  "UPDATE tiers SET quantity_sold = ?, quantity_held = ?, inventory_version = ? WHERE id = ? AND inventory_version < ?";

@@ -6,8 +6,8 @@
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { type EventCategory, events, stores, tiers, users } from "../db/schema";
-import type { TierRow } from "../http/views/event";
 import { DomainError } from "../lib/errors";
+import type { TierRow } from "./tier-rules";
 
 /** The event columns a list item shows (a subset of the `events` row). */
 export interface EventListEvent {

@@ -2,6 +2,10 @@
  * `Idempotency-Key` (contract §4): the same key and body returns the first answer and
  * charges once; the same key with another body is a 422. Keys are scoped by caller and kept
  * for 24 hours. A row without a response means the first request is still running.
+ *
+ * What a row keeps is the use case's result as domain data (JSON in `response_body`), never
+ * an HTTP answer: the HTTP layer shapes a replay exactly as it shaped the first answer.
+ * (`response_status` is only set on rows written before that; see checkout/result.ts.)
  */
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -10,9 +14,10 @@ import { sha256Hex } from "../lib/crypto";
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 
-export type IdempotencyClaim =
+type IdempotencyClaim =
   | { kind: "new" }
-  | { kind: "replay"; status: number; body: unknown }
+  /** The first request's result, as it was stored (the caller checks its shape). */
+  | { kind: "replay"; result: unknown }
   | { kind: "conflict" }
   | { kind: "in_progress" };
 
@@ -60,14 +65,15 @@ export async function claimIdempotencyKey(
   });
   if (!existing) return { kind: "new" };
   if (existing.requestHash !== id.requestHash) return { kind: "conflict" };
-  if (existing.responseStatus === null || existing.responseBody === null) return { kind: "in_progress" };
-  return { kind: "replay", status: existing.responseStatus, body: JSON.parse(existing.responseBody) };
+  if (existing.responseBody === null) return { kind: "in_progress" };
+  return { kind: "replay", result: JSON.parse(existing.responseBody) };
 }
 
-export function completeIdempotencyKey(db: Database, id: IdempotencyScope, status: number, body: unknown) {
+/** Record the first request's result: from now on the key replays it. */
+export function completeIdempotencyKey(db: Database, id: IdempotencyScope, result: unknown) {
   return db
     .update(idempotencyKeys)
-    .set({ responseStatus: status, responseBody: JSON.stringify(body) })
+    .set({ responseBody: JSON.stringify(result) })
     .where(and(eq(idempotencyKeys.scope, id.scope), eq(idempotencyKeys.key, id.key)));
 }
 

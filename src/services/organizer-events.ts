@@ -7,7 +7,6 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type EventCategory, events, orders, stores, tickets, tiers, type User, users } from "../db/schema";
-import type { EventRow, TierRow } from "../http/views/event";
 import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import { DomainError, type FieldErrors } from "../lib/errors";
@@ -15,6 +14,7 @@ import { escapeHtml } from "../lib/html";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
+import type { EventRow, TierRow } from "./tier-rules";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
 
 export interface OrganizerEventDeps {

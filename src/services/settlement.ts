@@ -1,26 +1,315 @@
 /**
- * Settlement: orders still PENDING after their hold are asked about with Daraja's STK query,
- * so a lost callback loses neither money nor seats. "Still processing" is not a failure:
- * the order is asked again later, less often each time.
+ * Settlement: Daraja's word on a push decides its order. Two sources say it — Daraja's
+ * callback, and the STK query the cron asks for orders still PENDING after their hold, so a
+ * lost callback loses neither money nor seats — and both settle through `settleOrder`.
+ *
+ * Money follows Daraja: every order state change is a conditional update on the state it
+ * expects, so duplicates and races change nothing. "Still processing" from the query is not a
+ * failure: the order is asked again later, less often each time.
  */
-import { and, asc, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { orders } from "../db/schema";
-import { DarajaError } from "../integrations/mpesa/types";
-import { tierInventory } from "../inventory/client";
+import { and, asc, desc, eq, gt, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import type { Config } from "../config";
+import { type Database, runBatch } from "../db/client";
+import { type Order, orders, tiers } from "../db/schema";
+import type { StkCallback } from "../integrations/mpesa/schemas";
+import { type DarajaClient, DarajaError } from "../integrations/mpesa/types";
+import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
+import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
-import { type CheckoutDeps, copyCountsStatement, settleOrder } from "./checkout";
+import type { MailDeps } from "../mail/mailer";
+import { queueTicketEmail } from "./ticket-delivery";
+import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
+import { copyCountsStatement } from "./tier-counts";
+
+export interface SettlementDeps {
+  db: Database;
+  config: Config;
+  inventory: DurableObjectNamespace<TierInventory>;
+  mail: MailDeps;
+  /** Only the cron's STK query calls Daraja; a callback never does. */
+  daraja: () => DarajaClient;
+}
+
+/** A failure result code → the reason shown by `verify/`. Unknown codes are failures too. */
+function failureReason(resultCode: number): string {
+  switch (resultCode) {
+    case 1032:
+      return "cancelled_by_user";
+    case 1:
+      return "insufficient_funds";
+    case 1037:
+      return "timeout";
+    case 2001:
+      return "wrong_pin";
+    case 1001:
+      return "subscriber_busy";
+    case 1019:
+      return "expired";
+    default:
+      return "payment_failed";
+  }
+}
+
+type SettlementOutcome =
+  | "unknown_order"
+  | "duplicate"
+  | "completed"
+  | "failed"
+  | "paid_unfulfilled"
+  | "under_review";
+
+interface PaymentResult {
+  resultCode: number;
+  resultDesc: string;
+  amount: number | null;
+  receipt: string | null;
+  transactionDate: string | null;
+  phone: string | null;
+}
+
+/** Daraja's callback → the order's fate. Safe to run any number of times. */
+export async function settleStkCallback(
+  deps: SettlementDeps,
+  callback: StkCallback,
+  now = Date.now(),
+): Promise<SettlementOutcome> {
+  const order =
+    (await deps.db.query.orders.findFirst({
+      where: eq(orders.checkoutRequestId, callback.checkoutRequestId),
+    })) ?? (callback.resultCode === 0 ? await adoptOrphanPayment(deps.db, callback, now) : undefined);
+  if (!order) return "unknown_order";
+  return settleOrder(
+    deps,
+    order,
+    {
+      resultCode: callback.resultCode,
+      resultDesc: callback.resultDesc,
+      amount: callback.metadata?.amount ?? null,
+      receipt: callback.metadata?.mpesaReceiptNumber ?? null,
+      transactionDate: callback.metadata?.transactionDate ?? null,
+      phone: callback.metadata?.phoneNumber ?? null,
+    },
+    now,
+  );
+}
+
+/**
+ * A push that timed out on our side may still have reached the phone, and the customer may
+ * pay: the callback then names a CheckoutRequestID we never learned. Rather than lose that
+ * money, match it to the recent order that failed with a gateway error for the same phone
+ * and amount, and settle it as a late payment (tickets if seats remain, else a refund).
+ */
+async function adoptOrphanPayment(
+  db: Database,
+  callback: StkCallback,
+  now: number,
+): Promise<Order | undefined> {
+  const phone = callback.metadata?.phoneNumber;
+  const amount = callback.metadata?.amount;
+  if (!phone || amount === null || amount === undefined) return undefined;
+  const [candidate] = await db
+    .select()
+    .from(orders)
+    .where(
+      and(
+        // Failed by a gateway error, or still PENDING because the Worker died between
+        // Daraja accepting the push and our saving its CheckoutRequestID.
+        or(
+          and(eq(orders.status, "FAILED"), eq(orders.failureReason, "payment_gateway_error")),
+          eq(orders.status, "PENDING"),
+        ),
+        isNull(orders.checkoutRequestId),
+        eq(orders.phoneNumber, phone),
+        eq(orders.amount, Math.round(amount)),
+        gt(orders.createdAt, now - 30 * 60 * 1000),
+      ),
+    )
+    .orderBy(desc(orders.createdAt))
+    .limit(1);
+  if (!candidate) return undefined;
+  const [adopted] = await db
+    .update(orders)
+    .set({
+      checkoutRequestId: callback.checkoutRequestId,
+      merchantRequestId: callback.merchantRequestId,
+      updatedAt: now,
+    })
+    .where(and(eq(orders.id, candidate.id), isNull(orders.checkoutRequestId)))
+    .returning();
+  return adopted;
+}
+
+/**
+ * Receipt numbers are unique across orders: a success naming a receipt another order already
+ * holds is a replayed or forged callback (or a Daraja fault), never a second payment.
+ */
+function isReusedReceipt(error: unknown): boolean {
+  const parts = [error instanceof Error ? error.message : String(error)];
+  if (error instanceof Error && error.cause) parts.push(String(error.cause));
+  const text = parts.join(" ");
+  return text.includes("UNIQUE") && text.includes("mpesa_receipt_number");
+}
+
+/** Orders a success may still land on: waiting, or failed by a timeout and then paid late. */
+const OPEN_STATUSES = ["PENDING", "FAILED"] as const;
+
+export async function settleOrder(
+  deps: SettlementDeps,
+  order: Order,
+  result: PaymentResult,
+  now = Date.now(),
+): Promise<SettlementOutcome> {
+  const { db, config } = deps;
+  const stub = tierInventory(deps.inventory, order.tierId);
+
+  if (order.status === "COMPLETED") {
+    // A repeat (or the callback after settlement already completed it): heal, never redo.
+    await ensureTicketsIssued(db, config.ticketSigningKey, order, order.buyerName, now);
+    if (result.resultCode === 0 && result.receipt && !order.mpesaReceiptNumber) {
+      await db
+        .update(orders)
+        .set({ mpesaReceiptNumber: result.receipt, updatedAt: now })
+        .where(and(eq(orders.id, order.id), sql`${orders.mpesaReceiptNumber} IS NULL`))
+        .catch(() => undefined);
+    }
+    return "duplicate";
+  }
+  if (order.status === "PAID_UNFULFILLED" || order.status === "UNDER_REVIEW") return "duplicate";
+
+  const paidFields = {
+    resultCode: result.resultCode,
+    resultDesc: result.resultDesc.slice(0, 200),
+    paidAmount: result.amount === null ? null : Math.round(result.amount),
+    paidPhone: result.phone,
+    transactionDate: result.transactionDate,
+    updatedAt: now,
+  };
+
+  if (result.resultCode !== 0) {
+    if (order.status !== "PENDING") return "duplicate";
+    const [failed] = await db
+      .update(orders)
+      .set({ ...paidFields, status: "FAILED", failureReason: failureReason(result.resultCode) })
+      .where(and(eq(orders.id, order.id), eq(orders.status, "PENDING")))
+      .returning({ id: orders.id });
+    if (!failed) return "duplicate";
+    const snapshot = await stub.release(order.id);
+    await copyCountsStatement(db, order.tierId, snapshot);
+    return "failed";
+  }
+
+  // Paid. The amount must be exactly what was asked; otherwise a human looks at it.
+  const stillOpen = and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES]));
+  /** Under review: no tickets; the receipt kept unless another order already holds it. */
+  const flagForReview = async (reason: string) => {
+    const review = { ...paidFields, status: "UNDER_REVIEW" as const, failureReason: reason, paidAt: now };
+    try {
+      return await db
+        .update(orders)
+        .set({ ...review, mpesaReceiptNumber: result.receipt })
+        .where(stillOpen)
+        .returning({ id: orders.id });
+    } catch (error) {
+      if (!isReusedReceipt(error)) throw error;
+      return db
+        .update(orders)
+        .set({ ...review, failureReason: "duplicate_receipt" })
+        .where(stillOpen)
+        .returning({ id: orders.id });
+    }
+  };
+
+  if (result.amount === null || Math.round(result.amount) !== order.amount) {
+    const [flagged] = await flagForReview("amount_mismatch");
+    if (!flagged) return "duplicate";
+    const snapshot = await stub.release(order.id);
+    await copyCountsStatement(db, order.tierId, snapshot);
+    return "under_review";
+  }
+
+  const confirmed = await confirmSeats(deps.inventory, order.tierId, order.id, order.quantity, async () => {
+    const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, order.tierId) });
+    return tier ? seedFromTier(tier) : undefined;
+  });
+  if (!confirmed.ok) {
+    // Paid after the hold lapsed and the seats went to someone else: refund, never oversell.
+    let outcome: SettlementOutcome = "paid_unfulfilled";
+    const [unfulfilled] = await db
+      .update(orders)
+      .set({
+        ...paidFields,
+        status: "PAID_UNFULFILLED",
+        refundStatus: "PENDING",
+        paidAt: now,
+        mpesaReceiptNumber: result.receipt,
+      })
+      .where(stillOpen)
+      .returning({ id: orders.id })
+      .catch(async (error: unknown) => {
+        // Nothing to refund for a receipt another order holds: a human looks at it.
+        if (!isReusedReceipt(error)) throw error;
+        outcome = "under_review";
+        return flagForReview("duplicate_receipt");
+      });
+    await copyCountsStatement(db, order.tierId, confirmed.snapshot);
+    return unfulfilled ? outcome : "duplicate";
+  }
+
+  // One round trip completes the order, copies the counts and issues the tickets; the
+  // tickets are guarded on the order being COMPLETED (see ticketInsertStatements).
+  const rows = await ticketRowsFor(config.ticketSigningKey, order, order.buyerName, now);
+  let completed: { id: string }[];
+  try {
+    [completed] = (await runBatch(db, [
+      db
+        .update(orders)
+        .set({
+          ...paidFields,
+          status: "COMPLETED",
+          failureReason: null,
+          paidAt: now,
+          mpesaReceiptNumber: result.receipt,
+          deliveryStatus: "PENDING",
+        })
+        .where(stillOpen)
+        .returning({ id: orders.id }),
+      copyCountsStatement(db, order.tierId, confirmed.snapshot),
+      ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
+    ])) as [{ id: string }[]];
+  } catch (error) {
+    if (isReusedReceipt(error)) {
+      // The seats were sold to this order a moment ago: they go back on sale with the flag,
+      // and only then (if the order moved on meanwhile, its seats are its own).
+      const [flagged] = await flagForReview("duplicate_receipt");
+      if (!flagged) return "duplicate";
+      const snapshot = await stub.returnSeats(order.id);
+      await copyCountsStatement(db, order.tierId, snapshot);
+      return "under_review";
+    }
+    // A concurrent settlement moved the order to review or refund first: nothing to do.
+    const current = await db.query.orders.findFirst({
+      where: eq(orders.id, order.id),
+      columns: { status: true },
+    });
+    if (current && (current.status === "UNDER_REVIEW" || current.status === "PAID_UNFULFILLED"))
+      return "duplicate";
+    throw error;
+  }
+  if (completed.length === 0) return "duplicate";
+  await queueTicketEmail(deps.mail, db, order.id);
+  return "completed";
+}
+
+// ---------------------------------------------------------------------------------------
+// The cron: orders whose hold lapsed without a callback
+// ---------------------------------------------------------------------------------------
 
 const MINUTE = 60 * 1000;
 const BATCH = 25;
 /** A push that never got a CheckoutRequestID this long after the order: it never went out. */
 const UNSENT_PUSH_MS = 2 * MINUTE;
 
-/** 1, 2, 3 … up to 30 minutes between queries of the same order. */
-export function queryBackoffMs(attempts: number): number {
-  return Math.min(30, attempts + 1) * MINUTE;
-}
-
-export interface SettlementReport {
+interface SettlementReport {
   queried: number;
   completed: number;
   failed: number;
@@ -29,7 +318,7 @@ export interface SettlementReport {
 }
 
 export async function settlePendingOrders(
-  deps: CheckoutDeps,
+  deps: SettlementDeps,
   log: Logger,
   now = Date.now(),
 ): Promise<SettlementReport> {
@@ -42,6 +331,7 @@ export async function settlePendingOrders(
       and(
         eq(orders.status, "PENDING"),
         lt(orders.holdExpiresAt, now),
+        // Backoff: 1, 2, 3 … up to 30 minutes between queries of the same order.
         or(
           isNull(orders.lastQueriedAt),
           sql`${orders.lastQueriedAt} + (MIN(${orders.queryAttempts} + 1, 30) * ${MINUTE}) <= ${now}`,

@@ -5,8 +5,15 @@
  * decide what an STK query says (`queryAnswers`), and build the callbacks Daraja would post
  * (`callbackFor`) to send to our callback route.
  */
+
+import type {
+  DarajaErrorBody,
+  OAuthAnswer,
+  StkCallbackBody,
+  StkPushAnswer,
+  StkQueryAnswer,
+} from "../../src/integrations/mpesa/schemas";
 import { buildStkCallbackBody, randomReceiptNumber } from "../../src/integrations/mpesa/simulator";
-import type { DarajaStkCallbackBody } from "../../src/integrations/mpesa/types";
 import type { FakeUpstream } from "./network";
 
 export interface DarajaRequestRecord {
@@ -37,7 +44,7 @@ const RESULT_DESCRIPTIONS: Record<number, string> = {
   2001: "The initiator information is invalid.",
 };
 
-function darajaErrorBody(errorCode: string, errorMessage: string) {
+function darajaErrorBody(errorCode: string, errorMessage: string): DarajaErrorBody {
   return {
     requestId: `${Math.floor(Math.random() * 1e5)}-${Math.floor(Math.random() * 1e8)}-1`,
     errorCode,
@@ -133,7 +140,7 @@ export class DarajaFake implements FakeUpstream {
       phoneNumber?: string;
       paidAt?: number;
     },
-  ): DarajaStkCallbackBody {
+  ): StkCallbackBody {
     const push = this.pushes.find((p) => p.checkoutRequestId === checkoutRequestId);
     return buildStkCallbackBody({
       merchantRequestId:
@@ -224,7 +231,7 @@ export class DarajaFake implements FakeUpstream {
       }
       const token = `fake${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`;
       this.tokens.add(token);
-      return Response.json({ access_token: token, expires_in: this.tokenExpiresIn });
+      return Response.json({ access_token: token, expires_in: this.tokenExpiresIn } satisfies OAuthAnswer);
     });
   }
 
@@ -277,7 +284,7 @@ export class DarajaFake implements FakeUpstream {
       ResponseCode: "0",
       ResponseDescription: "Success. Request accepted for processing",
       CustomerMessage: "Success. Request accepted for processing",
-    });
+    } satisfies StkPushAnswer);
   }
 
   private query(body: Record<string, unknown> | null): Response {
@@ -305,6 +312,6 @@ export class DarajaFake implements FakeUpstream {
       CheckoutRequestID: checkoutRequestId,
       ResultCode: String(answer.resultCode),
       ResultDesc: answer.resultDesc ?? RESULT_DESCRIPTIONS[answer.resultCode] ?? "Transaction failed",
-    });
+    } satisfies StkQueryAnswer);
   }
 }

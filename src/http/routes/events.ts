@@ -11,9 +11,10 @@ import {
   getPublicEvent,
   listPublicEvents,
 } from "../../services/event-catalogue";
+import { availableSeats } from "../../services/tier-rules";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";
-import { availableSeats, PublicTierSchema, toPublicTier } from "../views/event";
+import { PublicTierSchema, toPublicTier } from "../views/event";
 import { EventListItemSchema, toEventListItem } from "../views/event-list-item";
 
 const TAGS = ["Events"];

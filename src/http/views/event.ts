@@ -4,54 +4,7 @@ import { EVENT_CATEGORIES } from "../../db/schema";
 import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
 import { mediaUrl } from "../../services/images";
-
-export interface TierRow {
-  id: string;
-  name: string;
-  description: string;
-  price: number;
-  quantityAllocated: number;
-  quantitySold: number;
-  quantityHeld: number;
-  maxPerOrder: number;
-  salesStart: number | null;
-  salesEnd: number | null;
-  position: number;
-}
-
-export interface EventRow {
-  id: string;
-  organizerId: string;
-  storeId: string | null;
-  title: string;
-  description: string;
-  category: (typeof EVENT_CATEGORIES)[number];
-  locationName: string;
-  startAt: number;
-  endAt: number;
-  posterKey: string | null;
-  isPublished: boolean;
-  isPrivate: boolean;
-  status: "ACTIVE" | "CANCELLED";
-}
-
-export function availableSeats(
-  tier: Pick<TierRow, "quantityAllocated" | "quantitySold" | "quantityHeld">,
-): number {
-  return Math.max(0, tier.quantityAllocated - tier.quantitySold - tier.quantityHeld);
-}
-
-/** On sale = the event can sell (published, active, not ended) and the tier's window is open. */
-export function isTierOnSale(
-  event: Pick<EventRow, "isPublished" | "status" | "endAt">,
-  tier: Pick<TierRow, "salesStart" | "salesEnd">,
-  now: number,
-): boolean {
-  if (!event.isPublished || event.status !== "ACTIVE" || event.endAt <= now) return false;
-  if (tier.salesStart !== null && tier.salesStart > now) return false;
-  if (tier.salesEnd !== null && tier.salesEnd <= now) return false;
-  return true;
-}
+import { availableSeats, type EventRow, isTierOnSale, type TierRow } from "../../services/tier-rules";
 
 export const PublicTierSchema = z
   .object({

@@ -11,14 +11,20 @@
 import { base64 } from "../../lib/base64";
 import { nairobiCompactTimestamp } from "../../lib/time";
 import {
+  DarajaErrorBodySchema,
+  OAuthAnswerSchema,
+  StkPushAnswerSchema,
+  type StkPushRequestBody,
+  StkQueryAnswerSchema,
+  type StkQueryRequestBody,
+} from "./schemas";
+import {
   type DarajaClient,
   DarajaError,
   type StkPushAccepted,
   type StkPushRequest,
   type StkQueryResult,
 } from "./types";
-
-export type DarajaTransactionType = "CustomerPayBillOnline" | "CustomerBuyGoodsOnline";
 
 export interface DarajaClientOptions {
   /** `https://sandbox.safaricom.co.ke`, `https://api.safaricom.co.ke`, or the simulator's. */
@@ -29,7 +35,7 @@ export interface DarajaClientOptions {
   consumerKey: string;
   consumerSecret: string;
   /** Default `CustomerPayBillOnline`. */
-  transactionType?: DarajaTransactionType;
+  transactionType?: StkPushRequestBody["TransactionType"];
   /** PartyB; defaults to the shortcode (paybill). A till's number when it differs from its store number. */
   partyB?: string;
   /** One deadline per operation (OAuth + request + a token retry together). Default 10 s. */
@@ -40,9 +46,9 @@ export interface DarajaClientOptions {
 }
 
 /** Daraja's answer to an invalid or expired bearer token. */
-export const INVALID_ACCESS_TOKEN = "404.001.03";
+const INVALID_ACCESS_TOKEN = "404.001.03";
 /** Daraja's "being processed" code: for an STK query it means "ask again later". */
-export const TRANSACTION_IN_PROGRESS = "500.001.1001";
+const TRANSACTION_IN_PROGRESS = "500.001.1001";
 
 const TOKEN_REFRESH_MARGIN_MS = 60_000;
 const DEFAULT_TOKEN_LIFETIME_S = 3599;
@@ -70,18 +76,11 @@ interface DarajaAnswer {
   body: Record<string, unknown> | null;
 }
 
-function stringField(body: Record<string, unknown> | null, name: string): string | null {
-  const value = body?.[name];
-  if (typeof value === "string") return value;
-  if (typeof value === "number" && Number.isFinite(value)) return String(value);
-  return null;
-}
-
-/** `{"requestId","errorCode","errorMessage"}`: Daraja's error body, when it sent one. */
+/** Daraja's error body, when it sent one. */
 function darajaErrorOf(answer: DarajaAnswer): { code: string; message: string } | null {
-  const code = stringField(answer.body, "errorCode");
-  if (!code) return null;
-  return { code, message: (stringField(answer.body, "errorMessage") ?? "").slice(0, 200) };
+  const { errorCode, errorMessage } = DarajaErrorBodySchema.parse(answer.body ?? {});
+  if (!errorCode) return null;
+  return { code: errorCode, message: (errorMessage ?? "").slice(0, 200) };
 }
 
 /** The failure for a non-success answer: Daraja's own error code wins over the HTTP status. */
@@ -180,7 +179,8 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
         status: answer.status,
       });
     }
-    const token = stringField(answer.body, "access_token");
+    const oauth = OAuthAnswerSchema.parse(answer.body ?? {});
+    const token = oauth.access_token;
     if (answer.status !== 200 || !token) {
       if (answer.status === 200 && !answer.body) {
         throw new DarajaError("unavailable", "Daraja OAuth answered something that is not JSON", {
@@ -196,7 +196,7 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
       );
     }
     // `expires_in` is a string ("3599"); refresh a minute early so a token never dies in flight.
-    const lifetimeS = Number(answer.body?.expires_in);
+    const lifetimeS = Number(oauth.expires_in);
     const lifetimeMs =
       (Number.isFinite(lifetimeS) && lifetimeS > 0 ? lifetimeS : DEFAULT_TOKEN_LIFETIME_S) * 1000;
     const expiresAt = now() + lifetimeMs - TOKEN_REFRESH_MARGIN_MS;
@@ -242,7 +242,7 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
         throw new DarajaError("rejected", "STK push amount must be a whole number of shillings, at least 1");
       }
       const signal = AbortSignal.timeout(timeoutMs);
-      const payload = {
+      const payload: StkPushRequestBody = {
         BusinessShortCode: options.shortcode,
         ...credentials(),
         TransactionType: transactionType,
@@ -258,11 +258,12 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
       const answer = await post("/mpesa/stkpush/v1/processrequest", payload, signal, "STK push");
       if (answer.status < 200 || answer.status >= 300) throw failureOf(answer, "STK push");
 
-      const responseCode = stringField(answer.body, "ResponseCode");
-      const merchantRequestId = stringField(answer.body, "MerchantRequestID");
-      const checkoutRequestId = stringField(answer.body, "CheckoutRequestID");
-      if (responseCode !== null && responseCode !== "0") {
-        const description = (stringField(answer.body, "ResponseDescription") ?? "").slice(0, 200);
+      const accepted = StkPushAnswerSchema.parse(answer.body ?? {});
+      const responseCode = accepted.ResponseCode;
+      const merchantRequestId = accepted.MerchantRequestID;
+      const checkoutRequestId = accepted.CheckoutRequestID;
+      if (responseCode !== undefined && responseCode !== "0") {
+        const description = (accepted.ResponseDescription ?? "").slice(0, 200);
         throw new DarajaError("rejected", `Daraja rejected the STK push (${responseCode}: ${description})`, {
           status: answer.status,
           errorCode: responseCode,
@@ -276,17 +277,14 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
       return {
         merchantRequestId,
         checkoutRequestId,
-        customerMessage:
-          stringField(answer.body, "CustomerMessage") ??
-          stringField(answer.body, "ResponseDescription") ??
-          "",
+        customerMessage: accepted.CustomerMessage ?? accepted.ResponseDescription ?? "",
       };
     },
 
     async stkQuery(checkoutRequestId: string): Promise<StkQueryResult> {
       assertConfigured();
       const signal = AbortSignal.timeout(timeoutMs);
-      const payload = {
+      const payload: StkQueryRequestBody = {
         BusinessShortCode: options.shortcode,
         ...credentials(),
         CheckoutRequestID: checkoutRequestId,
@@ -294,13 +292,14 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
       const answer = await post("/mpesa/stkpushquery/v1/query", payload, signal, "STK query");
       if (answer.status >= 200 && answer.status < 300) {
         // ResultCode is a string here ("1032"), unlike in the callback.
-        const resultCode = Number(stringField(answer.body, "ResultCode") ?? Number.NaN);
+        const result = StkQueryAnswerSchema.parse(answer.body ?? {});
+        const resultCode = Number(result.ResultCode ?? Number.NaN);
         if (!Number.isInteger(resultCode)) {
           throw new DarajaError("unavailable", "Daraja answered the STK query without a ResultCode", {
             status: answer.status,
           });
         }
-        return { state: "final", resultCode, resultDesc: stringField(answer.body, "ResultDesc") ?? "" };
+        return { state: "final", resultCode, resultDesc: result.ResultDesc ?? "" };
       }
       // "The transaction is being processed": the customer has not answered yet. The same code
       // also means "Wrong credentials", which must not pass for pending, hence the message check.

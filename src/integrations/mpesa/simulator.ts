@@ -20,12 +20,21 @@ import { base64 } from "../../lib/base64";
 import { createLogger } from "../../lib/logger";
 import { nairobiCompactTimestamp } from "../../lib/time";
 import { createDarajaClient } from "./daraja";
-import { type DarajaCallbackItem, type DarajaClient, DarajaError, type DarajaStkCallbackBody } from "./types";
+import {
+  type DarajaErrorBody,
+  type OAuthAnswer,
+  type StkCallbackBody,
+  type StkCallbackItem,
+  type StkPushAnswer,
+  StkPushRequestSchema,
+  type StkQueryAnswer,
+} from "./schemas";
+import { type DarajaClient, DarajaError } from "./types";
 
 export const SIMULATOR_BASE_URL = "https://mpesa-simulator.ticketsafi.local";
 
 /** Used when no MPESA_PASSKEY is set locally: client and simulator only need to agree. */
-export const SIMULATOR_FALLBACK_PASSKEY = "ticketsafi-simulator-passkey";
+const SIMULATOR_FALLBACK_PASSKEY = "ticketsafi-simulator-passkey";
 
 export const SIMULATOR_PHONES = {
   cancels: "254708000001",
@@ -34,20 +43,20 @@ export const SIMULATOR_PHONES = {
 } as const;
 
 /** How long the "never answers" number stays "being processed" before STK query says 1037. */
-export const SIMULATOR_NO_ANSWER_MS = 2 * 60 * 1000;
+const SIMULATOR_NO_ANSWER_MS = 2 * 60 * 1000;
 
 /** A Timestamp further than this from Nairobi "now" is refused: it catches the UTC-timestamp bug. */
 const TIMESTAMP_TOLERANCE_MS = 60 * 60 * 1000;
 
 /** Daraja's descriptions for the result codes the simulator produces. */
-export const STK_RESULT_DESCRIPTIONS: Readonly<Record<number, string>> = {
+const STK_RESULT_DESCRIPTIONS: Readonly<Record<number, string>> = {
   0: "The service request is processed successfully.",
   1: "The balance is insufficient for the transaction",
   1032: "Request cancelled by user",
   1037: "DS timeout user cannot be reached",
 };
 
-export interface StkCallbackBodyInput {
+interface StkCallbackBodyInput {
   merchantRequestId: string;
   checkoutRequestId: string;
   resultCode: number;
@@ -66,15 +75,15 @@ export interface StkCallbackBodyInput {
  * Daraja's callback body, exactly as it arrives: `CallbackMetadata` only for ResultCode 0,
  * numbers for Amount, TransactionDate and PhoneNumber, and a `Balance` item without a Value.
  */
-export function buildStkCallbackBody(input: StkCallbackBodyInput): DarajaStkCallbackBody {
-  const stkCallback: DarajaStkCallbackBody["Body"]["stkCallback"] = {
+export function buildStkCallbackBody(input: StkCallbackBodyInput): StkCallbackBody {
+  const stkCallback: StkCallbackBody["Body"]["stkCallback"] = {
     MerchantRequestID: input.merchantRequestId,
     CheckoutRequestID: input.checkoutRequestId,
     ResultCode: input.resultCode,
     ResultDesc: input.resultDesc ?? STK_RESULT_DESCRIPTIONS[input.resultCode] ?? "Transaction failed",
   };
   if (input.resultCode === 0) {
-    const items: DarajaCallbackItem[] = [];
+    const items: StkCallbackItem[] = [];
     if (input.amount !== undefined) items.push({ Name: "Amount", Value: input.amount });
     if (input.receiptNumber !== undefined)
       items.push({ Name: "MpesaReceiptNumber", Value: input.receiptNumber });
@@ -136,7 +145,7 @@ export function randomReceiptNumber(): string {
 
 function darajaError(status: number, errorCode: string, errorMessage: string): Response {
   const requestId = `${randomFrom(HEX, 4)}-${randomFrom(HEX, 4)}-${randomFrom(HEX, 4)}-${randomFrom(HEX, 20)}`;
-  return Response.json({ requestId, errorCode, errorMessage }, { status });
+  return Response.json({ requestId, errorCode, errorMessage } satisfies DarajaErrorBody, { status });
 }
 
 const badRequest = (field: string) => darajaError(400, "400.002.02", `Bad Request - Invalid ${field}`);
@@ -195,7 +204,10 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     if (!/^Basic [A-Za-z0-9+/]+=*$/.test(header)) {
       return darajaError(400, "400.008.01", "Invalid Authentication passed");
     }
-    return Response.json({ access_token: `sim${randomFrom(UPPER + DIGITS, 25)}`, expires_in: "3599" });
+    return Response.json({
+      access_token: `sim${randomFrom(UPPER + DIGITS, 25)}`,
+      expires_in: "3599",
+    } satisfies OAuthAnswer);
   }
 
   async function deliverLater(push: {
@@ -242,19 +254,18 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     if (!body) return darajaError(400, "400.002.05", "Invalid Request Payload");
     const invalid = checkCredentials(body);
     if (invalid) return invalid;
-    if (
-      body.TransactionType !== "CustomerPayBillOnline" &&
-      body.TransactionType !== "CustomerBuyGoodsOnline"
-    ) {
-      return badRequest("TransactionType");
-    }
-    const amount = body.Amount;
-    if (typeof amount !== "number" || !Number.isInteger(amount) || amount < 1) return badRequest("Amount");
+    // Field by field, in Daraja's order, each judged by the request schema the client sends by.
+    const field = StkPushRequestSchema.shape;
+    const transactionType = field.TransactionType.safeParse(body.TransactionType);
+    if (!transactionType.success) return badRequest("TransactionType");
+    const parsedAmount = field.Amount.safeParse(body.Amount);
+    if (!parsedAmount.success) return badRequest("Amount");
+    const amount = parsedAmount.data;
     const partyA = asText(body.PartyA);
     if (!partyA || !PHONE.test(partyA)) return badRequest("PartyA");
     const partyB = asText(body.PartyB);
     if (!partyB || !/^\d{5,7}$/.test(partyB)) return badRequest("PartyB");
-    if (body.TransactionType === "CustomerPayBillOnline" && partyB !== deps.shortcode)
+    if (transactionType.data === "CustomerPayBillOnline" && partyB !== deps.shortcode)
       return badRequest("PartyB");
     const phoneNumber = asText(body.PhoneNumber);
     if (!phoneNumber || !PHONE.test(phoneNumber)) return badRequest("PhoneNumber");
@@ -262,10 +273,9 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     if (!URL.canParse(callbackUrl) || !/^https?:$/.test(new URL(callbackUrl).protocol)) {
       return badRequest("CallBackURL");
     }
-    const accountReference = typeof body.AccountReference === "string" ? body.AccountReference : "";
-    if (!accountReference || accountReference.length > 12) return badRequest("AccountReference");
-    const transactionDesc = typeof body.TransactionDesc === "string" ? body.TransactionDesc : "";
-    if (!transactionDesc || transactionDesc.length > 13) return badRequest("TransactionDesc");
+    const accountReference = field.AccountReference.safeParse(body.AccountReference);
+    if (!accountReference.success) return badRequest("AccountReference");
+    if (!field.TransactionDesc.safeParse(body.TransactionDesc).success) return badRequest("TransactionDesc");
 
     const pushedAt = now();
     const stamp = nairobiCompactTimestamp(pushedAt);
@@ -276,7 +286,7 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
       checkoutRequestId: `ws_CO_${stamp.slice(6, 8)}${stamp.slice(4, 6)}${stamp.slice(0, 4)}${stamp.slice(8)}${randomFrom(DIGITS, 10)}`,
       phoneNumber,
       amount,
-      accountReference,
+      accountReference: accountReference.data,
       callbackUrl,
       resultCode: outcome.resultCode,
       resultDesc: STK_RESULT_DESCRIPTIONS[outcome.resultCode] ?? "",
@@ -293,7 +303,7 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
       ResponseCode: "0",
       ResponseDescription: "Success. Request accepted for processing",
       CustomerMessage: "Success. Request accepted for processing",
-    });
+    } satisfies StkPushAnswer);
   }
 
   async function stkQuery(request: Request): Promise<Response> {
@@ -321,7 +331,7 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
       CheckoutRequestID: push.checkoutRequestId,
       ResultCode: String(push.resultCode),
       ResultDesc: push.resultDesc,
-    });
+    } satisfies StkQueryAnswer);
   }
 
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {

@@ -1,7 +1,7 @@
 /**
  * The M-Pesa Express (STK push) client interface the checkout uses. Two implementations
- * speak Daraja's wire format: the real client against MPESA_BASE_URL, and the same client
- * pointed at the built-in simulator (local development, no MPESA_CONSUMER_KEY).
+ * speak Daraja's wire format (schemas.ts): the real client against MPESA_BASE_URL, and the
+ * same client pointed at the built-in simulator (local development, no MPESA_CONSUMER_KEY).
  */
 
 export interface StkPushRequest {
@@ -62,39 +62,4 @@ export class DarajaError extends Error {
 export interface DarajaClient {
   stkPush(request: StkPushRequest): Promise<StkPushAccepted>;
   stkQuery(checkoutRequestId: string): Promise<StkQueryResult>;
-}
-
-/** Daraja's callback body (`Body.stkCallback`), as parsed by the callback route. */
-export interface StkCallback {
-  merchantRequestId: string;
-  checkoutRequestId: string;
-  resultCode: number;
-  resultDesc: string;
-  /** Present only when resultCode is 0. */
-  metadata: {
-    amount: number | null;
-    mpesaReceiptNumber: string | null;
-    transactionDate: string | null;
-    phoneNumber: string | null;
-  } | null;
-}
-
-/** One `CallbackMetadata.Item`: some carry no `Value` at all (`Balance`). */
-export interface DarajaCallbackItem {
-  Name: string;
-  Value?: string | number;
-}
-
-/** Daraja's callback on the wire (`POST {CallBackURL}`), before parsing into `StkCallback`. */
-export interface DarajaStkCallbackBody {
-  Body: {
-    stkCallback: {
-      MerchantRequestID: string;
-      CheckoutRequestID: string;
-      ResultCode: number;
-      ResultDesc: string;
-      /** Present only when ResultCode is 0. */
-      CallbackMetadata?: { Item: DarajaCallbackItem[] };
-    };
-  };
 }

@@ -1,0 +1,80 @@
+/**
+ * Checkout's answers on the wire (contract §4): the free booking (201), the started payment
+ * (202) and the payment status that verify/ polls. Field names and order are the original
+ * backend's; an idempotent replay is shaped here from the stored result, into the same bytes.
+ */
+import { z } from "@hono/zod-openapi";
+import { toNairobiIso } from "../../lib/time";
+import type { CheckoutResult } from "../../services/checkout/result";
+import type { PaymentStatus } from "../../services/payment-status";
+
+export const BookingConfirmedSchema = z
+  .object({
+    status: z.literal("Booking Confirmed"),
+    transaction_ref: z.string(),
+    ticket_id: z.string().nullable(),
+    ticket_ids: z.array(z.string()),
+    quantity: z.number().int(),
+  })
+  .openapi("BookingConfirmed");
+
+export const PaymentInitiatedSchema = z
+  .object({
+    status: z.literal("Payment Initiated"),
+    transaction_ref: z.string(),
+    order_id: z.string(),
+    checkout_request_id: z.string(),
+    amount: z.number(),
+    expires_at: z.string(),
+    authorization_url: z.string().openapi({
+      description:
+        "The web client's payment status page for this order (`{FRONTEND_URL}/payment/callback?reference=<transaction_ref>`, which polls verify/). The web client redirects the browser there while the customer confirms the STK prompt on their phone.",
+    }),
+  })
+  .openapi("PaymentInitiated");
+
+export function toBookingConfirmed(
+  result: Extract<CheckoutResult, { kind: "booked" }>,
+): z.infer<typeof BookingConfirmedSchema> {
+  return {
+    status: "Booking Confirmed",
+    transaction_ref: result.reference,
+    ticket_id: result.ticketIds[0] ?? null,
+    ticket_ids: result.ticketIds,
+    quantity: result.quantity,
+  };
+}
+
+export function toPaymentInitiated(
+  frontendUrl: string,
+  result: Extract<CheckoutResult, { kind: "payment_started" }>,
+): z.infer<typeof PaymentInitiatedSchema> {
+  return {
+    status: "Payment Initiated",
+    transaction_ref: result.reference,
+    order_id: result.orderId,
+    checkout_request_id: result.checkoutRequestId,
+    amount: result.amount,
+    expires_at: toNairobiIso(result.holdExpiresAt),
+    // The web client sends the browser here (its own polling page); see the schema.
+    authorization_url: `${frontendUrl}/payment/callback?reference=${encodeURIComponent(result.reference)}`,
+  };
+}
+
+export const PaymentStatusSchema = z
+  .object({
+    status: z.enum(["PENDING", "COMPLETED", "FAILED"]),
+    reference: z.string(),
+    reason: z.string().nullable(),
+    ticket_ids: z.array(z.string()),
+  })
+  .openapi("PaymentStatus");
+
+export function toPaymentStatus(status: PaymentStatus): z.infer<typeof PaymentStatusSchema> {
+  return {
+    status: status.state,
+    reference: status.reference,
+    reason: status.reason,
+    ticket_ids: status.ticketIds,
+  };
+}
