@@ -16,7 +16,7 @@ import { DomainError } from "../lib/errors";
 import { authenticateAccessToken, renewSession, type SessionDeps } from "../services/sessions";
 import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies } from "./cookies";
 
-export type AuthMethod = "bearer" | "cookie";
+type AuthMethod = "bearer" | "cookie";
 
 export interface AuthContext {
   /** The current user or null; cached for the request. */

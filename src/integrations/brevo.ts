@@ -58,7 +58,7 @@ export class BrevoError extends Error {
   }
 }
 
-export interface BrevoClientOptions {
+interface BrevoClientOptions {
   apiUrl: string;
   apiKey: string;
   timeoutMs?: number;

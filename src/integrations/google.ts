@@ -35,18 +35,18 @@ export const GoogleTokenInfoError = z.object({
 });
 export type GoogleTokenInfoError = z.infer<typeof GoogleTokenInfoError>;
 
-export interface GoogleIdentity {
+interface GoogleIdentity {
   sub: string;
   email: string;
 }
 
 export type GoogleRejection = "invalid_token" | "wrong_audience" | "email_unverified" | "expired";
 
-export type GoogleCheck =
+type GoogleCheck =
   | { ok: true; identity: GoogleIdentity }
   | { ok: false; reason: GoogleRejection | "unavailable" };
 
-export interface GoogleClientOptions {
+interface GoogleClientOptions {
   tokeninfoUrl: string;
   clientId: string;
   fetch?: typeof fetch;

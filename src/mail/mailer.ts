@@ -16,13 +16,13 @@ import { BrevoError, type BrevoSendEmailRequest, sendBrevoEmail } from "../integ
 import { base64 } from "../lib/base64";
 import type { Logger } from "../lib/logger";
 
-export type MailAttachment = { name: string; contentType: string } & (
+type MailAttachment = { name: string; contentType: string } & (
   | { content: Uint8Array }
   /** Already in R2 under a key that never changes content (a ticket PNG): not copied again. */
   | { storedKey: string; size: number }
 );
 
-export interface OutgoingMail {
+interface OutgoingMail {
   /** What kind of email (for logs and the outbox): `verify_email`, `password_reset`, ... */
   kind: string;
   to: { email: string; name?: string };

@@ -50,7 +50,7 @@ async function issuePair(secret: string, userId: string, sessionId: string, refr
     signToken(secret, { sub: userId, sid: sessionId, jti: crypto.randomUUID(), typ: "access" }, nowSeconds),
     signToken(secret, { sub: userId, sid: sessionId, jti: refreshJti, typ: "refresh" }, nowSeconds),
   ]);
-  return { access: access.token, refresh: refresh.token };
+  return { access, refresh };
 }
 
 async function issueAccessOnly(secret: string, userId: string, sessionId: string, now: number) {
@@ -59,7 +59,7 @@ async function issueAccessOnly(secret: string, userId: string, sessionId: string
     { sub: userId, sid: sessionId, jti: crypto.randomUUID(), typ: "access" },
     Math.floor(now / 1000),
   );
-  return { access: access.token };
+  return { access };
 }
 
 /** A new login for `user`: one session row, an access + refresh pair. */
@@ -120,7 +120,7 @@ export async function authenticateAccessToken(
   return row.user;
 }
 
-export type RenewalResult =
+type RenewalResult =
   | { ok: true; user: User; tokens: IssuedTokens }
   | {
       ok: false;
@@ -216,7 +216,7 @@ export async function revokeAllSessionsForUser(
 }
 
 /** The tokens a logout request presented, each as it came (Bearer, cookies); any may be absent. */
-export interface PresentedTokens {
+interface PresentedTokens {
   access: Array<string | undefined>;
   refresh: string | undefined;
 }

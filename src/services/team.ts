@@ -46,7 +46,7 @@ export async function listScanners(
   return { total: rows[0]?.total ?? 0, rows };
 }
 
-export interface NewScanner {
+interface NewScanner {
   username: string;
   email?: string | undefined;
   password: string;

@@ -6,7 +6,7 @@ import {
 } from "../../src/integrations/brevo";
 import type { FakeUpstream } from "./network";
 
-export interface BrevoRequestRecord {
+interface BrevoRequestRecord {
   apiKey: string | null;
   /** The request body exactly as sent (unknown keys kept), once it passed the client's own schema. */
   body: BrevoSendEmailRequest;

@@ -2,7 +2,7 @@
 import { GoogleTokenInfo, GoogleTokenInfoError } from "../../src/integrations/google";
 import type { FakeUpstream } from "./network";
 
-export interface FakeGoogleToken {
+interface FakeGoogleToken {
   email: string;
   sub?: string;
   aud?: string;
@@ -12,7 +12,7 @@ export interface FakeGoogleToken {
   exp?: number;
 }
 
-export const TEST_GOOGLE_CLIENT_ID = "ticketsafi-test.apps.googleusercontent.com";
+const TEST_GOOGLE_CLIENT_ID = "ticketsafi-test.apps.googleusercontent.com";
 
 export class GoogleFake implements FakeUpstream {
   readonly hosts = ["oauth2.googleapis.com"];

@@ -14,12 +14,12 @@ import { consumeInvitation, INVALID_INVITATION, releaseInvitation } from "./invi
 import { INVALID_CREDENTIALS } from "./login";
 import { findUserByEmail, usernameTaken } from "./users";
 
-export interface GoogleSignInDeps extends SessionDeps {
+interface GoogleSignInDeps extends SessionDeps {
   config: Pick<Config, "jwtSecret" | "google" | "organizerInviteRequired">;
   fetch?: typeof fetch;
 }
 
-export interface GoogleInput {
+interface GoogleInput {
   accessToken: string;
   role: "ATTENDEE" | "ORGANIZER";
   invitationCode?: string | undefined;

@@ -17,7 +17,7 @@ const LOGIN_FAILURES_PER_ADDRESS: Omit<Limit, "key"> = { max: 30, windowMs: 15 *
 /** The one answer for every failed login, unknown users included (no account enumeration). */
 export const INVALID_CREDENTIALS = "Unable to log in with provided credentials.";
 
-export interface LoginInput {
+interface LoginInput {
   identifier: string;
   password: string;
   clientAddress: string;

@@ -17,7 +17,7 @@ import { revokeAllSessionsForUser } from "../sessions";
 import { type AccountLinkDeps, issueAccountLink, mayMailAccountLink } from "./account-links";
 import { findUserByEmail } from "./users";
 
-export interface PasswordResetRequestDeps extends AccountLinkDeps {
+interface PasswordResetRequestDeps extends AccountLinkDeps {
   mail: MailDeps;
 }
 
@@ -38,7 +38,7 @@ export async function requestPasswordReset(
   });
 }
 
-export interface ResetConfirmInput {
+interface ResetConfirmInput {
   uid: string;
   token: string;
   newPassword1: string;

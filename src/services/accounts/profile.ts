@@ -8,7 +8,7 @@ import { type User, users } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { isUniqueViolation, USERNAME_TAKEN, usernameTaken } from "./users";
 
-export interface ProfilePatch {
+interface ProfilePatch {
   firstName?: string | undefined;
   lastName?: string | undefined;
   username?: string | undefined;

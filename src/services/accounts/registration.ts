@@ -27,12 +27,12 @@ import { EMAIL_TAKEN, findUserByEmail, isUniqueViolation, USERNAME_TAKEN, userna
 
 const ACCOUNT_EXISTS_NEEDS_ACTIVATION = "ACCOUNT_EXISTS_NEEDS_ACTIVATION";
 
-export interface RegistrationDeps extends SessionDeps, AccountLinkDeps {
+interface RegistrationDeps extends SessionDeps, AccountLinkDeps {
   config: Pick<Config, "jwtSecret" | "frontendUrl" | "organizerInviteRequired">;
   mail: MailDeps;
 }
 
-export interface RegisterInput {
+interface RegisterInput {
   username: string;
   email: string;
   password: string;
