@@ -52,7 +52,7 @@ function intVar(value: string | undefined, fallback: number, min: number, max: n
 }
 
 /** `Name <addr@host>` or a bare address. */
-export function parseMailbox(value: string): { name: string; email: string } {
+function parseMailbox(value: string): { name: string; email: string } {
   const match = /^\s*(.*?)\s*<\s*([^>\s]+)\s*>\s*$/.exec(value);
   if (match?.[2]) return { name: match[1]?.replace(/^"|"$/g, "") || "TicketSafi", email: match[2] };
   return { name: "TicketSafi", email: value.trim() || "tickets@ticketsafi.local" };

@@ -8,12 +8,15 @@ export const REFRESH_COOKIE = "ticketsafi-refresh";
 
 const FLAGS = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" } as const;
 
-export function setAccessCookie(c: Context, token: string): void {
-  setCookie(c, ACCESS_COOKIE, token, { ...FLAGS, maxAge: ACCESS_TOKEN_TTL_SECONDS });
-}
-
-export function setRefreshCookie(c: Context, token: string): void {
-  setCookie(c, REFRESH_COOKIE, token, { ...FLAGS, maxAge: REFRESH_TOKEN_TTL_SECONDS });
+/** The access cookie always; the refresh cookie only when a new refresh token was minted. */
+export function setSessionCookies(
+  c: Context,
+  tokens: { access: string; refresh?: string | undefined },
+): void {
+  setCookie(c, ACCESS_COOKIE, tokens.access, { ...FLAGS, maxAge: ACCESS_TOKEN_TTL_SECONDS });
+  if (tokens.refresh) {
+    setCookie(c, REFRESH_COOKIE, tokens.refresh, { ...FLAGS, maxAge: REFRESH_TOKEN_TTL_SECONDS });
+  }
 }
 
 export function clearSessionCookies(c: Context): void {

@@ -7,23 +7,16 @@
  *  3. Otherwise a valid refresh cookie silently renews the session (the web client never
  *     calls token/refresh/), setting fresh cookies on this response.
  *
- * Bad or expired credentials on a public endpoint are ignored, never a 401.
+ * Bad or expired credentials on a public endpoint are ignored, never a 401. This module only
+ * reads and writes cookies and headers; what a token is worth is services/sessions' call.
  */
 import type { Context } from "hono";
 import type { User } from "../db/schema";
 import { DomainError } from "../lib/errors";
-import { verifyToken } from "../lib/session-tokens";
-import { rotateRefreshToken, userForAccessToken } from "../services/sessions";
-import type { AppEnv } from "./context";
-import {
-  bearerToken,
-  clearSessionCookies,
-  readSessionCookies,
-  setAccessCookie,
-  setRefreshCookie,
-} from "./cookies";
+import { authenticateAccessToken, renewSession, type SessionDeps } from "../services/sessions";
+import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies } from "./cookies";
 
-export type AuthMethod = "bearer" | "cookie";
+type AuthMethod = "bearer" | "cookie";
 
 export interface AuthContext {
   /** The current user or null; cached for the request. */
@@ -34,41 +27,37 @@ export interface AuthContext {
   method(): AuthMethod | null;
 }
 
-export function createAuthContext(c: Context<AppEnv>): AuthContext {
-  let resolved: Promise<{ user: User | null; method: AuthMethod | null; presented: boolean }> | undefined;
+interface Resolved {
+  user: User | null;
+  method: AuthMethod | null;
+  /** Some credential was sent (so a failure is "invalid", not "not provided"). */
+  presented: boolean;
+}
+
+export function createAuthContext(c: Context, sessions: SessionDeps): AuthContext {
+  let resolved: Promise<Resolved> | undefined;
   let method: AuthMethod | null = null;
 
-  const resolve = async () => {
-    const { db, config } = c.var;
-    const secret = config.jwtSecret;
-
+  const resolve = async (): Promise<Resolved> => {
     const bearer = bearerToken(c);
     if (bearer) {
-      const verified = await verifyToken(secret, bearer, "access");
-      const user = verified.ok ? await userForAccessToken(db, verified.claims) : null;
-      return { user, method: user ? ("bearer" as const) : null, presented: true };
+      const user = await authenticateAccessToken(sessions, bearer);
+      return { user, method: user ? "bearer" : null, presented: true };
     }
 
     const cookies = readSessionCookies(c);
     if (cookies.access) {
-      const verified = await verifyToken(secret, cookies.access, "access");
-      if (verified.ok) {
-        const user = await userForAccessToken(db, verified.claims);
-        if (user) return { user, method: "cookie" as const, presented: true };
-      }
+      const user = await authenticateAccessToken(sessions, cookies.access);
+      if (user) return { user, method: "cookie", presented: true };
     }
 
     if (cookies.refresh) {
-      const verified = await verifyToken(secret, cookies.refresh, "refresh");
-      if (verified.ok) {
-        const rotated = await rotateRefreshToken(db, secret, verified.claims);
-        if (rotated.ok) {
-          setAccessCookie(c, rotated.tokens.access);
-          if (rotated.tokens.refresh) setRefreshCookie(c, rotated.tokens.refresh);
-          return { user: rotated.user, method: "cookie" as const, presented: true };
-        }
-        if (rotated.reason === "reused") clearSessionCookies(c);
+      const renewed = await renewSession(sessions, cookies.refresh);
+      if (renewed.ok) {
+        setSessionCookies(c, renewed.tokens);
+        return { user: renewed.user, method: "cookie", presented: true };
       }
+      if (renewed.reason === "reused") clearSessionCookies(c);
     }
 
     return { user: null, method: null, presented: Boolean(cookies.access || cookies.refresh) };

@@ -2,21 +2,51 @@
  * Google sign-in with an access token: ask tokeninfo who the token belongs to and accept it
  * only when it was minted for *our* client id (`aud` or `azp`), the email is verified and
  * the token has not expired. A token for any other app must never log anyone in.
+ *
+ * The wire format (docs/upstreams.md) is described once, here, as zod schemas: this client
+ * reads Google's answers with them and the test fake (test/fakes/google.ts) writes its
+ * answers with them.
  */
+import { z } from "zod";
 
-export interface GoogleIdentity {
+/**
+ * `GET {GOOGLE_TOKENINFO_URL}?access_token=…` → 200. Google sends every value as a string
+ * (`"exp": "1764253000"`, `"email_verified": "true"`); real booleans and numbers are
+ * accepted too. Every field is optional here: which missing field refuses the token, and
+ * why, is decided in `checkGoogleAccessToken`.
+ */
+export const GoogleTokenInfo = z.object({
+  azp: z.string().optional(),
+  aud: z.string().optional(),
+  sub: z.string().optional(),
+  scope: z.string().optional(),
+  exp: z.union([z.string(), z.number()]).optional(),
+  expires_in: z.union([z.string(), z.number()]).optional(),
+  email: z.string().optional(),
+  email_verified: z.union([z.string(), z.boolean()]).optional(),
+  access_type: z.string().optional(),
+});
+export type GoogleTokenInfo = z.infer<typeof GoogleTokenInfo>;
+
+/** An invalid or expired token → 400 `{"error": "invalid_token", "error_description": "Invalid Value"}`. */
+export const GoogleTokenInfoError = z.object({
+  error: z.string(),
+  error_description: z.string().optional(),
+});
+export type GoogleTokenInfoError = z.infer<typeof GoogleTokenInfoError>;
+
+interface GoogleIdentity {
   sub: string;
   email: string;
 }
 
-export type GoogleCheck =
-  | { ok: true; identity: GoogleIdentity }
-  | {
-      ok: false;
-      reason: "invalid_token" | "wrong_audience" | "email_unverified" | "expired" | "unavailable";
-    };
+export type GoogleRejection = "invalid_token" | "wrong_audience" | "email_unverified" | "expired";
 
-export interface GoogleClientOptions {
+type GoogleCheck =
+  | { ok: true; identity: GoogleIdentity }
+  | { ok: false; reason: GoogleRejection | "unavailable" };
+
+interface GoogleClientOptions {
   tokeninfoUrl: string;
   clientId: string;
   fetch?: typeof fetch;
@@ -40,30 +70,24 @@ export async function checkGoogleAccessToken(
     return { ok: false, reason: "unavailable" };
   }
   if (response.status >= 500) return { ok: false, reason: "unavailable" };
-  let info: Record<string, unknown>;
+  let json: unknown;
   try {
-    info = (await response.json()) as Record<string, unknown>;
+    json = await response.json();
   } catch {
     return { ok: false, reason: response.ok ? "unavailable" : "invalid_token" };
   }
-  if (!response.ok || typeof info !== "object" || info === null)
-    return { ok: false, reason: "invalid_token" };
+  if (!response.ok) return { ok: false, reason: "invalid_token" };
+  const parsed = GoogleTokenInfo.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: "invalid_token" };
+  const info = parsed.data;
 
   const clientId = options.clientId.trim();
   if (!clientId || (info.aud !== clientId && info.azp !== clientId))
     return { ok: false, reason: "wrong_audience" };
-  // tokeninfo sends strings ("true", "1764253000"); accept real booleans/numbers too.
   if (info.email_verified !== "true" && info.email_verified !== true)
     return { ok: false, reason: "email_unverified" };
   const exp = Number(info.exp);
   if (!Number.isFinite(exp) || exp * 1000 <= now) return { ok: false, reason: "expired" };
-  if (
-    typeof info.sub !== "string" ||
-    !info.sub ||
-    typeof info.email !== "string" ||
-    !info.email.includes("@")
-  ) {
-    return { ok: false, reason: "invalid_token" };
-  }
+  if (!info.sub || !info.email?.includes("@")) return { ok: false, reason: "invalid_token" };
   return { ok: true, identity: { sub: info.sub, email: info.email } };
 }

@@ -55,7 +55,7 @@ function similarity(a: string, b: string): number {
 
 const MAX_SIMILARITY = 0.7;
 
-export interface PasswordContext {
+interface PasswordContext {
   username?: string | null;
   email?: string | null;
 }

@@ -9,7 +9,7 @@
 import { base64url } from "jose";
 import { timingSafeEqualStrings } from "./crypto";
 
-export const PBKDF2_ITERATIONS = 100_000;
+const PBKDF2_ITERATIONS = 100_000;
 const ALGORITHM = "pbkdf2_sha256";
 const SALT_BYTES = 16;
 const HASH_BITS = 256;
@@ -32,7 +32,7 @@ export async function hashPassword(password: string): Promise<string> {
   return `${ALGORITHM}$${PBKDF2_ITERATIONS}$${base64url.encode(salt)}$${hash}`;
 }
 
-export interface VerifyResult {
+interface VerifyResult {
   valid: boolean;
   /** The stored hash uses outdated parameters and should be replaced. */
   needsRehash: boolean;
@@ -72,6 +72,6 @@ export async function verifyPassword(
 
 const BURN_SALT = new Uint8Array(SALT_BYTES);
 /** Same cost as a real check; used when there is no real hash to check against. */
-export async function burnTime(password: string): Promise<void> {
+async function burnTime(password: string): Promise<void> {
   await derive(password, BURN_SALT, PBKDF2_ITERATIONS);
 }

@@ -35,10 +35,10 @@ export async function signToken(
   secret: string,
   claims: { sub: string; sid: string; jti: string; typ: TokenType },
   nowSeconds = Math.floor(Date.now() / 1000),
-): Promise<{ token: string; expiresAt: number }> {
+): Promise<string> {
   const ttl = claims.typ === "access" ? ACCESS_TOKEN_TTL_SECONDS : REFRESH_TOKEN_TTL_SECONDS;
   const exp = nowSeconds + ttl;
-  const token = await new SignJWT({ sid: claims.sid, typ: claims.typ })
+  return new SignJWT({ sid: claims.sid, typ: claims.typ })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.sub)
     .setJti(claims.jti)
@@ -47,10 +47,9 @@ export async function signToken(
     .setIssuedAt(nowSeconds)
     .setExpirationTime(exp)
     .sign(keyFor(secret));
-  return { token, expiresAt: exp * 1000 };
 }
 
-export type VerifyFailure = "expired" | "invalid";
+type VerifyFailure = "expired" | "invalid";
 
 export async function verifyToken(
   secret: string,

@@ -12,17 +12,17 @@ import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type MailLogRow, mailLog } from "../db/schema";
 import type { DeliveryJob } from "../delivery/jobs";
-import { BrevoError, sendBrevoEmail } from "../integrations/brevo";
+import { BrevoError, type BrevoSendEmailRequest, sendBrevoEmail } from "../integrations/brevo";
 import { base64 } from "../lib/base64";
 import type { Logger } from "../lib/logger";
 
-export type MailAttachment = { name: string; contentType: string } & (
+type MailAttachment = { name: string; contentType: string } & (
   | { content: Uint8Array }
   /** Already in R2 under a key that never changes content (a ticket PNG): not copied again. */
   | { storedKey: string; size: number }
 );
 
-export interface OutgoingMail {
+interface OutgoingMail {
   /** What kind of email (for logs and the outbox): `verify_email`, `password_reset`, ... */
   kind: string;
   to: { email: string; name?: string };
@@ -206,9 +206,12 @@ async function markSent(db: Database, id: string, providerMessageId: string): Pr
     .where(and(eq(mailLog.id, id), eq(mailLog.status, "QUEUED")));
 }
 
-async function toBrevoMessage(deps: { media: R2Bucket; config: Config }, row: MailLogRow) {
+async function toBrevoMessage(
+  deps: { media: R2Bucket; config: Config },
+  row: MailLogRow,
+): Promise<BrevoSendEmailRequest> {
   const stored = JSON.parse(row.attachments) as StoredAttachment[];
-  const attachment: Array<{ name: string; content: string }> = [];
+  const attachment: NonNullable<BrevoSendEmailRequest["attachment"]> = [];
   for (const item of stored) {
     const object = await deps.media.get(item.key);
     // A missing attachment is a transient R2 problem or a bug; retrying is the safe choice.

@@ -1,7 +1,7 @@
 /** Transactional emails: subject, plain text and HTML for each, with every value escaped. */
 import { escapeHtml } from "../lib/html";
 
-export interface RenderedMail {
+interface RenderedMail {
   subject: string;
   text: string;
   html: string;
@@ -66,7 +66,7 @@ export function passwordResetMail(params: { username: string; link: string }): R
   };
 }
 
-export interface TicketsMailParams {
+interface TicketsMailParams {
   buyerName: string;
   eventTitle: string;
   /** Date and time as printed on the tickets (Nairobi time). */

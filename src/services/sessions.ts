@@ -1,18 +1,31 @@
 /**
- * Login sessions: issuing token pairs, validating an access token against its session,
- * refresh rotation with reuse detection, logout and revocation. No Hono in here.
+ * Login sessions: signing in (a session row and a token pair), authenticating an access
+ * token against its session, renewing from a refresh token (rotation with reuse detection),
+ * logout and revocation. Tokens in, users and tokens out: the HTTP layer only reads and
+ * writes the cookies. No Hono in here.
  *
  * Rotation rule (contract §2): the current refresh jti rotates; the previous one is still
  * honoured for 30 s (a browser firing parallel requests with the old cookie); anything
  * older, or the previous one after the grace period, means a stolen token is in play, so the
  * whole session (refresh and access) is revoked.
  */
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { authSessions, blacklistedTokens, type User, users } from "../db/schema";
-import { REFRESH_TOKEN_TTL_SECONDS, signToken, type TokenClaims } from "../lib/session-tokens";
+import {
+  REFRESH_TOKEN_TTL_SECONDS,
+  signToken,
+  type TokenClaims,
+  type TokenType,
+  verifyToken,
+} from "../lib/session-tokens";
 
-export const ROTATION_GRACE_MS = 30_000;
+const ROTATION_GRACE_MS = 30_000;
+
+export interface SessionDeps {
+  db: Database;
+  config: { jwtSecret: string };
+}
 
 export interface IssuedTokens {
   access: string;
@@ -25,76 +38,57 @@ export interface SessionMeta {
   ipAddress?: string | undefined;
 }
 
+/** A user who has just signed in, and the tokens of the new session. */
+export interface SignedIn {
+  user: User;
+  tokens: IssuedTokens;
+}
+
 async function issuePair(secret: string, userId: string, sessionId: string, refreshJti: string, now: number) {
   const nowSeconds = Math.floor(now / 1000);
   const [access, refresh] = await Promise.all([
     signToken(secret, { sub: userId, sid: sessionId, jti: crypto.randomUUID(), typ: "access" }, nowSeconds),
     signToken(secret, { sub: userId, sid: sessionId, jti: refreshJti, typ: "refresh" }, nowSeconds),
   ]);
-  return { access: access.token, refresh: refresh.token };
+  return { access, refresh };
 }
 
-/** A new login: one session row, an access + refresh pair. */
-export async function startSession(
-  db: Database,
-  secret: string,
-  userId: string,
+async function issueAccessOnly(secret: string, userId: string, sessionId: string, now: number) {
+  const access = await signToken(
+    secret,
+    { sub: userId, sid: sessionId, jti: crypto.randomUUID(), typ: "access" },
+    Math.floor(now / 1000),
+  );
+  return { access };
+}
+
+/** A new login for `user`: one session row, an access + refresh pair. */
+export async function signIn(
+  deps: SessionDeps,
+  user: User,
   meta: SessionMeta = {},
   now = Date.now(),
-): Promise<IssuedTokens> {
+): Promise<SignedIn> {
+  const { db } = deps;
   const sessionId = crypto.randomUUID();
   const refreshJti = crypto.randomUUID();
   await db.batch([
     db.insert(authSessions).values({
       id: sessionId,
-      userId,
+      userId: user.id,
       refreshJti,
       expiresAt: now + REFRESH_TOKEN_TTL_SECONDS * 1000,
       userAgent: meta.userAgent?.slice(0, 256) ?? null,
       ipAddress: meta.ipAddress ?? null,
       createdAt: now,
     }),
-    db.update(users).set({ lastLoginAt: now }).where(eq(users.id, userId)),
+    db.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id)),
   ]);
-  return issuePair(secret, userId, sessionId, refreshJti, now);
+  return { user, tokens: await issuePair(deps.config.jwtSecret, user.id, sessionId, refreshJti, now) };
 }
 
-/**
- * The user behind a valid access token, in one D1 round trip: the session must be live,
- * the token not blacklisted, the user active.
- */
-export async function userForAccessToken(
-  db: Database,
-  claims: TokenClaims,
-  now = Date.now(),
-): Promise<User | null> {
-  const rows = await db
-    .select({
-      user: users,
-      revokedAt: authSessions.revokedAt,
-      blacklisted: sql<number>`EXISTS (SELECT 1 FROM ${blacklistedTokens} WHERE ${blacklistedTokens.jti} = ${claims.jti})`,
-    })
-    .from(authSessions)
-    .innerJoin(users, eq(users.id, authSessions.userId))
-    .where(and(eq(authSessions.id, claims.sid), eq(authSessions.userId, claims.sub)))
-    .limit(1);
-  const row = rows[0];
-  if (!row || row.revokedAt !== null || row.blacklisted || !row.user.isActive) return null;
-  if (claims.exp * 1000 <= now) return null;
-  return row.user;
-}
-
-export type RotationResult =
-  | { ok: true; user: User; tokens: IssuedTokens }
-  | { ok: false; reason: "invalid" | "reused" };
-
-/** Exchange a refresh token for new tokens (see the rotation rule above). */
-export async function rotateRefreshToken(
-  db: Database,
-  secret: string,
-  claims: TokenClaims,
-  now = Date.now(),
-): Promise<RotationResult> {
+/** The session row, its user and whether the presented jti is blacklisted, in one D1 round trip. */
+async function sessionFor(db: Database, claims: TokenClaims) {
   const rows = await db
     .select({
       session: authSessions,
@@ -105,7 +99,55 @@ export async function rotateRefreshToken(
     .innerJoin(users, eq(users.id, authSessions.userId))
     .where(and(eq(authSessions.id, claims.sid), eq(authSessions.userId, claims.sub)))
     .limit(1);
-  const row = rows[0];
+  return rows[0];
+}
+
+/**
+ * The user behind an access token (Bearer or cookie), or null: the token must verify, its
+ * session be live, its jti not blacklisted and the user active.
+ */
+export async function authenticateAccessToken(
+  deps: SessionDeps,
+  token: string,
+  now = Date.now(),
+): Promise<User | null> {
+  const verified = await verifyToken(deps.config.jwtSecret, token, "access");
+  if (!verified.ok) return null;
+  const { claims } = verified;
+  const row = await sessionFor(deps.db, claims);
+  if (!row || row.session.revokedAt !== null || row.blacklisted || !row.user.isActive) return null;
+  if (claims.exp * 1000 <= now) return null;
+  return row.user;
+}
+
+type RenewalResult =
+  | { ok: true; user: User; tokens: IssuedTokens }
+  | {
+      ok: false;
+      /**
+       * `unverified`: not a valid refresh token at all (bad signature, expired, wrong type);
+       * `invalid`: its session is over (revoked, expired, blacklisted, user inactive);
+       * `reused`: a rotated token replayed after the grace period, so the session was just ended.
+       */
+      reason: "unverified" | "invalid" | "reused";
+    };
+
+/**
+ * Exchange a refresh token for new tokens (see the rotation rule above). The one place a
+ * refresh token rotates: `token/refresh/` and the silent renewal of request auth both call it.
+ */
+export async function renewSession(
+  deps: SessionDeps,
+  refreshToken: string,
+  now = Date.now(),
+): Promise<RenewalResult> {
+  const { db } = deps;
+  const secret = deps.config.jwtSecret;
+  const verified = await verifyToken(secret, refreshToken, "refresh");
+  if (!verified.ok) return { ok: false, reason: "unverified" };
+  const { claims } = verified;
+
+  const row = await sessionFor(db, claims);
   if (
     !row ||
     row.blacklisted ||
@@ -140,7 +182,7 @@ export async function rotateRefreshToken(
       return { ok: true, user, tokens: await issuePair(secret, user.id, session.id, newJti, now) };
     }
     // Lost the race to a parallel request that rotated this very token a moment ago.
-    return accessOnly(secret, user, session.id, now);
+    return { ok: true, user, tokens: await issueAccessOnly(secret, user.id, session.id, now) };
   }
 
   if (
@@ -148,59 +190,60 @@ export async function rotateRefreshToken(
     session.rotatedAt !== null &&
     now - session.rotatedAt <= ROTATION_GRACE_MS
   ) {
-    return accessOnly(secret, user, session.id, now);
+    return { ok: true, user, tokens: await issueAccessOnly(secret, user.id, session.id, now) };
   }
 
-  await revokeSessions(db, [session.id], "refresh_reuse", now);
+  await revokeSessionsWhere(db, eq(authSessions.id, session.id), "refresh_reuse", now);
   return { ok: false, reason: "reused" };
 }
 
-async function accessOnly(
-  secret: string,
-  user: User,
-  sessionId: string,
-  now: number,
-): Promise<RotationResult> {
-  const access = await signToken(
-    secret,
-    { sub: user.id, sid: sessionId, jti: crypto.randomUUID(), typ: "access" },
-    Math.floor(now / 1000),
-  );
-  return { ok: true, user, tokens: { access: access.token } };
-}
-
-export async function revokeSessions(db: Database, sessionIds: string[], reason: string, now = Date.now()) {
-  if (sessionIds.length === 0) return;
-  await db
+/** End every live session matching `where` (their access and refresh tokens stop working). */
+function revokeSessionsWhere(db: Database, where: SQL | undefined, reason: string, now: number) {
+  return db
     .update(authSessions)
     .set({ revokedAt: now, revokedReason: reason })
-    .where(and(inArray(authSessions.id, sessionIds), isNull(authSessions.revokedAt)));
+    .where(and(where, isNull(authSessions.revokedAt)));
 }
 
+/** Every session of a user ends (a password reset, an account taken over by Google). */
 export async function revokeAllSessionsForUser(
   db: Database,
   userId: string,
   reason: string,
   now = Date.now(),
-) {
-  await db
-    .update(authSessions)
-    .set({ revokedAt: now, revokedReason: reason })
-    .where(and(eq(authSessions.userId, userId), isNull(authSessions.revokedAt)));
+): Promise<void> {
+  await revokeSessionsWhere(db, eq(authSessions.userId, userId), reason, now);
 }
 
-/** Logout: blacklist every presented token's jti and end their sessions. */
-export async function logout(db: Database, presented: TokenClaims[], now = Date.now()): Promise<void> {
-  if (presented.length === 0) return;
-  const sessionIds = [...new Set(presented.map((c) => c.sid))];
+/** The tokens a logout request presented, each as it came (Bearer, cookies); any may be absent. */
+interface PresentedTokens {
+  access: Array<string | undefined>;
+  refresh: string | undefined;
+}
+
+/**
+ * Logout: blacklist the jti of every presented token that verifies (even an expired one)
+ * and end their sessions. Nothing presented, or nothing valid: nothing to do.
+ */
+export async function logout(deps: SessionDeps, presented: PresentedTokens, now = Date.now()): Promise<void> {
+  const { db } = deps;
+  const candidates: Array<[string | undefined, TokenType]> = [
+    ...presented.access.map((token): [string | undefined, TokenType] => [token, "access"]),
+    [presented.refresh, "refresh"],
+  ];
+  const claims: TokenClaims[] = [];
+  for (const [token, type] of candidates) {
+    if (!token) continue;
+    const verified = await verifyToken(deps.config.jwtSecret, token, type, { allowExpired: true });
+    if (verified.ok) claims.push(verified.claims);
+  }
+  if (claims.length === 0) return;
+  const sessionIds = [...new Set(claims.map((c) => c.sid))];
   await db.batch([
     db
       .insert(blacklistedTokens)
-      .values(presented.map((c) => ({ jti: c.jti, userId: c.sub, expiresAt: c.exp * 1000, createdAt: now })))
+      .values(claims.map((c) => ({ jti: c.jti, userId: c.sub, expiresAt: c.exp * 1000, createdAt: now })))
       .onConflictDoNothing(),
-    db
-      .update(authSessions)
-      .set({ revokedAt: now, revokedReason: "logout" })
-      .where(and(inArray(authSessions.id, sessionIds), isNull(authSessions.revokedAt))),
+    revokeSessionsWhere(db, inArray(authSessions.id, sessionIds), "logout", now),
   ]);
 }

@@ -9,6 +9,7 @@ import { type User, users } from "../db/schema";
 import { DomainError, type FieldErrors } from "../lib/errors";
 import { passwordProblems } from "../lib/password-policy";
 import { hashPassword } from "../lib/passwords";
+import { EMAIL_TAKEN, emailTaken, isUniqueViolation, USERNAME_TAKEN, usernameTaken } from "./accounts/users";
 
 /**
  * `users.email` is required and unique, and a door account often has no address: such an
@@ -17,19 +18,17 @@ import { hashPassword } from "../lib/passwords";
  */
 const PLACEHOLDER_DOMAIN = "@scanners.ticketsafi.invalid";
 
-export function isPlaceholderEmail(email: string): boolean {
-  return email.toLowerCase().endsWith(PLACEHOLDER_DOMAIN);
-}
-
+/** The address to show for a team member: "" for a placeholder. */
 export function publicEmail(email: string): string {
-  return isPlaceholderEmail(email) ? "" : email;
+  return email.toLowerCase().endsWith(PLACEHOLDER_DOMAIN) ? "" : email;
 }
 
 export async function listScanners(
-  db: Database,
+  deps: { db: Database },
   organizerId: string,
   page: { limit: number; offset: number },
 ) {
+  const { db } = deps;
   const rows = await db
     .select({
       id: users.id,
@@ -47,47 +46,30 @@ export async function listScanners(
   return { total: rows[0]?.total ?? 0, rows };
 }
 
-export interface NewScanner {
+interface NewScanner {
   username: string;
   email?: string | undefined;
   password: string;
 }
 
-function isUniqueViolation(error: unknown, column: string): boolean {
-  const message = String(error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : error);
-  return /UNIQUE constraint failed/i.test(message) && message.includes(column);
-}
-
-const USERNAME_TAKEN = "A user with that username already exists.";
-const EMAIL_TAKEN = "A user with that email already exists.";
-
 /** Create a door account for `organizer`. Names and addresses are unique case-insensitively. */
 export async function createScanner(
-  db: Database,
+  deps: { db: Database },
   organizer: User,
   input: NewScanner,
   now = Date.now(),
 ): Promise<User> {
+  const { db } = deps;
   const username = input.username.trim();
   const email = input.email?.trim() ?? "";
   const errors: FieldErrors = {};
 
-  const [nameTaken, emailTaken] = await Promise.all([
-    db
-      .select({ id: users.id })
-      .from(users)
-      .where(sql`lower(${users.username}) = ${username.toLowerCase()}`)
-      .limit(1),
-    email
-      ? db
-          .select({ id: users.id })
-          .from(users)
-          .where(sql`lower(${users.email}) = ${email.toLowerCase()}`)
-          .limit(1)
-      : Promise.resolve([]),
+  const [nameIsTaken, emailIsTaken] = await Promise.all([
+    usernameTaken(db, username),
+    email ? emailTaken(db, email) : Promise.resolve(false),
   ]);
-  if (nameTaken.length > 0) errors.username = [USERNAME_TAKEN];
-  if (emailTaken.length > 0) errors.email = [EMAIL_TAKEN];
+  if (nameIsTaken) errors.username = [USERNAME_TAKEN];
+  if (emailIsTaken) errors.email = [EMAIL_TAKEN];
   const problems = passwordProblems(input.password, { username, email: email || null });
   if (problems.length > 0) errors.password = problems;
   if (Object.keys(errors).length > 0) throw DomainError.validation(errors);

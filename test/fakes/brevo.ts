@@ -1,18 +1,19 @@
 /** Brevo's transactional email API (`POST /v3/smtp/email`), with its real answers and errors. */
+import {
+  type BrevoErrorResponse,
+  BrevoSendEmailRequest,
+  type BrevoSendEmailResponse,
+} from "../../src/integrations/brevo";
 import type { FakeUpstream } from "./network";
 
-export interface BrevoRequestRecord {
+interface BrevoRequestRecord {
   apiKey: string | null;
-  body: {
-    sender?: { name?: string; email?: string };
-    to?: Array<{ email: string; name?: string }>;
-    subject?: string;
-    htmlContent?: string;
-    textContent?: string;
-    attachment?: Array<{ name: string; content: string }>;
-    headers?: Record<string, string>;
-    tags?: string[];
-  };
+  /** The request body exactly as sent (unknown keys kept), once it passed the client's own schema. */
+  body: BrevoSendEmailRequest;
+}
+
+function refusal(status: number, body: BrevoErrorResponse): Response {
+  return Response.json(body, { status });
 }
 
 export class BrevoFake implements FakeUpstream {
@@ -25,35 +26,32 @@ export class BrevoFake implements FakeUpstream {
   async handle(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method !== "POST" || url.pathname !== "/v3/smtp/email") {
-      return Response.json({ code: "not_found", message: "Invalid route" }, { status: 404 });
+      return refusal(404, { code: "not_found", message: "Invalid route" });
     }
     const apiKey = request.headers.get("api-key");
-    if (apiKey !== this.validKey)
-      return Response.json({ code: "unauthorized", message: "Key not found" }, { status: 401 });
+    if (apiKey !== this.validKey) return refusal(401, { code: "unauthorized", message: "Key not found" });
     const failure = this.failures.shift();
     if (failure !== undefined) {
-      return Response.json({ code: "internal_error", message: "Temporary failure" }, { status: failure });
+      return refusal(failure, { code: "internal_error", message: "Temporary failure" });
     }
-    let body: BrevoRequestRecord["body"];
+    let json: unknown;
     try {
-      body = (await request.json()) as BrevoRequestRecord["body"];
+      json = await request.json();
     } catch {
-      return Response.json(
-        { code: "bad_request", message: "Input must be a valid JSON object" },
-        { status: 400 },
-      );
+      return refusal(400, { code: "bad_request", message: "Input must be a valid JSON object" });
     }
-    if (!body.sender?.email || !body.to?.length || !body.subject || !(body.htmlContent || body.textContent)) {
-      return Response.json(
-        { code: "invalid_parameter", message: "sender, to, subject and content are required" },
-        { status: 400 },
-      );
+    const parsed = BrevoSendEmailRequest.safeParse(json);
+    if (!parsed.success) {
+      return refusal(400, {
+        code: "invalid_parameter",
+        message: "sender, to, subject and content are required",
+      });
     }
-    this.sent.push({ apiKey, body });
-    return Response.json(
-      { messageId: `<${Date.now()}.${this.sent.length}@smtp-relay.mailin.fr>` },
-      { status: 201 },
-    );
+    this.sent.push({ apiKey, body: json as BrevoSendEmailRequest });
+    const accepted: BrevoSendEmailResponse = {
+      messageId: `<${Date.now()}.${this.sent.length}@smtp-relay.mailin.fr>`,
+    };
+    return Response.json(accepted, { status: 201 });
   }
 
   reset(): void {

@@ -1,7 +1,8 @@
 /** Google's tokeninfo endpoint: `GET /tokeninfo?access_token=…`, answers as Google does (strings). */
+import { GoogleTokenInfo, GoogleTokenInfoError } from "../../src/integrations/google";
 import type { FakeUpstream } from "./network";
 
-export interface FakeGoogleToken {
+interface FakeGoogleToken {
   email: string;
   sub?: string;
   aud?: string;
@@ -11,7 +12,7 @@ export interface FakeGoogleToken {
   exp?: number;
 }
 
-export const TEST_GOOGLE_CLIENT_ID = "ticketsafi-test.apps.googleusercontent.com";
+const TEST_GOOGLE_CLIENT_ID = "ticketsafi-test.apps.googleusercontent.com";
 
 export class GoogleFake implements FakeUpstream {
   readonly hosts = ["oauth2.googleapis.com"];
@@ -40,20 +41,26 @@ export class GoogleFake implements FakeUpstream {
     const token = this.tokens.get(url.searchParams.get("access_token") ?? "");
     const now = Math.floor(Date.now() / 1000);
     if (!token || token.exp <= now) {
-      return Response.json({ error: "invalid_token", error_description: "Invalid Value" }, { status: 400 });
+      return Response.json(
+        GoogleTokenInfoError.parse({ error: "invalid_token", error_description: "Invalid Value" }),
+        { status: 400 },
+      );
     }
-    return Response.json({
-      azp: token.azp,
-      aud: token.aud,
-      sub: token.sub,
-      scope:
-        "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
-      exp: String(token.exp),
-      expires_in: String(token.exp - now),
-      email: token.email,
-      email_verified: token.emailVerified ? "true" : "false",
-      access_type: "online",
-    });
+    // Parsed with the client's own schema, so the fake cannot drift from what the client reads.
+    return Response.json(
+      GoogleTokenInfo.parse({
+        azp: token.azp,
+        aud: token.aud,
+        sub: token.sub,
+        scope:
+          "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile",
+        exp: String(token.exp),
+        expires_in: String(token.exp - now),
+        email: token.email,
+        email_verified: token.emailVerified ? "true" : "false",
+        access_type: "online",
+      }),
+    );
   }
 
   reset(): void {

@@ -38,7 +38,7 @@ export async function registerUser(
   return { id: res.body.user.id, username, email, password, role: res.body.user.role };
 }
 
-export interface OutboxMail {
+interface OutboxMail {
   id: string;
   kind: string;
   to_email: string;

@@ -38,7 +38,7 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     c.set("services", services);
     c.set("config", services.config);
     c.set("db", services.db);
-    c.set("auth", createAuthContext(c));
+    c.set("auth", createAuthContext(c, services));
 
     try {
       await next();

@@ -1,26 +1,20 @@
-/** `/api/auth/` (contract §2): thin handlers over services/accounts and services/sessions. */
+/**
+ * `/api/auth/` (contract §2): thin handlers over services/accounts/* and services/sessions.
+ * Each parses its input, calls one use case, and shapes the answer; session cookies are
+ * set or cleared here with exactly what the session service returns.
+ */
 import { z } from "@hono/zod-openapi";
 import type { User } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
-import { type TokenClaims, verifyToken } from "../../lib/session-tokens";
-import {
-  activate,
-  confirmPasswordReset,
-  isInvitationCodeValid,
-  login,
-  register,
-  requestPasswordReset,
-  signInWithGoogle,
-  updateProfile,
-} from "../../services/accounts";
-import { type IssuedTokens, logout, rotateRefreshToken, type SessionMeta } from "../../services/sessions";
-import {
-  bearerToken,
-  clearSessionCookies,
-  readSessionCookies,
-  setAccessCookie,
-  setRefreshCookie,
-} from "../cookies";
+import { activate } from "../../services/accounts/activation";
+import { signInWithGoogle } from "../../services/accounts/google-sign-in";
+import { isInvitationCodeValid } from "../../services/accounts/invitation-codes";
+import { login } from "../../services/accounts/login";
+import { confirmPasswordReset, requestPasswordReset } from "../../services/accounts/password-reset";
+import { updateProfile } from "../../services/accounts/profile";
+import { register } from "../../services/accounts/registration";
+import { type IssuedTokens, logout, renewSession, type SessionMeta } from "../../services/sessions";
+import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies } from "../cookies";
 import { emptyToUndefined, Username } from "../fields";
 import { type Api, type AppContext, defineRoute } from "../route";
 import { parseOrThrow } from "../validation";
@@ -116,10 +110,22 @@ const ResetConfirmBody = z
   })
   .openapi("PasswordResetConfirmRequest");
 
+// ---------------------------------------------------------------------------------------
+// Response bodies
+// ---------------------------------------------------------------------------------------
+
+const RegistrationResponse = z.object({ user: UserSchema }).openapi("RegistrationResponse");
+const CheckCodeResponse = z.object({ valid: z.literal(true) }).openapi("CheckCodeResponse");
+const ActivationResponse = z
+  .object({ message: z.literal("Account activated"), user: UserSchema })
+  .openapi("ActivationResponse");
+/** The access token for Bearer clients; `refresh` is "" because the refresh token stays in its cookie. */
 const LoginResponse = z
   .object({ access: z.string(), refresh: z.string(), user: UserSchema })
   .openapi("LoginResponse");
-const DetailResponse = z.object({ detail: z.string() }).openapi("Detail");
+/** `refresh` is the new refresh token only for a client that sent its token in the body, else "". */
+const RefreshResponse = z.object({ access: z.string(), refresh: z.string() }).openapi("RefreshResponse");
+const DetailMessage = z.object({ detail: z.string() }).openapi("DetailMessage");
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -133,15 +139,20 @@ function sessionMeta(c: AppContext): SessionMeta {
   return { userAgent: c.req.header("user-agent"), ipAddress: clientAddress(c) };
 }
 
-function setSessionCookies(c: AppContext, tokens: IssuedTokens): void {
-  setAccessCookie(c, tokens.access);
-  if (tokens.refresh) setRefreshCookie(c, tokens.refresh);
-}
-
-/** The login answer: the access token for Bearer clients; the refresh token stays in its cookie. */
+/** The login answer (password or Google): session cookies, and the body Bearer clients read. */
 function signedInResponse(c: AppContext, user: User, tokens: IssuedTokens) {
   setSessionCookies(c, tokens);
-  return c.json({ access: tokens.access, refresh: "", user: toUserResponse(user) }, 200);
+  const body: z.infer<typeof LoginResponse> = {
+    access: tokens.access,
+    refresh: "",
+    user: toUserResponse(user),
+  };
+  return c.json(body, 200);
+}
+
+function detailMessage(c: AppContext, detail: string) {
+  const body: z.infer<typeof DetailMessage> = { detail };
+  return c.json(body, 200);
 }
 
 const INVALID_REFRESH = "Token is invalid or expired";
@@ -163,7 +174,7 @@ export function registerAuthRoutes(app: Api): void {
         "(shadow) account gets a claim email instead and a 400 `ACCOUNT_EXISTS_NEEDS_ACTIVATION`.",
       body: RegistrationBody,
       responses: {
-        201: { description: "Registered and signed in", schema: z.object({ user: UserSchema }) },
+        201: { description: "Registered and signed in", schema: RegistrationResponse },
         400: { description: "Validation error (DRF field errors)" },
       },
     },
@@ -180,7 +191,8 @@ export function registerAuthRoutes(app: Api): void {
         sessionMeta(c),
       );
       setSessionCookies(c, tokens);
-      return c.json({ user: toUserResponse(user) }, 201);
+      const registered: z.infer<typeof RegistrationResponse> = { user: toUserResponse(user) };
+      return c.json(registered, 201);
     },
   );
 
@@ -194,13 +206,16 @@ export function registerAuthRoutes(app: Api): void {
       body: CheckCodeBody,
       errorDialect: "legacy",
       responses: {
-        200: { description: "Valid", schema: z.object({ valid: z.literal(true) }) },
+        200: { description: "Valid", schema: CheckCodeResponse },
         404: { description: "Invalid or expired" },
         400: { description: "Empty code" },
       },
     },
     async (c, { body }) => {
-      if (await isInvitationCodeValid(c.var, body.code)) return c.json({ valid: true }, 200);
+      if (await isInvitationCodeValid(c.var.services, body.code)) {
+        const valid: z.infer<typeof CheckCodeResponse> = { valid: true };
+        return c.json(valid, 200);
+      }
       throw new DomainError("invalid_code", "Invalid or expired code.", { extra: { valid: false } });
     },
   );
@@ -215,17 +230,18 @@ export function registerAuthRoutes(app: Api): void {
       body: ActivateBody,
       errorDialect: "legacy",
       responses: {
-        200: {
-          description: "Activated and signed in",
-          schema: z.object({ message: z.string(), user: UserSchema }),
-        },
+        200: { description: "Activated and signed in", schema: ActivationResponse },
         400: { description: "Bad or used link" },
       },
     },
     async (c, { body }) => {
       const { user, tokens } = await activate(c.var.services, body.uid, body.token, sessionMeta(c));
       setSessionCookies(c, tokens);
-      return c.json({ message: "Account activated", user: toUserResponse(user) }, 200);
+      const activated: z.infer<typeof ActivationResponse> = {
+        message: "Account activated",
+        user: toUserResponse(user),
+      };
+      return c.json(activated, 200);
     },
   );
 
@@ -261,25 +277,13 @@ export function registerAuthRoutes(app: Api): void {
       path: "/api/auth/logout/",
       tags: TAGS,
       summary: "Log out: blacklist the presented tokens, end the session, clear cookies",
-      responses: { 200: { description: "Logged out", schema: DetailResponse } },
+      responses: { 200: { description: "Logged out", schema: DetailMessage } },
     },
     async (c) => {
-      const secret = c.var.config.jwtSecret;
       const cookies = readSessionCookies(c);
-      const candidates: Array<[string | undefined, "access" | "refresh"]> = [
-        [bearerToken(c), "access"],
-        [cookies.access, "access"],
-        [cookies.refresh, "refresh"],
-      ];
-      const presented: TokenClaims[] = [];
-      for (const [token, type] of candidates) {
-        if (!token) continue;
-        const verified = await verifyToken(secret, token, type, { allowExpired: true });
-        if (verified.ok) presented.push(verified.claims);
-      }
-      await logout(c.var.db, presented);
+      await logout(c.var.services, { access: [bearerToken(c), cookies.access], refresh: cookies.refresh });
       clearSessionCookies(c);
-      return c.json({ detail: "Successfully logged out." }, 200);
+      return detailMessage(c, "Successfully logged out.");
     },
   );
 
@@ -292,7 +296,7 @@ export function registerAuthRoutes(app: Api): void {
       summary: "Rotate the refresh token (cookie, or `refresh` in the body) and get a new access token",
       body: RefreshBody,
       responses: {
-        200: { description: "New tokens", schema: z.object({ access: z.string(), refresh: z.string() }) },
+        200: { description: "New tokens", schema: RefreshResponse },
         401: { description: "Refresh token invalid, expired, or reused (session revoked)" },
       },
     },
@@ -300,19 +304,20 @@ export function registerAuthRoutes(app: Api): void {
       const fromBody = body.refresh;
       const token = fromBody ?? readSessionCookies(c).refresh;
       if (!token) throw DomainError.notAuthenticated();
-      const verified = await verifyToken(c.var.config.jwtSecret, token, "refresh");
-      if (!verified.ok) throw DomainError.authenticationFailed(INVALID_REFRESH);
-      const rotated = await rotateRefreshToken(c.var.db, c.var.config.jwtSecret, verified.claims);
-      if (!rotated.ok) {
-        if (!fromBody) clearSessionCookies(c);
+      const renewed = await renewSession(c.var.services, token);
+      if (!renewed.ok) {
+        // A token that verified but whose session is over (or was just ended for reuse):
+        // its cookies go too. A token sent in the body is the client's own to drop.
+        if (renewed.reason !== "unverified" && !fromBody) clearSessionCookies(c);
         throw DomainError.authenticationFailed(INVALID_REFRESH);
       }
-      setSessionCookies(c, rotated.tokens);
+      setSessionCookies(c, renewed.tokens);
       // A client that sent the token in the body keeps it itself, so it gets the new one back.
-      return c.json(
-        { access: rotated.tokens.access, refresh: fromBody ? (rotated.tokens.refresh ?? fromBody) : "" },
-        200,
-      );
+      const refreshed: z.infer<typeof RefreshResponse> = {
+        access: renewed.tokens.access,
+        refresh: fromBody ? (renewed.tokens.refresh ?? fromBody) : "",
+      };
+      return c.json(refreshed, 200);
     },
   );
 
@@ -345,7 +350,7 @@ export function registerAuthRoutes(app: Api): void {
     },
     async (c, { body }) => {
       const user = await c.var.auth.requireUser();
-      const updated = await updateProfile(c.var.db, user, {
+      const updated = await updateProfile(c.var.services, user, {
         firstName: body.first_name,
         lastName: body.last_name,
         username: body.username,
@@ -397,13 +402,13 @@ export function registerAuthRoutes(app: Api): void {
       summary: "Email a password reset link (always 200: no account enumeration)",
       body: ResetBody,
       responses: {
-        200: { description: "Accepted", schema: DetailResponse },
+        200: { description: "Accepted", schema: DetailMessage },
         400: { description: "Not an email" },
       },
     },
     async (c, { body }) => {
       await requestPasswordReset(c.var.services, body.email);
-      return c.json({ detail: "Password reset e-mail has been sent." }, 200);
+      return detailMessage(c, "Password reset e-mail has been sent.");
     },
   );
 
@@ -416,7 +421,7 @@ export function registerAuthRoutes(app: Api): void {
       summary: "Set a new password with a reset link (single use, 3 days; ends all sessions)",
       body: ResetConfirmBody,
       responses: {
-        200: { description: "Password changed", schema: DetailResponse },
+        200: { description: "Password changed", schema: DetailMessage },
         400: { description: "Bad link or password" },
       },
     },
@@ -428,7 +433,7 @@ export function registerAuthRoutes(app: Api): void {
         newPassword2: body.new_password2,
       });
       clearSessionCookies(c);
-      return c.json({ detail: "Password has been reset with the new password." }, 200);
+      return detailMessage(c, "Password has been reset with the new password.");
     },
   );
 }

@@ -3,7 +3,7 @@
  * original's `{"error": ...}` style (the web client shows `error`).
  */
 import { z } from "@hono/zod-openapi";
-import { DomainError } from "../../lib/errors";
+import type { User } from "../../db/schema";
 import { createScanner, listScanners, publicEmail } from "../../services/team";
 import { emptyToUndefined, Username } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
@@ -32,6 +32,17 @@ const ScannerSchema = z
 
 const CreatedScannerSchema = ScannerSchema.omit({ is_active: true }).openapi("CreatedScanner");
 
+/** A placeholder address (a door account without email) is shown as "". */
+function toScanner(row: Pick<User, "id" | "username" | "email" | "isActive">): z.infer<typeof ScannerSchema> {
+  return {
+    id: row.id,
+    username: row.username,
+    email: publicEmail(row.email),
+    role: "SCANNER",
+    is_active: row.isActive,
+  };
+}
+
 export function registerTeamRoutes(app: Api): void {
   defineRoute(
     app,
@@ -48,23 +59,9 @@ export function registerTeamRoutes(app: Api): void {
     async (c, { query }) => {
       const organizer = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
-      const { total, rows } = await listScanners(c.var.db, organizer.id, page);
-      if (rows.length === 0 && page.page > 1) throw DomainError.notFound("Invalid page.");
-      return c.json(
-        buildPage(
-          c.req.url,
-          page,
-          total,
-          rows.map((row) => ({
-            id: row.id,
-            username: row.username,
-            email: publicEmail(row.email),
-            role: "SCANNER" as const,
-            is_active: row.isActive,
-          })),
-        ),
-        200,
-      );
+      // Past the last page the window count is 0, so buildPage answers "Invalid page.".
+      const { total, rows } = await listScanners(c.var.services, organizer.id, page);
+      return c.json(buildPage(c.req.url, page, total, rows.map(toScanner)), 200);
     },
   );
 
@@ -85,16 +82,10 @@ export function registerTeamRoutes(app: Api): void {
     },
     async (c, { body }) => {
       const organizer = await c.var.auth.requireUser();
-      const scanner = await createScanner(c.var.db, organizer, body);
-      return c.json(
-        {
-          id: scanner.id,
-          username: scanner.username,
-          email: publicEmail(scanner.email),
-          role: "SCANNER" as const,
-        },
-        201,
-      );
+      const scanner = await createScanner(c.var.services, organizer, body);
+      const { is_active: _, ...created } = toScanner(scanner);
+      const response: z.infer<typeof CreatedScannerSchema> = created;
+      return c.json(response, 201);
     },
   );
 }

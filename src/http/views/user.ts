@@ -16,7 +16,7 @@ export const UserSchema = z
   })
   .openapi("User");
 
-export type UserResponse = z.infer<typeof UserSchema>;
+type UserResponse = z.infer<typeof UserSchema>;
 
 export function toUserResponse(user: User): UserResponse {
   return {
