@@ -16,7 +16,9 @@
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../../src/config";
 import { createDb } from "../../src/db/client";
+import { statusOf } from "../../src/http/errors";
 import { darajaClientFor } from "../../src/integrations/mpesa";
+import { DomainError } from "../../src/lib/errors";
 import { initiateCheckout } from "../../src/services/checkout/initiate";
 import { settleStkCallback } from "../../src/services/settlement";
 
@@ -161,7 +163,8 @@ export default {
         });
         status = httpStatus(result);
       } catch (error) {
-        status = error?.code === "sold_out" ? 409 : 500;
+        // The status the API would answer, from the one error table; anything else is a 500.
+        status = error instanceof DomainError ? statusOf(error) : 500;
       }
       runs.soldOut.push({ status, timeline });
     }
