@@ -4,10 +4,22 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { handleFetch } from "../../src/http/app";
+import type { pageSchema } from "../../src/http/pagination";
+import type { Api } from "../../src/http/route";
 
 export const BASE_URL = "https://api.ticketsafi.test";
 export const WEB_ORIGIN = "https://ticketsafi.test";
+
+/** A response body, typed by the schema the route declares for it. */
+export type Body<S extends z.ZodType> = z.infer<S>;
+
+/** A DRF page of items of schema `S` (`pageSchema(S)`). */
+export type PageOf<S extends z.ZodType> = Body<ReturnType<typeof pageSchema<S>>>;
+
+/** The OpenAPI document at /api/schema/, typed as the generator types it. */
+export type OpenApiDocument = ReturnType<Api["getOpenAPI31Document"]>;
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -25,6 +37,15 @@ export interface RequestOptions {
   bearer?: string;
   /** Send no cookies on this request. */
   noCookies?: boolean;
+}
+
+/**
+ * With `schema`, the body is typed by it and parsed against it, whatever the status: a body
+ * that does not match throws (naming the request, the status and the first mismatch). The
+ * body handed back is the one received, not the parse's output (no keys stripped).
+ */
+export interface TypedRequestOptions<T> extends RequestOptions {
+  schema?: z.ZodType<T>;
 }
 
 export class TestClient {
@@ -46,7 +67,7 @@ export class TestClient {
   async request<T = Record<string, unknown>>(
     method: string,
     path: string,
-    options: RequestOptions = {},
+    options: TypedRequestOptions<T> = {},
   ): Promise<ApiResponse<T>> {
     const headers = new Headers(options.headers);
     headers.set("cf-connecting-ip", headers.get("cf-connecting-ip") ?? this.address);
@@ -79,16 +100,25 @@ export class TestClient {
     } catch {
       // Non-JSON bodies (HTML docs page, CSV) stay text.
     }
+    if (options.schema) {
+      const checked = options.schema.safeParse(parsed);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        throw new Error(
+          `${method} ${path} → ${response.status}: body does not match the schema at ${issue?.path.join(".") || "(root)"}: ${issue?.message}\n${text.slice(0, 500)}`,
+        );
+      }
+    }
     return { status: response.status, headers: response.headers, body: parsed as T, text, setCookies };
   }
 
-  get<T = Record<string, unknown>>(path: string, options?: RequestOptions) {
+  get<T = Record<string, unknown>>(path: string, options?: TypedRequestOptions<T>) {
     return this.request<T>("GET", path, options);
   }
-  post<T = Record<string, unknown>>(path: string, json?: unknown, options: RequestOptions = {}) {
+  post<T = Record<string, unknown>>(path: string, json?: unknown, options: TypedRequestOptions<T> = {}) {
     return this.request<T>("POST", path, { ...options, ...(json === undefined ? {} : { json }) });
   }
-  patch<T = Record<string, unknown>>(path: string, json?: unknown, options: RequestOptions = {}) {
+  patch<T = Record<string, unknown>>(path: string, json?: unknown, options: TypedRequestOptions<T> = {}) {
     return this.request<T>("PATCH", path, { ...options, ...(json === undefined ? {} : { json }) });
   }
 

@@ -3,7 +3,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { z } from "@hono/zod-openapi";
 import { type Api, defineRoute } from "../route";
 
-const OpenApiDocumentSchema = z
+export const OpenApiDocumentSchema = z
   .object({
     openapi: z.string(),
     info: z.object({ title: z.string(), version: z.string() }),

@@ -55,7 +55,8 @@ const EventListQuery = PaginationQuery.extend({
     .openapi({ description: EVENT_ORDERINGS.join(", ") }),
 });
 
-const EventDetailSchema = EventListItemSchema.extend({
+/** The public event detail: the list item plus its description and tiers. */
+export const EventDetailSchema = EventListItemSchema.extend({
   description: z.string(),
   tiers: z.array(PublicTierSchema),
 }).openapi("EventDetail");

@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { DomainError } from "../../lib/errors";
 import { type Api, defineRoute } from "../route";
 
-const HealthResponse = z.object({ status: z.literal("ok") }).openapi("Health");
+export const HealthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
 
 export function registerHealthRoutes(app: Api): void {
   defineRoute(
@@ -14,7 +14,7 @@ export function registerHealthRoutes(app: Api): void {
       tags: ["Operations"],
       summary: "Liveness with a D1 round trip",
       responses: {
-        200: { description: "Healthy", schema: HealthResponse },
+        200: { description: "Healthy", schema: HealthSchema },
         503: { description: "D1 unreachable" },
       },
     },

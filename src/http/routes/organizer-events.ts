@@ -14,7 +14,7 @@ import { BooleanInput, DateTimeInput, FileInput, IntegerInput, PriceInput } from
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";
 import { EditEventSchema, toEditRepresentation } from "../views/event";
-import { EventListItemSchema, toEventListItem } from "../views/event-list-item";
+import { OrganizerEventItemSchema, toEventListItem } from "../views/event-list-item";
 
 const TAGS = ["Organizer"];
 const ORGANIZER = ["ORGANIZER"] as const;
@@ -93,13 +93,7 @@ const UpdateEventBody = z
 
 const EventIdParams = z.object({ id: z.string().uuid() });
 
-const OrganizerEventItemSchema = EventListItemSchema.extend({
-  is_published: z.boolean(),
-  tickets_sold: z.number().int(),
-  revenue: z.number(),
-}).openapi("OrganizerEventItem");
-
-const DashboardSchema = z
+export const DashboardSchema = z
   .object({
     total_revenue: z.number(),
     tickets_sold: z.number().int(),
@@ -124,6 +118,23 @@ const DashboardSchema = z
     ),
   })
   .openapi("OrganizerDashboard");
+
+/** A cancelled event (it had sales): what was cancelled and which paid orders to refund. */
+export const EventCancelledSchema = z.object({
+  detail: z.string(),
+  status: z.literal("CANCELLED"),
+  tickets_cancelled: z.number().int(),
+  orders_to_refund: z.array(
+    z.object({
+      order_id: z.string(),
+      reference: z.string(),
+      amount: z.number(),
+      buyer_email: z.string(),
+      phone_number: z.string().nullable(),
+      mpesa_receipt_number: z.string().nullable(),
+    }),
+  ),
+});
 
 function toTierInputs(body: z.infer<typeof TierBody>[]): TierInput[] {
   return body.map((tier) => ({
@@ -306,24 +317,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
       params: EventIdParams,
       responses: {
         204: { description: "Deleted (no sales)" },
-        200: {
-          description: "Cancelled",
-          schema: z.object({
-            detail: z.string(),
-            status: z.literal("CANCELLED"),
-            tickets_cancelled: z.number().int(),
-            orders_to_refund: z.array(
-              z.object({
-                order_id: z.string(),
-                reference: z.string(),
-                amount: z.number(),
-                buyer_email: z.string(),
-                phone_number: z.string().nullable(),
-                mpesa_receipt_number: z.string().nullable(),
-              }),
-            ),
-          }),
-        },
+        200: { description: "Cancelled", schema: EventCancelledSchema },
         404: { description: "Not yours or unknown" },
       },
     },

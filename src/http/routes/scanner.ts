@@ -36,7 +36,7 @@ const VerifyBody = z
   })
   .openapi("ScannerVerifyRequest");
 
-const VerifyResponse = z
+export const ScannerVerifyResponseSchema = z
   .object({
     status: z.literal("VALID"),
     attendee_name: z.string(),
@@ -88,7 +88,7 @@ const BatchBody = z
 
 const OUTCOMES = ["ok", "already_checked_in", "invalid", "wrong_event", "cancelled"] as const;
 
-const ScanResultSchema = z
+export const OfflineScanResultSchema = z
   .object({
     index: z.number().int(),
     result: z.enum(OUTCOMES),
@@ -104,15 +104,15 @@ const ScanResultSchema = z
   })
   .openapi("OfflineScanResult");
 
-const BatchResponse = z
+export const OfflineCheckinResponseSchema = z
   .object({
-    results: z.array(ScanResultSchema),
+    results: z.array(OfflineScanResultSchema),
     counts: z.record(z.enum(OUTCOMES), z.number().int()),
   })
   .openapi("OfflineCheckinResponse");
 
-function toScanResult(result: BatchScanResult): z.infer<typeof ScanResultSchema> {
-  const out: z.infer<typeof ScanResultSchema> = { index: result.index, result: result.outcome };
+function toScanResult(result: BatchScanResult): z.infer<typeof OfflineScanResultSchema> {
+  const out: z.infer<typeof OfflineScanResultSchema> = { index: result.index, result: result.outcome };
   if (result.reason) out.reason = result.reason;
   if (result.errors) out.errors = result.errors;
   if (result.scan) {
@@ -145,7 +145,7 @@ export function registerScannerRoutes(app: Api): void {
       errorDialect: "legacy",
       body: VerifyBody,
       responses: {
-        200: { description: "Checked in", schema: VerifyResponse },
+        200: { description: "Checked in", schema: ScannerVerifyResponseSchema },
         400: { description: "No code sent" },
         403: { description: "Another organizer's ticket (or another event than `event_id`)" },
         404: { description: "Forged, altered or unknown code" },
@@ -190,7 +190,7 @@ export function registerScannerRoutes(app: Api): void {
       allowForm: false,
       maxBodyBytes: 4 * 1024 * 1024,
       responses: {
-        200: { description: "One result per scan", schema: BatchResponse },
+        200: { description: "One result per scan", schema: OfflineCheckinResponseSchema },
         400: { description: "No `scans` list, or too many" },
         404: { description: "Not your event, or unknown" },
       },

@@ -38,6 +38,13 @@ export const EventListItemSchema = z
 
 export type EventListItem = z.infer<typeof EventListItemSchema>;
 
+/** An item of the organizer's own list: drafts included, with sales. */
+export const OrganizerEventItemSchema = EventListItemSchema.extend({
+  is_published: z.boolean(),
+  tickets_sold: z.number().int(),
+  revenue: z.number(),
+}).openapi("OrganizerEventItem");
+
 export function toEventListItem(publicBaseUrl: string, source: EventListItemSource): EventListItem {
   const { event, store } = source;
   return {
