@@ -17,10 +17,10 @@ import type { Database } from "../db/client";
 import { events, tiers } from "../db/schema";
 import { LruMap } from "../lib/lru";
 
-export const TIER_SALE_TTL_MS = 2_000;
+const TIER_SALE_TTL_MS = 2_000;
 const MAX_ENTRIES = 512;
 
-export interface TierSaleFacts {
+interface TierSaleFacts {
   tier: typeof tiers.$inferSelect;
   event: typeof events.$inferSelect;
 }

@@ -40,7 +40,7 @@ export const StkPushRequestSchema = z.object({
 export type StkPushRequestBody = z.infer<typeof StkPushRequestSchema>;
 
 /** `POST /mpesa/stkpushquery/v1/query`. */
-export const StkQueryRequestSchema = z.object({
+const StkQueryRequestSchema = z.object({
   ...CredentialFields,
   CheckoutRequestID: z.string(),
 });
@@ -100,7 +100,7 @@ export type StkQueryAnswer = z.input<typeof StkQueryAnswerSchema>;
 // ---------------------------------------------------------------------------------------
 
 /** One `CallbackMetadata.Item`: some carry no `Value` at all (`Balance`). */
-export const StkCallbackItemSchema = z.object({
+const StkCallbackItemSchema = z.object({
   Name: z.string(),
   Value: z.union([z.string(), z.number()]).optional(),
 });

@@ -29,7 +29,7 @@ export type StkQueryResult =
   /** Final: ResultCode 0 is paid; anything else failed (1032 cancelled, 1 no funds, 1037 timeout, …). */
   | { state: "final"; resultCode: number; resultDesc: string };
 
-export type DarajaErrorKind =
+type DarajaErrorKind =
   /** No answer within the timeout. */
   | "timeout"
   /** Network failure or 5xx: Daraja is down. */

@@ -26,7 +26,7 @@ const PaymentStarted = z.object({
   holdExpiresAt: z.number(),
 });
 
-export const CheckoutResultSchema = z.discriminatedUnion("kind", [Booked, PaymentStarted]);
+const CheckoutResultSchema = z.discriminatedUnion("kind", [Booked, PaymentStarted]);
 export type CheckoutResult = z.infer<typeof CheckoutResultSchema>;
 
 /**
