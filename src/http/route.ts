@@ -30,11 +30,13 @@ export type AppContext = Context<AppEnv>;
 type Method = "get" | "post" | "put" | "patch" | "delete";
 type AnyObjectSchema = z.ZodType<Record<string, unknown>>;
 
-export interface ResponseSpec {
-  description: string;
-  schema?: z.ZodType;
-  contentType?: string;
-}
+/**
+ * A declared response: JSON (with its schema; none for a 204), or another media type, which
+ * then needs a schema too (a string, binary for images) so the document says what it is.
+ */
+export type ResponseSpec =
+  | { description: string; schema?: z.ZodType; contentType?: undefined }
+  | { description: string; schema: z.ZodType; contentType: string };
 
 type ResponseSpecs = Record<number, ResponseSpec>;
 

@@ -94,7 +94,13 @@ export function registerDevRoutes(app: Api): void {
       summary: "One attachment of an outbox email",
       params: z.object({ id: z.string().uuid(), index: z.coerce.number().int().min(0).max(100) }),
       hidden: true,
-      responses: { 200: { description: "The attachment bytes", contentType: "application/octet-stream" } },
+      responses: {
+        200: {
+          description: "The attachment bytes",
+          schema: z.string().openapi({ type: "string", format: "binary" }),
+          contentType: "application/octet-stream",
+        },
+      },
     },
     async (c, { params }) => {
       assertOutboxAvailable(c);

@@ -53,7 +53,13 @@ export function registerDocsRoutes(app: Api): void {
       path: "/api/docs/",
       tags: ["Operations"],
       summary: "Interactive API documentation",
-      responses: { 200: { description: "HTML page rendering /api/schema/", contentType: "text/html" } },
+      responses: {
+        200: {
+          description: "HTML page rendering /api/schema/",
+          schema: z.string(),
+          contentType: "text/html",
+        },
+      },
     },
     (c) => ui(c as never, async () => {}) as Promise<Response>,
   );
