@@ -179,9 +179,9 @@ function documentedResponses(
 /**
  * Under ENVIRONMENT=test, a JSON answer that is not what its route declares is a bug: the
  * test sees a 500 naming the route and the first mismatch, instead of a green run over a
- * document that lies.
+ * document that lies. (Exported for its own test, test/route-response-check.test.ts.)
  */
-async function assertDeclaredResponse(
+export async function assertDeclaredResponse(
   spec: RouteSpec<never, never, never>,
   response: Response,
 ): Promise<void> {
