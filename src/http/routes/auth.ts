@@ -18,6 +18,14 @@ import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies
 import { emptyToUndefined, Username } from "../fields";
 import { type Api, type AppContext, defineRoute } from "../route";
 import { parseOrThrow } from "../validation";
+import {
+  ActivationResponse,
+  CheckCodeResponse,
+  DetailMessage,
+  LoginResponse,
+  RefreshResponse,
+  RegistrationResponse,
+} from "../views/session";
 import { toUserResponse, UserSchema } from "../views/user";
 
 const TAGS = ["Auth"];
@@ -109,23 +117,6 @@ const ResetConfirmBody = z
     new_password2: Password,
   })
   .openapi("PasswordResetConfirmRequest");
-
-// ---------------------------------------------------------------------------------------
-// Response bodies
-// ---------------------------------------------------------------------------------------
-
-const RegistrationResponse = z.object({ user: UserSchema }).openapi("RegistrationResponse");
-const CheckCodeResponse = z.object({ valid: z.literal(true) }).openapi("CheckCodeResponse");
-const ActivationResponse = z
-  .object({ message: z.literal("Account activated"), user: UserSchema })
-  .openapi("ActivationResponse");
-/** The access token for Bearer clients; `refresh` is "" because the refresh token stays in its cookie. */
-const LoginResponse = z
-  .object({ access: z.string(), refresh: z.string(), user: UserSchema })
-  .openapi("LoginResponse");
-/** `refresh` is the new refresh token only for a client that sent its token in the body, else "". */
-const RefreshResponse = z.object({ access: z.string(), refresh: z.string() }).openapi("RefreshResponse");
-const DetailMessage = z.object({ detail: z.string() }).openapi("DetailMessage");
 
 // ---------------------------------------------------------------------------------------
 // Helpers
