@@ -5,10 +5,13 @@
  */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { createDarajaClient } from "../../src/integrations/mpesa/daraja";
 import type { InventorySnapshot } from "../../src/inventory/types";
+import { runScheduled } from "../../src/scheduled";
 import { networkFakes } from "../fakes/network";
 import { registerUser } from "./accounts";
 import { TestClient, uniqueName } from "./client";
+import { servicesFor } from "./services";
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -71,6 +74,22 @@ export async function availableQty(eventId: string, tierId: string): Promise<num
 /** A Kenyan mobile number unique to this test run (`07…`). */
 export function uniquePhone(): string {
   return `07${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+}
+
+/** The scheduled job (STK-query settlement and the rest) as if `minutesLater` had passed. */
+export function runCron(minutesLater: number) {
+  const fake = networkFakes.daraja;
+  const daraja = createDarajaClient({
+    baseUrl: "https://sandbox.safaricom.co.ke",
+    shortcode: fake.shortcode,
+    passkey: fake.passkey,
+    consumerKey: fake.consumerKey,
+    consumerSecret: fake.consumerSecret,
+  });
+  return runScheduled(
+    servicesFor({ ...env, ...DARAJA } as Env, { daraja }),
+    Date.now() + minutesLater * 60 * 1000,
+  );
 }
 
 export { networkFakes };
