@@ -306,6 +306,28 @@ describe("Idempotency-Key replays never touch seats", () => {
     expect((await guestInitiate({ ...body, quantity: 1, email: guestEmail() })).status).toBe(201);
   });
 
+  it("lets the same key try again after Daraja failed (503), holding the seats once", async () => {
+    const { tiers } = await eventWithTiers([
+      { name: "Regular", price: 500, quantity_allocated: 4, max_per_order: 4 },
+    ]);
+    const tierId = tiers[0]?.id ?? "";
+    const key = crypto.randomUUID();
+    const body = { tier_id: tierId, phone_number: uniquePhone(), quantity: 2, email: guestEmail() };
+    networkFakes.daraja.failNextPush(500, {
+      requestId: "1",
+      errorCode: "500.003.02",
+      errorMessage: "System is busy",
+    });
+    const failed = await guestInitiate(body, { "idempotency-key": key });
+    expect(failed.status, failed.text).toBe(503);
+    expect(await seatsOf(tierId)).toMatchObject({ held: 0, available: 4 });
+    const retry = await guestInitiate(body, { "idempotency-key": key });
+    expect(retry.status, retry.text).toBe(202);
+    const replay = await guestInitiate(body, { "idempotency-key": key });
+    expect(replay.text).toBe(retry.text);
+    expect(await seatsOf(tierId)).toMatchObject({ held: 2, available: 2 });
+  });
+
   it("answers a key used with another body before touching any seat", async () => {
     const { tiers } = await eventWithTiers([
       { name: "Regular", price: 500, quantity_allocated: 4, max_per_order: 4 },

@@ -19,7 +19,6 @@ import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   type IdempotencyScope,
-  idempotentOrderId,
   releaseIdempotencyKey,
   requestFingerprint,
 } from "../idempotency";
@@ -204,9 +203,10 @@ export async function initiateCheckout(
     ? `${input.user.firstName} ${input.user.lastName}`.trim() || input.user.username
     : (input.name ?? "");
 
-  const orderId = input.idempotency
-    ? await idempotentOrderId(input.idempotency.scope, input.idempotency.key)
-    : crypto.randomUUID();
+  // A fresh order per attempt, with or without a key: the key's claim (below) is what makes a
+  // repeat answer the first result, and a key released after a failure (Daraja down) must
+  // be able to start a new order rather than collide with the failed one.
+  const orderId = crypto.randomUUID();
 
   // The key is answered before any seat is touched (contract §4.3): a replay of a fulfilled
   // order must not hold its seats again, and a refused key must not hold any.
