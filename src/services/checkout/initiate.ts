@@ -243,7 +243,7 @@ export async function initiateCheckout(
         available: held.available,
       });
     }
-    // Sold already, under a key that was since forgotten: nothing to hold or charge again.
+    // Never for a fresh id; should the object know the order as sold, hold and charge nothing.
     if (held.alreadyConfirmed) throw refuse("conflict", "This order is already complete.");
     const replaced = held.replaced.length > 0 ? [endReplacedHolds(db, held.replaced, now)] : [];
 
