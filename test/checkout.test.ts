@@ -368,7 +368,8 @@ describe("POST /api/pay/initiate/ (free tiers, guests, refusals)", () => {
     const users = await countRows("users");
     const guest = await new TestClient(DARAJA).post("/api/pay/initiate/", {
       tier_id: tiers[0]?.id,
-      phone_number: "0712345678",
+      // Another phone: the same phone would replace the first hold (contract §4.3).
+      phone_number: "0722345678",
       email: `${uniqueName("late")}@example.com`,
       name: "Late Fan",
     });
@@ -387,10 +388,11 @@ describe("POST /api/pay/initiate/ (free tiers, guests, refusals)", () => {
     const { tiers } = await eventWithTiers([{ name: "Flash", price: 100, quantity_allocated: 5 }]);
     const fans = await Promise.all(Array.from({ length: 12 }, () => buyer()));
     const results = await Promise.all(
-      fans.map((fan) =>
+      fans.map((fan, i) =>
         fan.client.post("/api/pay/initiate/", {
           tier_id: tiers[0]?.id,
-          phone_number: "0712345678",
+          // One phone each: one phone's initiates replace each other's holds (contract §4.3).
+          phone_number: `07123456${String(i).padStart(2, "0")}`,
           quantity: 1,
         }),
       ),
