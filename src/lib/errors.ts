@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "idempotency_conflict",
   "throttled",
+  /** A per-recipient (or other business) limit on a checkout-dialect route: 429 with Retry-After. */
+  "rate_limited",
   /** An upstream (Google) answered badly or not at all. */
   "upstream_error",
   /** Our own storage (D1) cannot be reached. */

@@ -28,6 +28,7 @@ import { ensureTicketsIssued } from "../ticket-issuance";
 import { copyCountsStatement } from "../tier-counts";
 import { isTierOnSale } from "../tier-rules";
 import { tierSaleFacts } from "../tier-sale-cache";
+import { reserveRecipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
 
 export interface CheckoutDeps {
@@ -206,6 +207,9 @@ export async function initiateCheckout(
   const orderId = input.idempotency
     ? await idempotentOrderId(input.idempotency.scope, input.idempotency.key)
     : crypto.randomUUID();
+
+  // Bookings (tickets emails) per recipient per hour: refused before any seat is touched.
+  await reserveRecipientBooking(deps, input.user, email, now);
 
   // The seats. A sold-out answer comes from the object alone and writes nothing to D1.
   const stub = tierInventory(deps.inventory, tier.id);
