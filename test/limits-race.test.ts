@@ -143,3 +143,37 @@ describe("mail limits under parallel load", () => {
     expect(resets).toHaveLength(3);
   });
 });
+
+describe("invitation code guesses under parallel load", () => {
+  const INVITES_ON = { ORGANIZER_INVITE_REQUIRED: "true" };
+
+  it("24 parallel wrong codes from one address: exactly 10 are looked up, the rest 429", async () => {
+    const client = new TestClient(INVITES_ON, `192.0.2.${Math.floor(Math.random() * 250)}`);
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => client.post("/api/auth/check-code/", { code: `GUESS-${i}` })),
+    );
+    expect(statusCounts(answers.map((a) => a.status))).toEqual({ 404: 10, 429: 14 });
+    const refused = answers.find((a) => a.status === 429);
+    expect(refused?.body).toMatchObject({
+      code: "rate_limited",
+      error: expect.any(String),
+      detail: expect.any(String),
+    });
+    expect(Number(refused?.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
+  it("a valid code costs nothing: the address keeps its 10 tries", async () => {
+    const code = `REAL-${crypto.randomUUID().slice(0, 8)}`;
+    await env.DB.prepare("INSERT INTO invitation_codes (id, code, created_at) VALUES (?, ?, ?)")
+      .bind(crypto.randomUUID(), code, Date.now())
+      .run();
+    const client = new TestClient(INVITES_ON, `192.0.2.${Math.floor(Math.random() * 250)}`);
+    for (let i = 0; i < 12; i++) {
+      expect((await client.post("/api/auth/check-code/", { code })).status).toBe(200);
+    }
+    const wrong = await Promise.all(
+      Array.from({ length: 11 }, (_, i) => client.post("/api/auth/check-code/", { code: `NOPE-${i}` })),
+    );
+    expect(statusCounts(wrong.map((a) => a.status))).toEqual({ 404: 10, 429: 1 });
+  });
+});

@@ -106,6 +106,14 @@ export class DomainError extends Error {
     return new DomainError("not_found", detail);
   }
 
+  /** A business limit (bookings per recipient, code guesses) on a legacy-dialect route: 429. */
+  static rateLimited(what: string, retryAfterSeconds: number): DomainError {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new DomainError("rate_limited", `${what} Try again in ${seconds} seconds.`, {
+      retryAfterSeconds: seconds,
+    });
+  }
+
   static throttled(retryAfterSeconds: number): DomainError {
     const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
     return new DomainError("throttled", `Request was throttled. Expected available in ${seconds} seconds.`, {

@@ -52,11 +52,5 @@ export async function reserveRecipientBooking(
     },
     now,
   );
-  if (allowed) return;
-  const seconds = Math.max(1, Math.ceil(retryAfter));
-  throw new DomainError(
-    "rate_limited",
-    `Too many bookings for this email address. Try again in ${seconds} seconds.`,
-    { retryAfterSeconds: seconds },
-  );
+  if (!allowed) throw DomainError.rateLimited("Too many bookings for this email address.", retryAfter);
 }
