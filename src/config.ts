@@ -33,6 +33,11 @@ export interface Config {
   };
   google: { clientId: string; tokeninfoUrl: string };
   holdSeconds: number;
+  /**
+   * At most this many bookings (each sends one tickets email) to one recipient address in any
+   * hour, unless the signed-in buyer has proven that address (BOOKINGS_PER_RECIPIENT_PER_HOUR).
+   */
+  bookingsPerRecipientPerHour: number;
   organizerInviteRequired: boolean;
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
@@ -122,6 +127,7 @@ export function loadConfig(env: Bindings): Config {
       tokeninfoUrl: env.GOOGLE_TOKENINFO_URL || "https://oauth2.googleapis.com/tokeninfo",
     },
     holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
+    bookingsPerRecipientPerHour: intVar(env.BOOKINGS_PER_RECIPIENT_PER_HOUR, 5, 1, 1000),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",

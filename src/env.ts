@@ -14,6 +14,8 @@ declare global {
       MPESA_PASSKEY?: string;
       MPESA_CALLBACK_TOKEN?: string;
       BREVO_API_KEY?: string;
+      /** Optional var: bookings (each one tickets email) per recipient address per hour; default 5. */
+      BOOKINGS_PER_RECIPIENT_PER_HOUR?: string;
     }
   }
 }

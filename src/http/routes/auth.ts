@@ -8,7 +8,7 @@ import type { User } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { activate } from "../../services/accounts/activation";
 import { signInWithGoogle } from "../../services/accounts/google-sign-in";
-import { isInvitationCodeValid } from "../../services/accounts/invitation-codes";
+import { checkInvitationCode } from "../../services/accounts/invitation-guesses";
 import { login } from "../../services/accounts/login";
 import { confirmPasswordReset, requestPasswordReset } from "../../services/accounts/password-reset";
 import { updateProfile } from "../../services/accounts/profile";
@@ -200,10 +200,11 @@ export function registerAuthRoutes(app: Api): void {
         200: { description: "Valid", schema: CheckCodeResponse },
         404: { description: "Invalid or expired" },
         400: { description: "Empty code" },
+        429: { description: "Too many wrong codes from this address (`rate_limited`, Retry-After)" },
       },
     },
     async (c, { body }) => {
-      if (await isInvitationCodeValid(c.var.services, body.code)) {
+      if (await checkInvitationCode(c.var.services, body.code, clientAddress(c))) {
         const valid: z.infer<typeof CheckCodeResponse> = { valid: true };
         return c.json(valid, 200);
       }

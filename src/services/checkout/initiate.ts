@@ -28,6 +28,7 @@ import { copyCountsStatement } from "../tier-counts";
 import { isTierOnSale } from "../tier-rules";
 import { tierSaleFacts } from "../tier-sale-cache";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
+import { reserveRecipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
 
 export interface CheckoutDeps {
@@ -223,6 +224,10 @@ export async function initiateCheckout(
 
   const stub = tierInventory(deps.inventory, tier.id);
   try {
+    // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
+    // answered, not counted) and before any seat is touched.
+    await reserveRecipientBooking(deps, input.user, email, now);
+
     // The seats. A sold-out answer comes from the object alone and writes nothing to D1. The
     // buyer's earlier open hold on this tier, if any, is replaced by this one.
     const buyerKeys = holdBuyerKeys({
