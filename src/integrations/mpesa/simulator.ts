@@ -19,6 +19,7 @@ import { mpesaSimulatorPushes } from "../../db/schema";
 import { base64 } from "../../lib/base64";
 import { createLogger } from "../../lib/logger";
 import { nairobiCompactTimestamp } from "../../lib/time";
+import { type B2CClient, createB2CClient } from "./b2c";
 import { createDarajaClient } from "./daraja";
 import {
   type B2CPaymentAnswer,
@@ -495,6 +496,38 @@ export function createSimulatedDarajaClient(
     passkey,
     consumerKey: "simulator",
     consumerSecret: "simulator",
+    fetch: createSimulatorFetch({
+      ...simulatorDeps,
+      delayMs: config.mpesa.simulatorDelayMs,
+      shortcode,
+      passkey,
+    }),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+}
+
+/** The B2C client for local development: the real B2C client over the simulator's `fetch`. */
+export function createSimulatedB2CClient(
+  config: Config,
+  deps: Omit<MpesaSimulatorDeps, "delayMs" | "shortcode" | "passkey"> & { timeoutMs?: number },
+): B2CClient {
+  if (config.isProduction || !config.mpesa.useSimulator) {
+    throw new DarajaError("misconfigured", "The M-Pesa simulator is for local development only");
+  }
+  const shortcode = config.mpesa.shortcode || "174379";
+  const passkey = config.mpesa.passkey || SIMULATOR_FALLBACK_PASSKEY;
+  const { timeoutMs, ...simulatorDeps } = deps;
+  return createB2CClient({
+    baseUrl: SIMULATOR_BASE_URL,
+    consumerKey: "simulator-b2c",
+    consumerSecret: "simulator",
+    // The simulator does not check the credential (§13.8); dev needs no secrets.
+    shortcode: config.mpesa.b2c.shortcode || "600996",
+    initiatorName: config.mpesa.b2c.initiatorName || "testapi",
+    securityCredential: config.mpesa.b2c.securityCredential || "simulator",
+    resultUrl: config.mpesa.b2c.resultUrl,
+    queueTimeoutUrl: config.mpesa.b2c.queueTimeoutUrl,
     fetch: createSimulatorFetch({
       ...simulatorDeps,
       delayMs: config.mpesa.simulatorDelayMs,
