@@ -23,6 +23,19 @@ export interface Config {
     /** No consumer key and not production: Daraja calls go to the built-in simulator. */
     useSimulator: boolean;
     simulatorDelayMs: number;
+    /** B2C (refunds, payouts; contract §13.7). */
+    b2c: {
+      shortcode: string;
+      initiatorName: string;
+      securityCredential: string;
+      /** MPESA_B2C_CONSUMER_KEY/SECRET when both set, else the STK app's keys. */
+      consumerKey: string;
+      consumerSecret: string;
+      resultToken: string;
+      resultUrl: string;
+      queueTimeoutUrl: string;
+      retryBaseSeconds: number;
+    };
   };
   mail: {
     brevoApiUrl: string;
@@ -115,6 +128,7 @@ export function loadConfig(env: Bindings): Config {
       callbackToken: env.MPESA_CALLBACK_TOKEN ?? "",
       useSimulator: !consumerKey && !isProduction,
       simulatorDelayMs: intVar(env.MPESA_SIMULATOR_DELAY_MS, 1500, 0, 60_000),
+      b2c: b2cConfig(env, publicBaseUrl, consumerKey),
     },
     mail: {
       brevoApiUrl: stripTrailingSlash(env.BREVO_API_URL || "https://api.brevo.com/v3"),
@@ -134,4 +148,21 @@ export function loadConfig(env: Bindings): Config {
   };
   cache.set(env, config);
   return config;
+}
+
+function b2cConfig(env: Env, publicBaseUrl: string, stkConsumerKey: string): Config["mpesa"]["b2c"] {
+  const ownKeys = Boolean(env.MPESA_B2C_CONSUMER_KEY && env.MPESA_B2C_CONSUMER_SECRET);
+  const resultToken = env.MPESA_RESULT_TOKEN ?? "";
+  const base = stripTrailingSlash(publicBaseUrl);
+  return {
+    shortcode: env.MPESA_B2C_SHORTCODE ?? "",
+    initiatorName: env.MPESA_INITIATOR_NAME ?? "",
+    securityCredential: env.MPESA_SECURITY_CREDENTIAL ?? "",
+    consumerKey: ownKeys ? (env.MPESA_B2C_CONSUMER_KEY ?? "") : stkConsumerKey,
+    consumerSecret: ownKeys ? (env.MPESA_B2C_CONSUMER_SECRET ?? "") : (env.MPESA_CONSUMER_SECRET ?? ""),
+    resultToken,
+    resultUrl: `${base}/api/pay/b2c/result/${resultToken}/`,
+    queueTimeoutUrl: `${base}/api/pay/b2c/timeout/${resultToken}/`,
+    retryBaseSeconds: intVar(env.REFUND_RETRY_BASE_SECONDS, 600, 1, 86_400),
+  };
 }
