@@ -10,6 +10,7 @@ import type { AppEnv } from "./context";
 import { renderError } from "./errors";
 import { corsForAllowedOrigins } from "./middleware/cors";
 import { csrfOriginCheck } from "./middleware/csrf";
+import { failClosed } from "./middleware/fail-closed";
 import { requestContext } from "./middleware/request-context";
 import { allowedMethodsFor } from "./route";
 import { registerAttendeeRoutes } from "./routes/attendees";
@@ -29,6 +30,7 @@ import { registerTicketRoutes } from "./routes/tickets";
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("*", failClosed());
   app.use("*", requestContext({ selfFetch: (request, env, ctx) => handleFetch(request, env, ctx) }));
   app.use("*", corsForAllowedOrigins());
   app.use("*", csrfOriginCheck());
