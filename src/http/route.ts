@@ -137,7 +137,7 @@ export function operationIdFor(method: Method, path: string): string {
       const param = /^\{(\w+)\}$/.exec(part);
       return param ? `by_${param[1]}` : part;
     })
-    .flatMap((part) => part.split(/[-_]/))
+    .flatMap((part) => part.split(/[-_.]/))
     .filter(Boolean);
   return method + words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("");
 }

@@ -76,7 +76,7 @@ export function registerDocsRoutes(app: Api): void {
       path: DOCS_SCRIPT_PATH,
       tags: ["Operations"],
       summary: "The docs page's script",
-      responses: { 200: { description: "JavaScript", contentType: "text/javascript" } },
+      responses: { 200: { description: "JavaScript", schema: z.string(), contentType: "text/javascript" } },
     },
     () => page(DOCS_JS, "text/javascript; charset=utf-8"),
   );
@@ -87,7 +87,7 @@ export function registerDocsRoutes(app: Api): void {
       path: DOCS_STYLE_PATH,
       tags: ["Operations"],
       summary: "The docs page's stylesheet",
-      responses: { 200: { description: "CSS", contentType: "text/css" } },
+      responses: { 200: { description: "CSS", schema: z.string(), contentType: "text/css" } },
     },
     () => page(DOCS_CSS, "text/css; charset=utf-8"),
   );
