@@ -15,7 +15,7 @@ export function keepAliveAgent(concurrency) {
 /**
  * @param {http.Agent} agent
  * @param {{ method?: string, url: string, body?: unknown, headers?: Record<string, string>, timeoutMs?: number }} options
- * @returns {Promise<{ status: number, text: string, json: any, startedAt: number, endedAt: number, ms: number, error?: string }>}
+ * @returns {Promise<{ status: number, text: string, json: any, headers?: import("node:http").IncomingHttpHeaders, startedAt: number, endedAt: number, ms: number, error?: string }>}
  */
 export function requestJson(agent, { method = "GET", url, body, headers = {}, timeoutMs = 30_000 }) {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -48,7 +48,7 @@ export function requestJson(agent, { method = "GET", url, body, headers = {}, ti
           } catch {
             json = undefined;
           }
-          done({ status: response.statusCode ?? 0, text, json });
+          done({ status: response.statusCode ?? 0, text, json, headers: response.headers });
         });
         response.on("error", (error) => done({ status: 0, text: "", json: undefined, error: error.message }));
       },

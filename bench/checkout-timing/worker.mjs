@@ -21,18 +21,9 @@ import { darajaClientFor } from "../../src/integrations/mpesa";
 import { DomainError } from "../../src/lib/errors";
 import { initiateCheckout } from "../../src/services/checkout/initiate";
 import { settleStkCallback } from "../../src/services/settlement";
+import { statementName } from "../latency/far-env.mjs";
 
 export { TierInventory } from "../../src/inventory/tier-inventory";
-
-/** A short, stable name for a statement: its verb and table. */
-function statementName(text) {
-  const s = text.replace(/\s+/g, " ").trim();
-  const verb = s.split(" ")[0].toUpperCase();
-  const table =
-    /^(?:insert into|update)\s+"?(\w+)"?/i.exec(s)?.[1] ?? /\bfrom\s+"?(\w+)"?/i.exec(s)?.[1] ?? "";
-  const join = /\bjoin\s+"?(\w+)"?/i.exec(s)?.[1];
-  return `${verb} ${table}${join ? `⋈${join}` : ""}`.trim();
-}
 
 async function timed(timeline, kind, name, run) {
   const started = performance.now();

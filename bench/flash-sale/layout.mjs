@@ -8,7 +8,12 @@ import path from "node:path";
 import { PROJECT_ROOT } from "../../scripts/wrangler.mjs";
 
 export const BENCH_DIR = path.join(PROJECT_ROOT, "bench");
-export const ROOT_DIR = path.join(BENCH_DIR, ".state", "flash-sale");
+/**
+ * The run's folder under bench/.state: `flash-sale`, or the name another benchmark built on
+ * these modules sets in `TICKETSAFI_BENCH_RUN` (bench:latency), so two runs never share state.
+ */
+export const RUN_NAME = process.env.TICKETSAFI_BENCH_RUN || "flash-sale";
+export const ROOT_DIR = path.join(BENCH_DIR, ".state", RUN_NAME);
 export const STATE_DIR = path.join(ROOT_DIR, "state");
 /**
  * The code under test, copied and built once at the start, then served without bundling:

@@ -48,8 +48,9 @@ export function writeSecrets() {
 }
 
 /** The Worker's vars for the run: the real Daraja client pointed at the fake. */
-function devVars(baseUrl, daraja, secrets) {
+function devVars(baseUrl, daraja, secrets, extraVars = {}) {
   return {
+    ...extraVars,
     PUBLIC_BASE_URL: baseUrl,
     MPESA_BASE_URL: daraja.baseUrl,
     MPESA_SHORTCODE: DARAJA.shortcode,
@@ -65,13 +66,13 @@ function devVars(baseUrl, daraja, secrets) {
  * How to start the server: `wrangler dev -c <built config> --env-file … --var NAME:VALUE …`,
  * or (`--inspector off`) the same through wrangler's programmatic API without the inspector.
  */
-function serverOptions(config, daraja, secrets, opts) {
+function serverOptions(config, daraja, secrets, opts, extraVars) {
   if (opts.inspector === "off") {
     return {
       programmatic: (baseUrl) => ({
         config,
         envFile: secrets.file,
-        vars: devVars(baseUrl, daraja, secrets),
+        vars: devVars(baseUrl, daraja, secrets, extraVars),
         inspector: false,
         logLevel: opts.logLevel,
       }),
@@ -83,7 +84,7 @@ function serverOptions(config, daraja, secrets, opts) {
       config,
       "--env-file",
       secrets.file,
-      ...Object.entries(devVars(baseUrl, daraja, secrets)).flatMap(([name, value]) => [
+      ...Object.entries(devVars(baseUrl, daraja, secrets, extraVars)).flatMap(([name, value]) => [
         "--var",
         `${name}:${value}`,
       ]),
@@ -114,16 +115,17 @@ export function releaseInterrupts() {
 
 /**
  * Starts the Worker of `config` on the run's state, its output in `bench/.state/flash-sale/<logName>`.
- * @param {{ config: string, daraja: { baseUrl: string }, secrets: { file: string, callbackToken: string }, opts: { inspector: string, logLevel: string }, logName: string, readyPath?: string }} options
+ * `extraVars` are added to the Worker's vars (e.g. bench:latency's modelled round trips).
+ * @param {{ config: string, daraja: { baseUrl: string }, secrets: { file: string, callbackToken: string }, opts: { inspector: string, logLevel: string }, logName: string, readyPath?: string, extraVars?: Record<string, string> }} options
  */
-export async function startServer({ config, daraja, secrets, opts, logName, readyPath }) {
+export async function startServer({ config, daraja, secrets, opts, logName, readyPath, extraVars }) {
   const server = await startDevServer({
     persistTo: STATE_DIR,
     logFile: path.join(ROOT_DIR, logName),
     env: DEV_ENV,
     redact: [secrets.callbackToken],
     ...(readyPath ? { readyPath } : {}),
-    ...serverOptions(config, daraja, secrets, opts),
+    ...serverOptions(config, daraja, secrets, opts, extraVars),
   });
   running.add(server);
   return server;

@@ -11,19 +11,20 @@ import { log, wrangler } from "../common.mjs";
 import { BENCH_DIR, ROOT_DIR, SNAPSHOT_CONFIG, SNAPSHOT_DIR } from "./layout.mjs";
 
 /**
- * Copies what wrangler builds (src/, migrations/, wrangler.toml, and the timing Worker) into
+ * Copies what wrangler builds (src/, migrations/, wrangler.toml, and the bench Workers) into
  * the state folder: `wrangler dev` watches its sources and restarts the Worker when a file
  * changes, which would fail every request in flight when someone edits src/ during a run.
  * Node modules still resolve from the project (the copy lives inside it).
  */
-function snapshotSource() {
+export function snapshotSource() {
   rmSync(SNAPSHOT_DIR, { recursive: true, force: true });
   for (const entry of ["src", "migrations", "wrangler.toml", "tsconfig.json"]) {
     cpSync(path.join(PROJECT_ROOT, entry), path.join(SNAPSHOT_DIR, entry), { recursive: true });
   }
-  cpSync(path.join(BENCH_DIR, "checkout-timing"), path.join(SNAPSHOT_DIR, "bench", "checkout-timing"), {
-    recursive: true,
-  });
+  // The bench-only Workers built from the same snapshot.
+  for (const worker of ["checkout-timing", "latency"]) {
+    cpSync(path.join(BENCH_DIR, worker), path.join(SNAPSHOT_DIR, "bench", worker), { recursive: true });
+  }
   const hash = createHash("sha256");
   const walk = (dir) => {
     for (const name of readdirSync(dir).sort()) {
