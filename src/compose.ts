@@ -5,7 +5,7 @@
  * it they need as their own `…Deps` interface; a `Services` satisfies every one of them.
  */
 import { type Config, loadConfig } from "./config";
-import { createDb, type Database } from "./db/client";
+import { createDb, createSessionDb, type Database } from "./db/client";
 import type { DeliveryJob } from "./delivery/jobs";
 import { darajaClientFor } from "./integrations/mpesa";
 import type { DarajaClient } from "./integrations/mpesa/types";
@@ -37,11 +37,20 @@ export interface Runtime {
   selfFetch: (request: Request) => Promise<Response>;
   /** Tests inject a Daraja; otherwise the configured one (or the simulator). */
   daraja?: DarajaClient;
+  /**
+   * The request's D1 session (http/d1-session.ts: a read replica for reads, the primary for
+   * writes); without one, the binding itself (the primary): queue batches and cron ticks.
+   */
+  d1?: D1DatabaseSession;
 }
 
-export function createServices(env: Env, runtime: Runtime, log: Logger): Services {
-  const config = loadConfig(env);
-  const db = createDb(env.DB);
+export function createServices(
+  env: Env,
+  runtime: Runtime,
+  log: Logger,
+  config: Config = loadConfig(env),
+): Services {
+  const db = runtime.d1 ? createSessionDb(runtime.d1) : createDb(env.DB);
   let daraja = runtime.daraja;
   return {
     config,

@@ -260,7 +260,8 @@ describe("POST /api/auth/logout/", () => {
     const res = await client.post("/api/auth/logout/");
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ detail: "Successfully logged out." });
-    expect(res.setCookies.filter((c) => /Max-Age=0/.test(c))).toHaveLength(2);
+    // The two session cookies, and the D1 bookmark (src/http/d1-session.ts) with them.
+    expect(res.setCookies.filter((c) => /Max-Age=0/.test(c))).toHaveLength(3);
     expect(client.cookies.size).toBe(0);
 
     expect((await new TestClient().get("/api/auth/user/", { bearer: access })).status).toBe(401);

@@ -9,6 +9,15 @@ export function createDb(d1: D1Database) {
   return drizzle(d1, { schema });
 }
 
+/**
+ * The same handle over a D1 session (read replication). drizzle only calls `prepare` and
+ * `batch`, which a session has exactly as the binding does; its types just do not list
+ * sessions yet.
+ */
+export function createSessionDb(session: D1DatabaseSession): Database {
+  return createDb(session as unknown as D1Database);
+}
+
 export type Statement = BatchItem<"sqlite">;
 
 /**

@@ -4,6 +4,8 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_TOKEN_TTL_SECONDS } from "../lib/session-tokens";
 
 export const ACCESS_COOKIE = "ticketsafi-auth";
+/** The D1 bookmark (read-your-writes); named here so logout clears it with the rest. */
+export const BOOKMARK_COOKIE = "ticketsafi-d1";
 export const REFRESH_COOKIE = "ticketsafi-refresh";
 
 const FLAGS = { httpOnly: true, secure: true, sameSite: "Lax", path: "/" } as const;
@@ -19,9 +21,11 @@ export function setSessionCookies(
   }
 }
 
+/** Ends the browser's session: its tokens and its D1 bookmark (http/d1-session.ts) go. */
 export function clearSessionCookies(c: Context): void {
   deleteCookie(c, ACCESS_COOKIE, FLAGS);
   deleteCookie(c, REFRESH_COOKIE, FLAGS);
+  deleteCookie(c, BOOKMARK_COOKIE, FLAGS);
 }
 
 export function readSessionCookies(c: Context): { access: string | undefined; refresh: string | undefined } {

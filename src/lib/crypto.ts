@@ -37,3 +37,44 @@ export function decodeUid(uid: string): string | null {
     return null;
   }
 }
+
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC-SHA256 key for `secret` and `purpose` (domain-separated), imported once per isolate. */
+function hmacKey(secret: string, purpose: string): Promise<CryptoKey> {
+  const id = `${purpose}\u0000${secret}`;
+  let key = hmacKeys.get(id);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(id), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    hmacKeys.set(id, key);
+  }
+  return key;
+}
+
+/** `value.<base64url HMAC>`: a value we hand a client and later accept back only if untouched. */
+export async function signValue(secret: string, purpose: string, value: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret, purpose), encoder.encode(value));
+  return `${value}.${base64url.encode(new Uint8Array(mac))}`;
+}
+
+/** The value of a `signValue` string made with the same secret and purpose, else null. */
+export async function verifySignedValue(
+  secret: string,
+  purpose: string,
+  signed: string,
+): Promise<string | null> {
+  const dot = signed.lastIndexOf(".");
+  if (dot <= 0) return null;
+  const value = signed.slice(0, dot);
+  let mac: Uint8Array;
+  try {
+    mac = base64url.decode(signed.slice(dot + 1));
+  } catch {
+    return null;
+  }
+  const ok = await crypto.subtle.verify("HMAC", await hmacKey(secret, purpose), mac, encoder.encode(value));
+  return ok ? value : null;
+}

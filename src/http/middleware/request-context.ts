@@ -1,12 +1,14 @@
 /**
- * Builds the request context once (request id, the services from the composition root,
- * lazy auth) and writes the one structured log line per request: id, method, path, status,
+ * Builds the request context once (request id, the request's D1 session, the services from
+ * the composition root, lazy auth) and writes the one structured log line per request: id, method, path, status,
  * duration.
  */
 import type { MiddlewareHandler } from "hono";
 import { createServices } from "../../compose";
+import { loadConfig } from "../../config";
 import { createLogger } from "../../lib/logger";
 import type { AppEnv } from "../context";
+import { openRequestD1Session, rememberWrites } from "../d1-session";
 import { createAuthContext } from "../request-auth";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -27,13 +29,17 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
     c.set("log", log);
     c.set("errorDialect", "drf");
     const executionCtx = c.executionCtx as ExecutionContext;
+    const config = loadConfig(c.env);
+    const d1 = await openRequestD1Session(c, config);
     const services = createServices(
       c.env,
       {
         waitUntil: (task) => executionCtx.waitUntil(task),
         selfFetch: (request) => options.selfFetch(request, c.env, executionCtx),
+        d1: d1.session,
       },
       log,
+      config,
     );
     c.set("services", services);
     c.set("config", services.config);
@@ -42,6 +48,7 @@ export function requestContext(options: RequestContextOptions): MiddlewareHandle
 
     try {
       await next();
+      await rememberWrites(c, d1, config);
     } finally {
       c.res.headers.set("X-Request-Id", requestId);
       log.info("request", {
