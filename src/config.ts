@@ -1,10 +1,10 @@
 /**
  * Typed configuration read once per request from vars and secrets, with the contract's
- * defaults (§9). Production refuses to run with missing secrets rather than falling back
- * to development values.
+ * defaults (§9). A deployment fails closed: an unknown ENVIRONMENT (a typo, "Production")
+ * or a short secret outside development throws ConfigError, and the entry points refuse
+ * to serve rather than fall back to development behaviour (outbox, simulator, dev key).
  */
 import type { Bindings } from "./env";
-import { DomainError } from "./lib/errors";
 
 export interface Config {
   environment: "development" | "test" | "preview" | "production";
@@ -20,24 +20,50 @@ export interface Config {
     consumerSecret: string;
     passkey: string;
     callbackToken: string;
-    /** No consumer key and not production: Daraja calls go to the built-in simulator. */
+    /** No consumer key in development or test: Daraja calls go to the built-in simulator. */
     useSimulator: boolean;
     simulatorDelayMs: number;
+    /** B2C (refunds, payouts; contract §13.7). */
+    b2c: {
+      shortcode: string;
+      initiatorName: string;
+      securityCredential: string;
+      /** MPESA_B2C_CONSUMER_KEY/SECRET when both set, else the STK app's keys. */
+      consumerKey: string;
+      consumerSecret: string;
+      resultToken: string;
+      resultUrl: string;
+      queueTimeoutUrl: string;
+      retryBaseSeconds: number;
+    };
   };
   mail: {
     brevoApiUrl: string;
     brevoApiKey: string;
     from: { name: string; email: string };
-    /** No Brevo key and not production: mail is kept in the dev outbox. */
+    /** No Brevo key in development or test: mail is kept in the dev outbox. */
     useOutbox: boolean;
   };
   google: { clientId: string; tokeninfoUrl: string };
   holdSeconds: number;
+  /**
+   * At most this many bookings (each sends one tickets email) to one recipient address in any
+   * hour, unless the signed-in buyer has proven that address (BOOKINGS_PER_RECIPIENT_PER_HOUR).
+   */
+  bookingsPerRecipientPerHour: number;
   organizerInviteRequired: boolean;
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
   ticketPreviousSigningKeys: string;
 }
+
+/** The deployment's configuration is unusable; the message names what is wrong, never a value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const ENVIRONMENTS = ["development", "test", "preview", "production"] as const;
+const MIN_SECRET_LENGTH = 32;
 
 const DEV_JWT_SECRET = "ticketsafi-insecure-development-secret-do-not-use";
 
@@ -58,14 +84,17 @@ function parseMailbox(value: string): { name: string; email: string } {
   return { name: "TicketSafi", email: value.trim() || "tickets@ticketsafi.local" };
 }
 
+/** Exactly one of the four names: anything else must not be mistaken for development. */
 function parseEnvironment(value: string | undefined): Config["environment"] {
-  switch (value) {
-    case "production":
-    case "preview":
-    case "test":
-      return value;
-    default:
-      return "development";
+  const known = ENVIRONMENTS.find((name) => name === value);
+  if (!known) throw new ConfigError(`ENVIRONMENT must be one of ${ENVIRONMENTS.join(", ")}.`);
+  return known;
+}
+
+/** Outside development a secret must be long enough not to be guessed (§9). */
+function requireSecret(name: string, value: string, environment: Config["environment"]): void {
+  if (environment !== "development" && value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters outside development.`);
   }
 }
 
@@ -77,11 +106,12 @@ export function loadConfig(env: Bindings): Config {
 
   const environment = parseEnvironment(env.ENVIRONMENT);
   const isProduction = environment === "production";
+  // The outbox, the simulator and the fallback key exist only for an explicit local run.
+  const isLocal = environment === "development" || environment === "test";
   const jwtSecret = env.JWT_SECRET ?? "";
-  if (jwtSecret.length < 32 && isProduction) {
-    // Misconfiguration must fail closed, never sign sessions with a guessable key.
-    throw new DomainError("internal_error", "Internal server error.");
-  }
+  const callbackToken = env.MPESA_CALLBACK_TOKEN ?? "";
+  requireSecret("JWT_SECRET", jwtSecret, environment);
+  requireSecret("MPESA_CALLBACK_TOKEN", callbackToken, environment);
   const publicBaseUrl = stripTrailingSlash(env.PUBLIC_BASE_URL || "http://localhost:8787");
   const frontendUrl = stripTrailingSlash(env.FRONTEND_URL || "http://localhost:5173");
   const allowedOrigins = new Set(
@@ -99,33 +129,52 @@ export function loadConfig(env: Bindings): Config {
     publicBaseUrl,
     frontendUrl,
     allowedOrigins,
-    jwtSecret: jwtSecret.length >= 32 ? jwtSecret : DEV_JWT_SECRET,
+    jwtSecret: jwtSecret.length >= MIN_SECRET_LENGTH ? jwtSecret : DEV_JWT_SECRET,
     mpesa: {
       baseUrl: stripTrailingSlash(env.MPESA_BASE_URL || "https://sandbox.safaricom.co.ke"),
       // The sandbox shortcode is a development default only: production must configure its own.
-      shortcode: env.MPESA_SHORTCODE || (isProduction ? "" : "174379"),
+      shortcode: env.MPESA_SHORTCODE || (isLocal ? "174379" : ""),
       consumerKey,
       consumerSecret: env.MPESA_CONSUMER_SECRET ?? "",
       passkey: env.MPESA_PASSKEY ?? "",
-      callbackToken: env.MPESA_CALLBACK_TOKEN ?? "",
-      useSimulator: !consumerKey && !isProduction,
+      callbackToken,
+      useSimulator: !consumerKey && isLocal,
       simulatorDelayMs: intVar(env.MPESA_SIMULATOR_DELAY_MS, 1500, 0, 60_000),
+      b2c: b2cConfig(env, publicBaseUrl, consumerKey),
     },
     mail: {
       brevoApiUrl: stripTrailingSlash(env.BREVO_API_URL || "https://api.brevo.com/v3"),
       brevoApiKey,
       from: parseMailbox(env.MAIL_FROM || "TicketSafi <tickets@ticketsafi.local>"),
-      useOutbox: !brevoApiKey && !isProduction,
+      useOutbox: !brevoApiKey && isLocal,
     },
     google: {
       clientId: env.GOOGLE_CLIENT_ID ?? "",
       tokeninfoUrl: env.GOOGLE_TOKENINFO_URL || "https://oauth2.googleapis.com/tokeninfo",
     },
     holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
+    bookingsPerRecipientPerHour: intVar(env.BOOKINGS_PER_RECIPIENT_PER_HOUR, 5, 1, 1000),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",
   };
   cache.set(env, config);
   return config;
+}
+
+function b2cConfig(env: Env, publicBaseUrl: string, stkConsumerKey: string): Config["mpesa"]["b2c"] {
+  const ownKeys = Boolean(env.MPESA_B2C_CONSUMER_KEY && env.MPESA_B2C_CONSUMER_SECRET);
+  const resultToken = env.MPESA_RESULT_TOKEN ?? "";
+  const base = stripTrailingSlash(publicBaseUrl);
+  return {
+    shortcode: env.MPESA_B2C_SHORTCODE ?? "",
+    initiatorName: env.MPESA_INITIATOR_NAME ?? "",
+    securityCredential: env.MPESA_SECURITY_CREDENTIAL ?? "",
+    consumerKey: ownKeys ? (env.MPESA_B2C_CONSUMER_KEY ?? "") : stkConsumerKey,
+    consumerSecret: ownKeys ? (env.MPESA_B2C_CONSUMER_SECRET ?? "") : (env.MPESA_CONSUMER_SECRET ?? ""),
+    resultToken,
+    resultUrl: `${base}/api/pay/b2c/result/${resultToken}/`,
+    queueTimeoutUrl: `${base}/api/pay/b2c/timeout/${resultToken}/`,
+    retryBaseSeconds: intVar(env.REFUND_RETRY_BASE_SECONDS, 600, 1, 86_400),
+  };
 }

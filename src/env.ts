@@ -13,7 +13,16 @@ declare global {
       MPESA_CONSUMER_SECRET?: string;
       MPESA_PASSKEY?: string;
       MPESA_CALLBACK_TOKEN?: string;
+      /** Optional: the B2C shortcode's own Daraja app (default: the STK app's keys). */
+      MPESA_B2C_CONSUMER_KEY?: string;
+      MPESA_B2C_CONSUMER_SECRET?: string;
+      /** base64 RSA-PKCS#1-v1.5 ciphertext of the initiator password (see integrations/mpesa/b2c.ts). */
+      MPESA_SECURITY_CREDENTIAL?: string;
+      /** Path segment of the B2C ResultURL / QueueTimeOutURL (≥ 32 chars outside development). */
+      MPESA_RESULT_TOKEN?: string;
       BREVO_API_KEY?: string;
+      /** Optional var: bookings (each one tickets email) per recipient address per hour; default 5. */
+      BOOKINGS_PER_RECIPIENT_PER_HOUR?: string;
     }
   }
 }

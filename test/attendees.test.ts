@@ -5,53 +5,32 @@
 import { env } from "cloudflare:workers";
 import { compactVerify, importJWK, type JWK } from "jose";
 import { describe, expect, it } from "vitest";
+import { AttendeePageSchema, type AttendeeSchema } from "../src/http/views/attendee";
+import { EditEventSchema } from "../src/http/views/event";
+import { BookingConfirmedSchema } from "../src/http/views/payment";
 import { GOOD_PASSWORD, registerUser } from "./helpers/accounts";
-import { TestClient, uniqueName } from "./helpers/client";
+import { type ApiResponse, type Body, TestClient, uniqueName } from "./helpers/client";
 
 const DAY = 24 * 60 * 60 * 1000;
 const HOUR = 60 * 60 * 1000;
 
-interface Attendee {
-  id: string;
-  ticket_hash: string;
-  attendee_name: string;
-  attendee_email: string;
-  phone: string;
-  tier_id: string;
-  tier_name: string;
-  tier_price: string;
-  status: string;
-  purchase_date: string;
-  checked_in_at: string | null;
-}
-interface AttendeePage {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: Attendee[];
-  summary: {
-    tickets: number;
-    checked_in: number;
-    by_tier: Array<{ tier_id: string; name: string; tickets: number; checked_in: number }>;
-  };
-  public_keys: JWK[];
-  sync_token: string;
-}
-interface CreatedEvent {
-  id: string;
-  tiers: Array<{ id: string; name: string }>;
-}
+type Attendee = Body<typeof AttendeeSchema>;
+type AttendeePage = Body<typeof AttendeePageSchema>;
 
 async function gateSetup(tiers = [{ name: "Regular", price: 0, quantity_allocated: 500 }]) {
   const client = new TestClient();
   const user = await registerUser(client, { role: "ORGANIZER" });
   const start = Date.now() + 7 * DAY;
-  const res = await client.post<CreatedEvent>("/api/organizer/events/create/", {
-    title: uniqueName("Guest List "),
-    start_datetime: new Date(start).toISOString(),
-    end_datetime: new Date(start + 5 * HOUR).toISOString(),
-    tiers,
-  });
+  const res = await client.post(
+    "/api/organizer/events/create/",
+    {
+      title: uniqueName("Guest List "),
+      start_datetime: new Date(start).toISOString(),
+      end_datetime: new Date(start + 5 * HOUR).toISOString(),
+      tiers,
+    },
+    { schema: EditEventSchema },
+  );
   expect(res.status, res.text).toBe(201);
   return { client, user, event: res.body };
 }
@@ -67,13 +46,17 @@ async function book(
   options: { quantity?: number; name?: string; email?: string; phone?: string } = {},
 ): Promise<Booked[]> {
   const email = options.email ?? `${uniqueName("fan")}@gmail.com`;
-  const res = await new TestClient().post<{ ticket_ids: string[] }>("/api/pay/initiate/", {
-    tier_id: tierId,
-    phone_number: options.phone ?? "0712345678",
-    quantity: options.quantity ?? 1,
-    email,
-    name: options.name ?? "Jane Wambui",
-  });
+  const res = await new TestClient().post(
+    "/api/pay/initiate/",
+    {
+      tier_id: tierId,
+      phone_number: options.phone ?? "0712345678",
+      quantity: options.quantity ?? 1,
+      email,
+      name: options.name ?? "Jane Wambui",
+    },
+    { schema: BookingConfirmedSchema },
+  );
   expect(res.status, res.text).toBe(201);
   const out: Booked[] = [];
   for (const id of res.body.ticket_ids) {
@@ -115,9 +98,9 @@ async function follow(client: TestClient, path: string) {
   let last: AttendeePage | undefined;
   let pages = 0;
   while (url) {
-    const res: { status: number; text: string; body: AttendeePage } = await client.get<AttendeePage>(
-      url.replace("https://api.ticketsafi.test", ""),
-    );
+    const res: ApiResponse<AttendeePage> = await client.get(url.replace("https://api.ticketsafi.test", ""), {
+      schema: AttendeePageSchema,
+    });
     expect(res.status, res.text).toBe(200);
     results.push(...res.body.results);
     last = res.body;
@@ -149,7 +132,7 @@ describe("GET /api/organizer/events/{id}/attendees/", () => {
     });
     await book(event.tiers[1]?.id ?? "", { email: "o@ke.co", phone: "0110123456", name: "Otieno" });
 
-    const res = await client.get<AttendeePage>(listPath(event.id));
+    const res = await client.get(listPath(event.id), { schema: AttendeePageSchema });
     expect(res.status, res.text).toBe(200);
     expect(res.body.count).toBe(3);
     const first = res.body.results.find((a) => a.attendee_name === "Jane Wambui");
@@ -209,7 +192,7 @@ describe("GET /api/organizer/events/{id}/attendees/", () => {
     }
     await env.DB.prepare("UPDATE tickets SET status = 'CANCELLED' WHERE id = ?").bind(tickets[2]?.id).run();
 
-    const res = await client.get<AttendeePage>(listPath(event.id));
+    const res = await client.get(listPath(event.id), { schema: AttendeePageSchema });
     expect(res.body.summary).toEqual({
       tickets: 3,
       checked_in: 2,
@@ -227,7 +210,7 @@ describe("GET /api/organizer/events/{id}/attendees/", () => {
   it("publishes the JWKs that verify a ticket code with any JOSE library, outside our code", async () => {
     const { client, event } = await gateSetup();
     const [ticket] = await book(event.tiers[0]?.id ?? "");
-    const res = await client.get<AttendeePage>(listPath(event.id));
+    const res = await client.get(listPath(event.id), { schema: AttendeePageSchema });
     expect(res.body.public_keys.length).toBeGreaterThanOrEqual(1);
     for (const jwk of res.body.public_keys) {
       expect(jwk).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
@@ -278,7 +261,7 @@ describe("GET /api/organizer/events/{id}/attendees/", () => {
   it("pages the full list by purchase, and every page reports the first page's sync token", async () => {
     const { client, event } = await gateSetup();
     for (let i = 0; i < 3; i++) await book(event.tiers[0]?.id ?? "", { quantity: 2, name: `Guest ${i}` });
-    const first = await client.get<AttendeePage>(listPath(event.id, "?page_size=2"));
+    const first = await client.get(listPath(event.id, "?page_size=2"), { schema: AttendeePageSchema });
     expect(first.body.count).toBe(6);
     expect(first.body.results.map((a) => a.attendee_name)).toEqual(["Guest 0", "Guest 0"]);
     expect(first.body.next).toContain("page=2");
@@ -301,10 +284,10 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     const tierId = event.tiers[0]?.id ?? "";
     const tickets = await book(tierId, { quantity: 5 });
     await ageTickets(event.id);
-    const full = await client.get<AttendeePage>(listPath(event.id));
+    const full = await client.get(listPath(event.id), { schema: AttendeePageSchema });
     const token = full.body.sync_token;
 
-    const nothing = await client.get<AttendeePage>(listPath(event.id, `?since=${token}`));
+    const nothing = await client.get(listPath(event.id, `?since=${token}`), { schema: AttendeePageSchema });
     expect(nothing.status, nothing.text).toBe(200);
     expect(nothing.body.results).toEqual([]);
     expect(nothing.body.count).toBe(0);
@@ -312,7 +295,7 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     expect(nothing.body.summary.tickets).toBe(5);
 
     expect((await client.post("/api/scanner/verify/", { qr_hash: tickets[1]?.qr })).status).toBe(200);
-    const one = await client.get<AttendeePage>(listPath(event.id, `?since=${token}`));
+    const one = await client.get(listPath(event.id, `?since=${token}`), { schema: AttendeePageSchema });
     expect(one.body.results).toHaveLength(1);
     expect(one.body.results[0]).toMatchObject({
       ticket_hash: await sha256Hex(tickets[1]?.qr ?? ""),
@@ -321,7 +304,9 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     expect(one.body.summary.checked_in).toBe(1);
 
     const [fresh] = await book(tierId);
-    const two = await client.get<AttendeePage>(listPath(event.id, `?since=${one.body.sync_token}`));
+    const two = await client.get(listPath(event.id, `?since=${one.body.sync_token}`), {
+      schema: AttendeePageSchema,
+    });
     expect(two.body.results.map((a) => a.ticket_hash)).toContain(await sha256Hex(fresh?.qr ?? ""));
 
     await client.request("DELETE", `/api/organizer/events/${event.id}/edit/`);
@@ -334,7 +319,7 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     const { client, event } = await gateSetup();
     for (let i = 0; i < 3; i++) await book(event.tiers[0]?.id ?? "", { quantity: 3 });
     await ageTickets(event.id);
-    const token = (await client.get<AttendeePage>(listPath(event.id))).body.sync_token;
+    const token = (await client.get(listPath(event.id), { schema: AttendeePageSchema })).body.sync_token;
     // Nine tickets changed in the same millisecond (a bulk update).
     const stamp = Date.now();
     await env.DB.prepare("UPDATE tickets SET updated_at = ? WHERE event_id = ?").bind(stamp, event.id).run();
@@ -344,7 +329,9 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     expect(pass.results).toHaveLength(9);
     expect(new Set(pass.results.map((a) => a.ticket_hash)).size).toBe(9);
     // The continuation tokens are opaque and the count says what is left.
-    const firstPage = await client.get<AttendeePage>(listPath(event.id, `?since=${token}&page_size=2`));
+    const firstPage = await client.get(listPath(event.id, `?since=${token}&page_size=2`), {
+      schema: AttendeePageSchema,
+    });
     expect(firstPage.body.count).toBe(9);
     expect(firstPage.body.sync_token).toBe(new URL(firstPage.body.next ?? "").searchParams.get("since"));
   });
@@ -354,13 +341,15 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     const tickets = [];
     for (let i = 0; i < 2; i++) tickets.push(...(await book(event.tiers[0]?.id ?? "", { quantity: 3 })));
     await ageTickets(event.id);
-    const token = (await client.get<AttendeePage>(listPath(event.id))).body.sync_token;
+    const token = (await client.get(listPath(event.id), { schema: AttendeePageSchema })).body.sync_token;
     // Six tickets changed just now, a millisecond apart.
     await env.DB.prepare("UPDATE tickets SET updated_at = ?1 + (rowid % 1000) WHERE event_id = ?2")
       .bind(Date.now() - 5000, event.id)
       .run();
 
-    const page1 = await client.get<AttendeePage>(listPath(event.id, `?since=${token}&page_size=2`));
+    const page1 = await client.get(listPath(event.id, `?since=${token}&page_size=2`), {
+      schema: AttendeePageSchema,
+    });
     const seenFirst = page1.body.results[0];
     expect(page1.body.count).toBe(6);
     const target = await (async () => {
@@ -382,13 +371,13 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     const { client, event } = await gateSetup();
     await book(event.tiers[0]?.id ?? "", { quantity: 2 });
     await ageTickets(event.id, 3 * HOUR);
-    const token = (await client.get<AttendeePage>(listPath(event.id))).body.sync_token;
+    const token = (await client.get(listPath(event.id), { schema: AttendeePageSchema })).body.sync_token;
     const [late] = await book(event.tiers[0]?.id ?? "");
     // Issued now, but stamped two hours ago: the time the settlement run started.
     await env.DB.prepare("UPDATE tickets SET created_at = ?1, updated_at = ?1 WHERE id = ?2")
       .bind(Date.now() - 2 * HOUR, late?.id)
       .run();
-    const res = await client.get<AttendeePage>(listPath(event.id, `?since=${token}`));
+    const res = await client.get(listPath(event.id, `?since=${token}`), { schema: AttendeePageSchema });
     expect(res.body.results.map((a) => a.ticket_hash)).toEqual([await sha256Hex(late?.qr ?? "")]);
   });
 
@@ -399,7 +388,9 @@ describe("GET /api/organizer/events/{id}/attendees/?since=", () => {
     const all = await follow(client, listPath(event.id, "?since=0&page_size=3"));
     expect(all.results).toHaveLength(8);
     expect(all.pages).toBe(3);
-    const after = await client.get<AttendeePage>(listPath(event.id, `?since=${all.last.sync_token}`));
+    const after = await client.get(listPath(event.id, `?since=${all.last.sync_token}`), {
+      schema: AttendeePageSchema,
+    });
     expect(after.body.results).toEqual([]);
   });
 

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { LoginResponse } from "../src/http/views/session";
 import { networkFakes } from "./fakes/network";
 import {
   countRows,
@@ -75,12 +76,10 @@ describe("POST /api/auth/google/", () => {
     const email = `${uniqueName("gfan")}@gmail.com`;
     const token = networkFakes.google.issueToken({ email });
     const client = new TestClient();
-    const res = await client.post<{ access: string; refresh: string; user: Record<string, unknown> }>(
+    const res = await client.post(
       "/api/auth/google/",
-      {
-        access_token: token,
-        role: "ORGANIZER",
-      },
+      { access_token: token, role: "ORGANIZER" },
+      { schema: LoginResponse },
     );
     expect(res.status).toBe(200);
     expect(res.body.refresh).toBe("");
@@ -104,9 +103,11 @@ describe("POST /api/auth/google/", () => {
     const email = `${uniqueName("gshadow")}@gmail.com`;
     const shadowId = await createShadowUser(email);
     const token = networkFakes.google.issueToken({ email: email.toUpperCase() });
-    const res = await new TestClient().post<{ user: Record<string, unknown> }>("/api/auth/google/", {
-      access_token: token,
-    });
+    const res = await new TestClient().post(
+      "/api/auth/google/",
+      { access_token: token },
+      { schema: LoginResponse },
+    );
     expect(res.status).toBe(200);
     expect(res.body.user).toMatchObject({ id: shadowId, is_verified: true, role: "ATTENDEE" });
     const row = await env.DB.prepare("SELECT is_guest FROM users WHERE id = ?").bind(shadowId).first();
@@ -309,10 +310,11 @@ describe("password reset", () => {
       new_password2: GOOD_PASSWORD,
     });
     expect(res.status).toBe(200);
-    const login = await new TestClient().post<{ user: { is_verified: boolean } }>("/api/auth/login/", {
-      email,
-      password: GOOD_PASSWORD,
-    });
+    const login = await new TestClient().post(
+      "/api/auth/login/",
+      { email, password: GOOD_PASSWORD },
+      { schema: LoginResponse },
+    );
     expect(login.status).toBe(200);
     expect(login.body.user.is_verified).toBe(true);
   });

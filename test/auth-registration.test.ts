@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ActivationResponse, RegistrationResponse } from "../src/http/views/session";
 import {
   countRows,
   createShadowUser,
@@ -26,13 +27,17 @@ describe("POST /api/auth/registration/", () => {
   it("creates an attendee, signs them in with the contract's cookies and mails a verification link", async () => {
     const client = new TestClient();
     const username = uniqueName("wanjiku");
-    const res = await client.post<{ user: Record<string, unknown> }>("/api/auth/registration/", {
-      username,
-      email: `${username}@Example.com`,
-      password: GOOD_PASSWORD,
-      password2: GOOD_PASSWORD,
-      is_offline_ready: true,
-    });
+    const res = await client.post(
+      "/api/auth/registration/",
+      {
+        username,
+        email: `${username}@Example.com`,
+        password: GOOD_PASSWORD,
+        password2: GOOD_PASSWORD,
+        is_offline_ready: true,
+      },
+      { schema: RegistrationResponse },
+    );
     expect(res.status).toBe(201);
     expect(Object.keys(res.body.user).sort()).toEqual(USER_KEYS);
     expect(res.body.user).toMatchObject({
@@ -82,11 +87,10 @@ describe("POST /api/auth/registration/", () => {
     form.set("email", `${username}@example.com`);
     form.set("password", GOOD_PASSWORD);
     form.set("role", "ORGANIZER");
-    const res = await new TestClient().request<{ user: { role: string } }>(
-      "POST",
-      "/api/auth/registration/",
-      { form },
-    );
+    const res = await new TestClient().request("POST", "/api/auth/registration/", {
+      form,
+      schema: RegistrationResponse,
+    });
     expect(res.status).toBe(201);
     expect(res.body.user.role).toBe("ORGANIZER");
   });
@@ -110,14 +114,18 @@ describe("POST /api/auth/registration/", () => {
 
   it("ignores read-only fields sent at registration", async () => {
     const username = uniqueName();
-    const res = await new TestClient().post<{ user: Record<string, unknown> }>("/api/auth/registration/", {
-      username,
-      email: `${username}@example.com`,
-      password: GOOD_PASSWORD,
-      is_verified: true,
-      is_staff: true,
-      id: "00000000-0000-0000-0000-000000000001",
-    });
+    const res = await new TestClient().post(
+      "/api/auth/registration/",
+      {
+        username,
+        email: `${username}@example.com`,
+        password: GOOD_PASSWORD,
+        is_verified: true,
+        is_staff: true,
+        id: "00000000-0000-0000-0000-000000000001",
+      },
+      { schema: RegistrationResponse },
+    );
     expect(res.status).toBe(201);
     expect(res.body.user.is_verified).toBe(false);
     expect(res.body.user.id).not.toBe("00000000-0000-0000-0000-000000000001");
@@ -261,10 +269,7 @@ describe("shadow (guest) accounts", () => {
     expect(mail?.kind).toBe("account_claim");
     const link = await latestLink(client, email, "activate");
 
-    const activated = await client.post<{ message: string; user: Record<string, unknown> }>(
-      "/api/auth/guest/activate/",
-      link,
-    );
+    const activated = await client.post("/api/auth/guest/activate/", link, { schema: ActivationResponse });
     expect(activated.status).toBe(200);
     expect(activated.body.message).toBe("Account activated");
     expect(activated.body.user).toMatchObject({
@@ -293,10 +298,9 @@ describe("POST /api/auth/guest/activate/", () => {
     const client = new TestClient();
     const user = await registerUser(client);
     const link = await latestLink(client, user.email, "activate");
-    const res = await new TestClient().post<{ user: { is_verified: boolean } }>(
-      "/api/auth/guest/activate/",
-      link,
-    );
+    const res = await new TestClient().post("/api/auth/guest/activate/", link, {
+      schema: ActivationResponse,
+    });
     expect(res.status).toBe(200);
     expect(res.body.user.is_verified).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { base64url, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
+import { LoginResponse, RefreshResponse } from "../src/http/views/session";
 import { GOOD_PASSWORD, registerUser } from "./helpers/accounts";
 import { TestClient } from "./helpers/client";
 
@@ -28,10 +29,11 @@ function claimsOf(token: string): Record<string, unknown> {
 async function loggedIn() {
   const client = new TestClient();
   const user = await registerUser(client);
-  const login = await client.post<{ access: string; refresh: string }>("/api/auth/login/", {
-    username: user.username,
-    password: user.password,
-  });
+  const login = await client.post(
+    "/api/auth/login/",
+    { username: user.username, password: user.password },
+    { schema: LoginResponse },
+  );
   expect(login.status).toBe(200);
   return { client, user, access: login.body.access };
 }
@@ -46,10 +48,7 @@ describe("POST /api/auth/login/", () => {
       { username: user.email, password: user.password },
     ]) {
       const client = new TestClient();
-      const res = await client.post<{ access: string; refresh: string; user: { id: string } }>(
-        "/api/auth/login/",
-        credentials,
-      );
+      const res = await client.post("/api/auth/login/", credentials, { schema: LoginResponse });
       expect(res.status, JSON.stringify(credentials)).toBe(200);
       expect(res.body.refresh).toBe("");
       expect(res.body.user.id).toBe(user.id);
@@ -200,7 +199,7 @@ describe("refresh rotation", () => {
   it("rotates the refresh token and tolerates the old one for 30 seconds (parallel requests)", async () => {
     const { client } = await loggedIn();
     const oldRefresh = client.cookies.get("ticketsafi-refresh") ?? "";
-    const rotated = await client.post<{ access: string; refresh: string }>("/api/auth/token/refresh/");
+    const rotated = await client.post("/api/auth/token/refresh/", undefined, { schema: RefreshResponse });
     expect(rotated.status).toBe(200);
     expect(rotated.body.refresh).toBe("");
     const newRefresh = client.cookies.get("ticketsafi-refresh");
@@ -237,9 +236,7 @@ describe("refresh rotation", () => {
     const { client } = await loggedIn();
     const refresh = client.cookies.get("ticketsafi-refresh") ?? "";
     const mobile = new TestClient();
-    const res = await mobile.post<{ access: string; refresh: string }>("/api/auth/token/refresh/", {
-      refresh,
-    });
+    const res = await mobile.post("/api/auth/token/refresh/", { refresh }, { schema: RefreshResponse });
     expect(res.status).toBe(200);
     expect(res.body.refresh).not.toBe("");
     expect(res.body.refresh).not.toBe(refresh);

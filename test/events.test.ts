@@ -1,29 +1,16 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { pageSchema } from "../src/http/pagination";
+import { EventDetailSchema } from "../src/http/routes/events";
+import { DashboardSchema } from "../src/http/routes/organizer-events";
+import { EditEventSchema } from "../src/http/views/event";
+import { EventListItemSchema, OrganizerEventItemSchema } from "../src/http/views/event-list-item";
 import { registerUser } from "./helpers/accounts";
 import { TestClient, uniqueName } from "./helpers/client";
 
 const DAY = 24 * 60 * 60 * 1000;
 
-interface ListItem {
-  id: string;
-  title: string;
-  start_datetime: string;
-  end_datetime: string;
-  lowest_price: number;
-  category: string;
-  organizer_name: string;
-  is_private: boolean;
-  is_sold_out: boolean;
-  poster_image: string | null;
-  store: null | { id: string; slug: string };
-}
-interface Page<T> {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: T[];
-}
+const EventPage = pageSchema(EventListItemSchema);
 
 /** A unique search word, so each test sees only its own events in the shared database. */
 function marker(): string {
@@ -52,21 +39,25 @@ async function organizerWithEvents(
   const ids: string[] = [];
   for (const spec of specs) {
     const start = Date.now() + (spec.startInDays ?? 5) * DAY;
-    const res = await client.post<{ id: string }>("/api/organizer/events/create/", {
-      title: spec.title,
-      description: spec.description ?? "",
-      location_name: spec.location_name ?? "Nairobi",
-      category: spec.category ?? "CONCERT",
-      start_datetime: new Date(start).toISOString(),
-      end_datetime: new Date(start + (spec.hours ?? 4) * 60 * 60 * 1000).toISOString(),
-      is_published: spec.is_published ?? true,
-      is_private: spec.is_private ?? false,
-      tiers: (spec.prices ?? [1000]).map((price, i) => ({
-        name: `Tier ${i}`,
-        price,
-        quantity_allocated: spec.allocation ?? 10,
-      })),
-    });
+    const res = await client.post(
+      "/api/organizer/events/create/",
+      {
+        title: spec.title,
+        description: spec.description ?? "",
+        location_name: spec.location_name ?? "Nairobi",
+        category: spec.category ?? "CONCERT",
+        start_datetime: new Date(start).toISOString(),
+        end_datetime: new Date(start + (spec.hours ?? 4) * 60 * 60 * 1000).toISOString(),
+        is_published: spec.is_published ?? true,
+        is_private: spec.is_private ?? false,
+        tiers: (spec.prices ?? [1000]).map((price, i) => ({
+          name: `Tier ${i}`,
+          price,
+          quantity_allocated: spec.allocation ?? 10,
+        })),
+      },
+      { schema: EditEventSchema },
+    );
     expect(res.status, res.text).toBe(201);
     ids.push(res.body.id);
   }
@@ -82,7 +73,7 @@ describe("GET /api/events/", () => {
       { title: `Draft ${word}`, is_published: false },
       { title: `Private ${word}`, is_private: true },
     ]);
-    const res = await new TestClient().get<Page<ListItem>>(`/api/events/?q=${word}`);
+    const res = await new TestClient().get(`/api/events/?q=${word}`, { schema: EventPage });
     expect(res.status).toBe(200);
     expect(res.body.count).toBe(2);
     expect(res.body.results.map((e) => e.title)).toEqual([`Sooner ${word}`, `Later ${word}`]);
@@ -129,7 +120,7 @@ describe("GET /api/events/", () => {
       ),
       env.DB.prepare("UPDATE events SET status = 'CANCELLED' WHERE id = ?").bind(ids[1]),
     ]);
-    const res = await new TestClient().get<Page<ListItem>>(`/api/events/?q=${word}`);
+    const res = await new TestClient().get(`/api/events/?q=${word}`, { schema: EventPage });
     expect(res.body.results.map((e) => e.title)).toEqual([`Live ${word}`]);
   });
 
@@ -142,16 +133,16 @@ describe("GET /api/events/", () => {
       { title: `Comedy ${word}`, description: "Stand-up", location_name: "Mombasa" },
     ]);
     const client = new TestClient();
-    const benga = await client.get<Page<ListItem>>(`/api/events/?q=${word}%20benga`);
+    const benga = await client.get(`/api/events/?q=${word}%20benga`, { schema: EventPage });
     expect(benga.body.results.map((e) => e.title).sort()).toEqual(
       [`Benga Night ${word}`, `Rugby ${word}`, `Theatre ${word}`].sort(),
     );
-    const prefix = await client.get<Page<ListItem>>(`/api/events/?q=${word}%20Mombas`);
+    const prefix = await client.get(`/api/events/?q=${word}%20Mombas`, { schema: EventPage });
     expect(prefix.body.results.map((e) => e.title)).toEqual([`Comedy ${word}`]);
     // FTS syntax in the input is just text.
-    const hostile = await client.get<Page<ListItem>>(
-      `/api/events/?q=${encodeURIComponent(`${word} OR "x" NEAR(`)}`,
-    );
+    const hostile = await client.get(`/api/events/?q=${encodeURIComponent(`${word} OR "x" NEAR(`)}`, {
+      schema: EventPage,
+    });
     expect(hostile.status).toBe(200);
   });
 
@@ -162,10 +153,10 @@ describe("GET /api/events/", () => {
       { title: `B ${word}`, category: "SPORTS" },
     ]);
     const client = new TestClient();
-    const concert = await client.get<Page<ListItem>>(`/api/events/?q=${word}&category=concert`);
+    const concert = await client.get(`/api/events/?q=${word}&category=concert`, { schema: EventPage });
     expect(concert.body.results.map((e) => e.title)).toEqual([`A ${word}`]);
     for (const all of ["All", "All%20Events", ""]) {
-      const res = await client.get<Page<ListItem>>(`/api/events/?q=${word}&category=${all}`);
+      const res = await client.get(`/api/events/?q=${word}&category=${all}`, { schema: EventPage });
       expect(res.body.count, all).toBe(2);
     }
   });
@@ -179,7 +170,7 @@ describe("GET /api/events/", () => {
     ]);
     const client = new TestClient();
     const titles = async (query: string) =>
-      (await client.get<Page<ListItem>>(`/api/events/?q=${word}&${query}`)).body.results
+      (await client.get(`/api/events/?q=${word}&${query}`, { schema: EventPage })).body.results
         .map((e) => e.title)
         .sort();
     expect(await titles("max_price=0")).toEqual([`Mixed ${word}`]);
@@ -218,7 +209,9 @@ describe("GET /api/events/", () => {
     ]);
     const client = new TestClient();
     const titles = async (query: string) =>
-      (await client.get<Page<ListItem>>(`/api/events/?q=${word}&${query}`)).body.results.map((e) => e.title);
+      (await client.get(`/api/events/?q=${word}&${query}`, { schema: EventPage })).body.results.map(
+        (e) => e.title,
+      );
     expect(await titles("date=2031-03-10")).toEqual([`One ${word}`]);
     expect(await titles("date=2031-03-11")).toEqual([`Two ${word}`]);
     expect(await titles("date_from=2031-03-11&date_to=2031-03-31")).toEqual([`Two ${word}`, `Three ${word}`]);
@@ -240,10 +233,10 @@ describe("GET /api/events/", () => {
       ),
       env.DB.prepare("UPDATE events SET store_id = ? WHERE id = ?").bind(storeId, ids[0]),
     ]);
-    const res = await new TestClient().get<Page<ListItem>>(`/api/events/?q=${word}&store=${slug}`);
+    const res = await new TestClient().get(`/api/events/?q=${word}&store=${slug}`, { schema: EventPage });
     expect(res.body.results.map((e) => e.title)).toEqual([`In ${word}`]);
     expect(res.body.results[0]?.store).toMatchObject({ id: storeId, slug });
-    const detail = await new TestClient().get<ListItem & { description: string }>(`/api/events/${ids[0]}/`);
+    const detail = await new TestClient().get(`/api/events/${ids[0]}/`, { schema: EventDetailSchema });
     expect(detail.body).toMatchObject({
       id: ids[0],
       title: `In ${word}`,
@@ -257,7 +250,7 @@ describe("GET /api/events/", () => {
     await env.DB.prepare("UPDATE tiers SET quantity_sold = 3, quantity_held = 2 WHERE event_id = ?")
       .bind(ids[0])
       .run();
-    const res = await new TestClient().get<Page<ListItem>>(`/api/events/?q=${word}`);
+    const res = await new TestClient().get(`/api/events/?q=${word}`, { schema: EventPage });
     expect(res.body.results[0]?.is_sold_out).toBe(true);
   });
 
@@ -265,12 +258,13 @@ describe("GET /api/events/", () => {
     const word = marker();
     await organizerWithEvents([1, 2, 3].map((n) => ({ title: `P${n} ${word}`, startInDays: n })));
     const client = new TestClient();
-    const first = await client.get<Page<ListItem>>(`/api/events/?q=${word}&page_size=2`);
+    const first = await client.get(`/api/events/?q=${word}&page_size=2`, { schema: EventPage });
     expect(first.body.count).toBe(3);
     expect(first.body.previous).toBeNull();
     expect(first.body.next).toBe(`https://api.ticketsafi.test/api/events/?q=${word}&page_size=2&page=2`);
-    const second = await client.get<Page<ListItem>>(
+    const second = await client.get(
       new URL(first.body.next ?? "").pathname + new URL(first.body.next ?? "").search,
+      { schema: EventPage },
     );
     expect(second.body.results.map((e) => e.title)).toEqual([`P3 ${word}`]);
     expect(second.body.previous).toBe(`https://api.ticketsafi.test/api/events/?q=${word}&page_size=2`);
@@ -314,9 +308,7 @@ describe("GET /api/events/{id}/", () => {
       .bind(tier?.id)
       .run();
 
-    const res = await new TestClient().get<
-      ListItem & { description: string; tiers: Array<Record<string, unknown>> }
-    >(`/api/events/${ids[0]}/`);
+    const res = await new TestClient().get(`/api/events/${ids[0]}/`, { schema: EventDetailSchema });
     expect(res.status).toBe(200);
     expect(res.body.id).toBe(ids[0]);
     expect(res.body.title).toBe(`Detail ${word}`);
@@ -363,10 +355,7 @@ describe("organizer listing and dashboard", () => {
     ]);
     await organizerWithEvents([{ title: `Someone else ${word}` }]);
     await env.DB.prepare("UPDATE tiers SET quantity_sold = 4 WHERE event_id = ?").bind(ids[0]).run();
-    const res =
-      await client.get<Page<ListItem & { is_published: boolean; tickets_sold: number; revenue: number }>>(
-        "/api/organizer/events/",
-      );
+    const res = await client.get("/api/organizer/events/", { schema: pageSchema(OrganizerEventItemSchema) });
     expect(res.status).toBe(200);
     expect(res.body.results.map((e) => e.title)).toEqual([`Draft ${word}`, `Soon ${word}`]);
     expect(res.body.results[0]).toMatchObject({ is_published: false, tickets_sold: 0, revenue: 0 });
@@ -376,9 +365,7 @@ describe("organizer listing and dashboard", () => {
   it("answers an organizer with no events with zeros", async () => {
     const client = new TestClient();
     await registerUser(client, { role: "ORGANIZER" });
-    const res = await client.get<Record<string, unknown> & { sales_last_7_days: unknown[] }>(
-      "/api/organizer/dashboard/",
-    );
+    const res = await client.get("/api/organizer/dashboard/", { schema: DashboardSchema });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       total_revenue: 0,
@@ -427,16 +414,7 @@ describe("organizer listing and dashboard", () => {
         "UPDATE orders SET delivery_status = 'FAILED' WHERE event_id = ? AND status = 'COMPLETED' AND quantity = 3",
       ).bind(ids[0]),
     ]);
-    const res = await client.get<{
-      total_revenue: number;
-      tickets_sold: number;
-      total_attendees: number;
-      avg_ticket_price: number;
-      orders_pending: number;
-      orders_paid_unfulfilled: number;
-      recent_events: Array<Record<string, unknown>>;
-      sales_last_7_days: Array<{ date: string; tickets: number; revenue: number }>;
-    }>("/api/organizer/dashboard/");
+    const res = await client.get("/api/organizer/dashboard/", { schema: DashboardSchema });
     expect(res.body).toMatchObject({
       total_revenue: 6000,
       tickets_sold: 6,

@@ -2,8 +2,12 @@
  * The organizer's CSV export (contract §6): exact header, full data, RFC 4180 quoting, no
  * formula injection, and cookie auth on the plain GET the web client navigates to.
  */
+
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { EditEventSchema } from "../src/http/views/event";
+import { BookingConfirmedSchema, PaymentInitiatedSchema } from "../src/http/views/payment";
+import { TicketSchema } from "../src/http/views/ticket";
 import { csvCell } from "../src/lib/csv";
 import { networkFakes } from "./fakes/network";
 import { GOOD_PASSWORD, registerUser } from "./helpers/accounts";
@@ -66,7 +70,7 @@ async function setup() {
   const client = new TestClient(DARAJA);
   const user = await registerUser(client, { role: "ORGANIZER" });
   const start = Date.now() + 7 * DAY;
-  const res = await client.post<{ id: string; title: string; tiers: Array<{ id: string; name: string }> }>(
+  const res = await client.post(
     "/api/organizer/events/create/",
     {
       title: "Blankets & Wine, Nairobi",
@@ -77,29 +81,38 @@ async function setup() {
         { name: 'VIP, "Gold"', price: 1500, quantity_allocated: 50 },
       ],
     },
+    { schema: EditEventSchema },
   );
   expect(res.status, res.text).toBe(201);
   return { client, user, event: res.body };
 }
 
 async function bookFree(tierId: string, name: string, email = `${uniqueName("fan")}@example.com`) {
-  const res = await new TestClient().post<{ ticket_id: string }>("/api/pay/initiate/", {
-    tier_id: tierId,
-    phone_number: "0712345678",
-    email,
-    name,
-  });
+  const res = await new TestClient().post(
+    "/api/pay/initiate/",
+    {
+      tier_id: tierId,
+      phone_number: "0712345678",
+      email,
+      name,
+    },
+    { schema: BookingConfirmedSchema },
+  );
   expect(res.status, res.text).toBe(201);
-  return { id: res.body.ticket_id, email };
+  return { id: res.body.ticket_id ?? "", email };
 }
 
 async function bookPaid(tierId: string) {
   const buyer = new TestClient(DARAJA);
   const user = await registerUser(buyer);
-  const init = await buyer.post<{ checkout_request_id: string; order_id: string }>("/api/pay/initiate/", {
-    tier_id: tierId,
-    phone_number: "0712345678",
-  });
+  const init = await buyer.post(
+    "/api/pay/initiate/",
+    {
+      tier_id: tierId,
+      phone_number: "0712345678",
+    },
+    { schema: PaymentInitiatedSchema },
+  );
   expect(init.status, init.text).toBe(202);
   const callback = networkFakes.daraja.callbackFor(init.body.checkout_request_id, { resultCode: 0 });
   expect((await new TestClient(DARAJA).post(CALLBACK_PATH, callback)).status).toBe(200);
@@ -134,7 +147,7 @@ describe("GET /api/organizer/events/{id}/export/", () => {
     const [free, vip] = event.tiers;
     const a = await bookFree(free?.id ?? "", "Amani Njoroge");
     const paid = await bookPaid(vip?.id ?? "");
-    const { body: ticket } = await client.get<{ qr_code_hash: string }>(`/api/tickets/${a.id}/`);
+    const { body: ticket } = await client.get(`/api/tickets/${a.id}/`, { schema: TicketSchema });
     expect((await client.post("/api/scanner/verify/", { qr_hash: ticket.qr_code_hash })).status).toBe(200);
 
     // A plain GET with the session cookie, as the browser does when the web client navigates.

@@ -1,29 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { EventCancelledSchema } from "../src/http/routes/organizer-events";
+import { EditEventSchema } from "../src/http/views/event";
 import { countRows, registerUser } from "./helpers/accounts";
 import { TestClient, uniqueName } from "./helpers/client";
 import { PNG_1X1 } from "./helpers/images";
-
-interface EditTier {
-  id: string;
-  name: string;
-  price: string;
-  quantity_allocated: number;
-  quantity_sold: number;
-  max_per_order: number;
-}
-interface EditEvent {
-  id: string;
-  title: string;
-  category: string;
-  start_datetime: string;
-  end_datetime: string;
-  is_published: boolean;
-  is_private: boolean;
-  poster_image: string | null;
-  store: string | null;
-  tiers: EditTier[];
-}
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -75,8 +56,9 @@ describe("POST /api/organizer/events/create/", () => {
   it("creates an event from the web client's multipart form, poster included", async () => {
     const { client } = await organizer();
     const poster = new File([PNG_1X1], "poster.png", { type: "image/png" });
-    const res = await client.request<EditEvent>("POST", "/api/organizer/events/create/", {
+    const res = await client.request("POST", "/api/organizer/events/create/", {
       form: browserForm(poster),
+      schema: EditEventSchema,
     });
     expect(res.status, res.text).toBe(201);
     expect(res.body.category).toBe("OTHER");
@@ -103,7 +85,7 @@ describe("POST /api/organizer/events/create/", () => {
 
   it("creates an event from JSON with the category any case", async () => {
     const { client } = await organizer();
-    const res = await client.post<EditEvent>("/api/organizer/events/create/", eventJson());
+    const res = await client.post("/api/organizer/events/create/", eventJson(), { schema: EditEventSchema });
     expect(res.status, res.text).toBe(201);
     expect(res.body.category).toBe("CONCERT");
     expect(res.body.tiers[1]).toMatchObject({ name: "VIP", price: "3500.00", max_per_order: 4 });
@@ -115,13 +97,14 @@ describe("POST /api/organizer/events/create/", () => {
     await env.DB.prepare("INSERT INTO stores (id, organizer_id, name, slug) VALUES (?, ?, ?, ?)")
       .bind(storeId, user.id, "Mine", uniqueName("mine-"))
       .run();
-    const joined = await client.post<EditEvent>("/api/organizer/events/create/", eventJson());
+    const joined = await client.post("/api/organizer/events/create/", eventJson(), {
+      schema: EditEventSchema,
+    });
     expect(joined.body.store).toBe(storeId);
     // An explicitly empty store means a standalone event.
-    const standalone = await client.post<EditEvent>(
-      "/api/organizer/events/create/",
-      eventJson({ store: "" }),
-    );
+    const standalone = await client.post("/api/organizer/events/create/", eventJson({ store: "" }), {
+      schema: EditEventSchema,
+    });
     expect(standalone.body.store).toBeNull();
 
     const other = await organizer();
@@ -193,7 +176,9 @@ describe("POST /api/organizer/events/create/", () => {
 describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
   it("is 404 for another organizer's event and for a malformed id", async () => {
     const owner = await organizer();
-    const created = await owner.client.post<EditEvent>("/api/organizer/events/create/", eventJson());
+    const created = await owner.client.post("/api/organizer/events/create/", eventJson(), {
+      schema: EditEventSchema,
+    });
     const intruder = await organizer();
     const path = `/api/organizer/events/${created.body.id}/edit/`;
     expect((await intruder.client.get(path)).status).toBe(404);
@@ -205,15 +190,21 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
 
   it("updates tiers by id, creates tiers without id, deletes tiers left out", async () => {
     const { client } = await organizer();
-    const created = await client.post<EditEvent>("/api/organizer/events/create/", eventJson());
-    const [regular] = created.body.tiers;
-    const res = await client.patch<EditEvent>(`/api/organizer/events/${created.body.id}/edit/`, {
-      title: "Renamed",
-      tiers: JSON.stringify([
-        { ...regular, price: "1800", quantity_allocated: 150 },
-        { name: "Early Bird", price: 1000, quantity_allocated: 30 },
-      ]),
+    const created = await client.post("/api/organizer/events/create/", eventJson(), {
+      schema: EditEventSchema,
     });
+    const [regular] = created.body.tiers;
+    const res = await client.patch(
+      `/api/organizer/events/${created.body.id}/edit/`,
+      {
+        title: "Renamed",
+        tiers: JSON.stringify([
+          { ...regular, price: "1800", quantity_allocated: 150 },
+          { name: "Early Bird", price: 1000, quantity_allocated: 30 },
+        ]),
+      },
+      { schema: EditEventSchema },
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.title).toBe("Renamed");
     expect(res.body.tiers.map((t) => [t.name, t.price, t.quantity_allocated])).toEqual([
@@ -225,7 +216,9 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
 
   it("keeps tiers with sales when left out, refuses allocation below sold + held, and refuses to unpublish", async () => {
     const { client } = await organizer();
-    const created = await client.post<EditEvent>("/api/organizer/events/create/", eventJson());
+    const created = await client.post("/api/organizer/events/create/", eventJson(), {
+      schema: EditEventSchema,
+    });
     const [regular, vip] = created.body.tiers;
     if (!regular || !vip) throw new Error("tiers missing");
     // 8 seats sold on Regular, through its Durable Object.
@@ -239,7 +232,7 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
     expect(tooLow.status).toBe(400);
     expect(String((tooLow.body.tiers as string[])[0])).toMatch(/below the 8 tickets/);
 
-    const leftOut = await client.patch<EditEvent>(path, { tiers: [vip] });
+    const leftOut = await client.patch(path, { tiers: [vip] }, { schema: EditEventSchema });
     expect(leftOut.status).toBe(200);
     expect(leftOut.body.tiers.map((t) => t.name).sort()).toEqual(["Regular", "VIP"]);
 
@@ -247,9 +240,13 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
     expect(unpublish.status).toBe(400);
     expect(unpublish.body.is_published).toBeDefined();
 
-    const exact = await client.patch<EditEvent>(path, {
-      tiers: [{ ...regular, quantity_allocated: 8 }, vip],
-    });
+    const exact = await client.patch(
+      path,
+      {
+        tiers: [{ ...regular, quantity_allocated: 8 }, vip],
+      },
+      { schema: EditEventSchema },
+    );
     expect(exact.status).toBe(200);
     expect(exact.body.tiers.find((t) => t.id === regular.id)?.quantity_allocated).toBe(8);
   });
@@ -257,12 +254,16 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
   it("replaces the poster and deletes the old object; refuses bad input", async () => {
     const { client } = await organizer();
     const form = browserForm(new File([PNG_1X1], "a.png", { type: "image/png" }));
-    const created = await client.request<EditEvent>("POST", "/api/organizer/events/create/", { form });
+    const created = await client.request("POST", "/api/organizer/events/create/", {
+      form,
+      schema: EditEventSchema,
+    });
     const oldKey = new URL(created.body.poster_image ?? "").pathname.replace("/media/", "");
     const patch = new FormData();
     patch.append("poster_image", new File([PNG_1X1], "b.png", { type: "image/png" }));
-    const res = await client.request<EditEvent>("PATCH", `/api/organizer/events/${created.body.id}/edit/`, {
+    const res = await client.request("PATCH", `/api/organizer/events/${created.body.id}/edit/`, {
       form: patch,
+      schema: EditEventSchema,
     });
     expect(res.status).toBe(200);
     expect(res.body.poster_image).not.toBe(created.body.poster_image);
@@ -284,8 +285,9 @@ describe("GET|PATCH /api/organizer/events/{id}/edit/", () => {
 describe("DELETE /api/organizer/events/{id}/edit/", () => {
   it("deletes an event without sales, its tiers and its poster", async () => {
     const { client } = await organizer();
-    const created = await client.request<EditEvent>("POST", "/api/organizer/events/create/", {
+    const created = await client.request("POST", "/api/organizer/events/create/", {
       form: browserForm(new File([PNG_1X1], "a.png", { type: "image/png" })),
+      schema: EditEventSchema,
     });
     const key = new URL(created.body.poster_image ?? "").pathname.replace("/media/", "");
     const res = await client.request("DELETE", `/api/organizer/events/${created.body.id}/edit/`);
@@ -297,7 +299,9 @@ describe("DELETE /api/organizer/events/{id}/edit/", () => {
 
   it("cancels an event with sales: tickets cancelled, paid orders listed for refund, buyers emailed", async () => {
     const { client, user } = await organizer();
-    const created = await client.post<EditEvent>("/api/organizer/events/create/", eventJson());
+    const created = await client.post("/api/organizer/events/create/", eventJson(), {
+      schema: EditEventSchema,
+    });
     const tier = created.body.tiers[0];
     if (!tier) throw new Error("no tier");
     const buyer = await registerUser(new TestClient());
@@ -326,11 +330,9 @@ describe("DELETE /api/organizer/events/{id}/edit/", () => {
       env.DB.prepare("UPDATE tiers SET quantity_sold = 2 WHERE id = ?").bind(tier.id),
     ]);
 
-    const res = await client.request<{
-      status: string;
-      tickets_cancelled: number;
-      orders_to_refund: Array<{ order_id: string; amount: number }>;
-    }>("DELETE", `/api/organizer/events/${created.body.id}/edit/`);
+    const res = await client.request("DELETE", `/api/organizer/events/${created.body.id}/edit/`, {
+      schema: EventCancelledSchema,
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.status).toBe("CANCELLED");
     expect(res.body.tickets_cancelled).toBe(2);

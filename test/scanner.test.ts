@@ -5,18 +5,20 @@
 import { env } from "cloudflare:workers";
 import { CompactSign, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
+import { OfflineCheckinResponseSchema, ScannerVerifyResponseSchema } from "../src/http/routes/scanner";
+import { AttendeePageSchema } from "../src/http/views/attendee";
+import { EditEventSchema } from "../src/http/views/event";
+import { BookingConfirmedSchema } from "../src/http/views/payment";
+import { CreatedScannerSchema } from "../src/http/views/scanner-account";
+import { LoginResponse } from "../src/http/views/session";
 import { loadTicketKey, signTicket } from "../src/lib/ticket-signing";
 import { countRows, GOOD_PASSWORD, registerUser } from "./helpers/accounts";
-import { TestClient, uniqueName } from "./helpers/client";
+import { type Body, TestClient, uniqueName } from "./helpers/client";
 
 const DAY = 24 * 60 * 60 * 1000;
 const VERIFY = "/api/scanner/verify/";
 
-interface CreatedEvent {
-  id: string;
-  title: string;
-  tiers: Array<{ id: string; name: string }>;
-}
+type CreatedEvent = Body<typeof EditEventSchema>;
 
 async function organizer() {
   const client = new TestClient();
@@ -26,26 +28,34 @@ async function organizer() {
 
 async function createEvent(client: TestClient, tierNames = ["Regular"]): Promise<CreatedEvent> {
   const start = Date.now() + 7 * DAY;
-  const res = await client.post<CreatedEvent>("/api/organizer/events/create/", {
-    title: uniqueName("Gate Night "),
-    category: "CONCERT",
-    start_datetime: new Date(start).toISOString(),
-    end_datetime: new Date(start + 5 * 60 * 60 * 1000).toISOString(),
-    tiers: tierNames.map((name) => ({ name, price: 0, quantity_allocated: 500, max_per_order: 10 })),
-  });
+  const res = await client.post(
+    "/api/organizer/events/create/",
+    {
+      title: uniqueName("Gate Night "),
+      category: "CONCERT",
+      start_datetime: new Date(start).toISOString(),
+      end_datetime: new Date(start + 5 * 60 * 60 * 1000).toISOString(),
+      tiers: tierNames.map((name) => ({ name, price: 0, quantity_allocated: 500, max_per_order: 10 })),
+    },
+    { schema: EditEventSchema },
+  );
   expect(res.status, res.text).toBe(201);
   return res.body;
 }
 
 /** Free tickets booked by a guest; returns their ids and QR codes. */
 async function book(tierId: string, quantity = 1, name = "Achieng Otieno") {
-  const res = await new TestClient().post<{ ticket_ids: string[] }>("/api/pay/initiate/", {
-    tier_id: tierId,
-    phone_number: "0712345678",
-    quantity,
-    email: `${uniqueName("guest")}@example.com`,
-    name,
-  });
+  const res = await new TestClient().post(
+    "/api/pay/initiate/",
+    {
+      tier_id: tierId,
+      phone_number: "0712345678",
+      quantity,
+      email: `${uniqueName("guest")}@example.com`,
+      name,
+    },
+    { schema: BookingConfirmedSchema },
+  );
   expect(res.status, res.text).toBe(201);
   const tickets = [];
   for (const id of res.body.ticket_ids) {
@@ -66,10 +76,14 @@ async function gateSetup(tierNames?: string[]) {
 /** A SCANNER account made by `organizerClient`, logged in on its own client. */
 async function scannerOf(organizerClient: TestClient) {
   const username = uniqueName("gate");
-  const created = await organizerClient.post<{ id: string }>("/api/organizer/team/scanners/create/", {
-    username,
-    password: GOOD_PASSWORD,
-  });
+  const created = await organizerClient.post(
+    "/api/organizer/team/scanners/create/",
+    {
+      username,
+      password: GOOD_PASSWORD,
+    },
+    { schema: CreatedScannerSchema },
+  );
   expect(created.status, created.text).toBe(201);
   const client = new TestClient();
   const login = await client.post("/api/auth/login/", { username, password: GOOD_PASSWORD });
@@ -123,7 +137,7 @@ describe("POST /api/scanner/verify/", () => {
   it("answers a second scan 409 ALREADY CHECKED IN with the first scan's time", async () => {
     const { client, tierId } = await gateSetup();
     const [ticket] = await book(tierId);
-    const first = await client.post<{ checked_in_at: string }>(VERIFY, { qr_hash: ticket?.qr });
+    const first = await client.post(VERIFY, { qr_hash: ticket?.qr }, { schema: ScannerVerifyResponseSchema });
     expect(first.status).toBe(200);
     const second = await client.post(VERIFY, { qr_hash: ticket?.qr });
     expect(second.status).toBe(409);
@@ -144,7 +158,7 @@ describe("POST /api/scanner/verify/", () => {
     const [ticket] = await book(tierId);
     const answers = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>
-        (i % 2 ? scanner.client : client).post<{ checked_in_at: string }>(VERIFY, {
+        (i % 2 ? scanner.client : client).post<VerifyAnswer>(VERIFY, {
           qr_hash: ticket?.qr,
           device_id: `gate-${i}`,
         }),
@@ -293,9 +307,9 @@ describe("POST /api/scanner/verify/", () => {
     expect(
       (await rotated.post("/api/auth/login/", { username: user.username, password: user.password })).status,
     ).toBe(200);
-    const list = await rotated.get<{ public_keys: Array<{ kid: string }> }>(
-      `/api/organizer/events/${event.id}/attendees/`,
-    );
+    const list = await rotated.get(`/api/organizer/events/${event.id}/attendees/`, {
+      schema: AttendeePageSchema,
+    });
     const old = await loadTicketKey(env.TICKET_SIGNING_KEY ?? "");
     expect(list.body.public_keys).toHaveLength(2);
     expect(list.body.public_keys.map((k) => k.kid)).toContain(old.kid);
@@ -306,10 +320,14 @@ describe("POST /api/scanner/verify/", () => {
   it("accepts the Bearer token the mobile scanner sends", async () => {
     const { client, user, tierId } = await gateSetup();
     const [ticket] = await book(tierId);
-    const login = await new TestClient().post<{ access: string }>("/api/auth/login/", {
-      username: user.username,
-      password: user.password,
-    });
+    const login = await new TestClient().post(
+      "/api/auth/login/",
+      {
+        username: user.username,
+        password: user.password,
+      },
+      { schema: LoginResponse },
+    );
     const res = await new TestClient().post(VERIFY, { qr_hash: ticket?.qr }, { bearer: login.body.access });
     expect(res.status, res.text).toBe(200);
     expect((await client.post(VERIFY, { qr_hash: ticket?.qr })).status).toBe(409);
@@ -318,21 +336,8 @@ describe("POST /api/scanner/verify/", () => {
 
 // ---------------------------------------------------------------------------------------
 
-interface BatchAnswer {
-  results: Array<{
-    index: number;
-    result: string;
-    reason?: string;
-    errors?: Record<string, string[]>;
-    device_id?: string;
-    scanned_at?: string;
-    ticket_hash?: string;
-    attendee_name?: string;
-    checked_in_at?: string | null;
-    checked_in_device?: string | null;
-  }>;
-  counts: Record<string, number>;
-}
+/** A 200 here, a 409 for the losers of the race. */
+type VerifyAnswer = Body<typeof ScannerVerifyResponseSchema>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -362,7 +367,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
       { qr_hash: tickets[0]?.qr, scanned_at: iso(t0 + 60_000), device_id: "gate-B" },
     ];
     const path = `/api/organizer/events/${event.id}/checkin/`;
-    const first = await client.post<BatchAnswer>(path, { scans });
+    const first = await client.post(path, { scans }, { schema: OfflineCheckinResponseSchema });
     expect(first.status, first.text).toBe(200);
     expect(first.body.results.map((r) => r.result)).toEqual(["ok", "ok", "already_checked_in"]);
     expect(first.body.results[2]).toMatchObject({
@@ -387,7 +392,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
     expect((await ticketRow(tickets[2]?.id ?? ""))?.status).toBe("ACTIVE");
 
     const before = await snapshot(event.id);
-    const replay = await client.post<BatchAnswer>(path, { scans });
+    const replay = await client.post(path, { scans }, { schema: OfflineCheckinResponseSchema });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual(first.body);
     expect(await snapshot(event.id)).toEqual(before);
@@ -403,35 +408,51 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
     const path = `/api/organizer/events/${event.id}/checkin/`;
     const t0 = Date.now() - 30 * 60 * 1000;
     // Gate B uploads first, with the later scan.
-    const late = await client.post<BatchAnswer>(path, {
-      scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0 + 5 * 60_000), device_id: "gate-B" }],
-    });
+    const late = await client.post(
+      path,
+      {
+        scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0 + 5 * 60_000), device_id: "gate-B" }],
+      },
+      { schema: OfflineCheckinResponseSchema },
+    );
     expect(late.body.results[0]?.result).toBe("ok");
     // Gate A scanned it five minutes earlier and comes back online afterwards.
-    const early = await client.post<BatchAnswer>(path, {
-      scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0), device_id: "gate-A" }],
-    });
+    const early = await client.post(
+      path,
+      {
+        scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0), device_id: "gate-A" }],
+      },
+      { schema: OfflineCheckinResponseSchema },
+    );
     expect(early.body.results[0]).toMatchObject({ result: "ok", checked_in_device: "gate-A" });
     expect(await ticketRow(ticket?.id ?? "")).toMatchObject({
       checked_in_at: t0,
       checked_in_device: "gate-A",
     });
     // Gate B's upload, sent again, now learns it was second.
-    const again = await client.post<BatchAnswer>(path, {
-      scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0 + 5 * 60_000), device_id: "gate-B" }],
-    });
+    const again = await client.post(
+      path,
+      {
+        scans: [{ qr_hash: ticket?.qr, scanned_at: iso(t0 + 5 * 60_000), device_id: "gate-B" }],
+      },
+      { schema: OfflineCheckinResponseSchema },
+    );
     expect(again.body.results[0]).toMatchObject({
       result: "already_checked_in",
       checked_in_device: "gate-A",
     });
     // Within one batch too: order sent does not matter, time does.
     const [other] = await book(tierId);
-    const both = await client.post<BatchAnswer>(path, {
-      scans: [
-        { qr_hash: other?.qr, scanned_at: iso(t0 + 1000), device_id: "gate-C" },
-        { qr_hash: other?.qr, scanned_at: iso(t0), device_id: "gate-D" },
-      ],
-    });
+    const both = await client.post(
+      path,
+      {
+        scans: [
+          { qr_hash: other?.qr, scanned_at: iso(t0 + 1000), device_id: "gate-C" },
+          { qr_hash: other?.qr, scanned_at: iso(t0), device_id: "gate-D" },
+        ],
+      },
+      { schema: OfflineCheckinResponseSchema },
+    );
     expect(both.body.results.map((r) => r.result)).toEqual(["already_checked_in", "ok"]);
     expect(await countRows("checkins", "ticket_id = ?", other?.id)).toBe(2);
   });
@@ -445,21 +466,25 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
       .bind(cancelledTicket?.id)
       .run();
     const now = Date.now() - 1000;
-    const res = await client.post<BatchAnswer>(`/api/organizer/events/${event.id}/checkin/`, {
-      scans: [
-        "not an object",
-        { qr_hash: "", scanned_at: iso(now), device_id: "g" },
-        { qr_hash: good?.qr, scanned_at: "yesterday", device_id: "g" },
-        { qr_hash: good?.qr, scanned_at: iso(now) },
-        { qr_hash: alter(good?.qr ?? "", 2), scanned_at: iso(now), device_id: "g" },
-        { qr_hash: foreign?.qr, scanned_at: iso(now), device_id: "g" },
-        { qr_hash: cancelledTicket?.qr, scanned_at: iso(now), device_id: "g" },
-        { qr_hash: good?.qr, scanned_at: now, device_id: "g" },
-        null,
-        { qr_hash: good?.qr, scanned_at: "2001-01-01T00:00:00Z", device_id: "g" },
-        { qr_hash: 42, scanned_at: iso(now), device_id: "g" },
-      ],
-    });
+    const res = await client.post(
+      `/api/organizer/events/${event.id}/checkin/`,
+      {
+        scans: [
+          "not an object",
+          { qr_hash: "", scanned_at: iso(now), device_id: "g" },
+          { qr_hash: good?.qr, scanned_at: "yesterday", device_id: "g" },
+          { qr_hash: good?.qr, scanned_at: iso(now) },
+          { qr_hash: alter(good?.qr ?? "", 2), scanned_at: iso(now), device_id: "g" },
+          { qr_hash: foreign?.qr, scanned_at: iso(now), device_id: "g" },
+          { qr_hash: cancelledTicket?.qr, scanned_at: iso(now), device_id: "g" },
+          { qr_hash: good?.qr, scanned_at: now, device_id: "g" },
+          null,
+          { qr_hash: good?.qr, scanned_at: "2001-01-01T00:00:00Z", device_id: "g" },
+          { qr_hash: 42, scanned_at: iso(now), device_id: "g" },
+        ],
+      },
+      { schema: OfflineCheckinResponseSchema },
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.results.map((r) => [r.index, r.result, r.reason ?? null])).toEqual([
       [0, "invalid", "malformed"],
@@ -503,7 +528,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
       }
     }
     const path = `/api/organizer/events/${event.id}/checkin/`;
-    const res = await client.post<BatchAnswer>(path, { scans });
+    const res = await client.post(path, { scans }, { schema: OfflineCheckinResponseSchema });
     expect(res.status, res.text.slice(0, 300)).toBe(200);
     expect(res.body.results).toHaveLength(3000);
     expect(res.body.counts).toMatchObject({ ok: 30, already_checked_in: 2970 });
@@ -511,7 +536,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
       expect(await ticketRow(ticket.id)).toMatchObject({ checked_in_at: t0 + i, checked_in_device: "d0" });
     }
     expect(await countRows("checkins", "event_id = ?", event.id)).toBe(3000);
-    const replay = await client.post<BatchAnswer>(path, { scans });
+    const replay = await client.post(path, { scans }, { schema: OfflineCheckinResponseSchema });
     expect(replay.body.counts).toEqual(res.body.counts);
     expect(await countRows("checkins", "event_id = ?", event.id)).toBe(3000);
   });
@@ -532,7 +557,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
     expect((await ticketRow(ticket?.id ?? ""))?.status).toBe("ACTIVE");
 
     const scanner = await scannerOf(client);
-    const res = await scanner.client.post<BatchAnswer>(path, { scans });
+    const res = await scanner.client.post(path, { scans }, { schema: OfflineCheckinResponseSchema });
     expect(res.body.results[0]?.result).toBe("ok");
     expect((await ticketRow(ticket?.id ?? ""))?.checked_in_by).toBe(scanner.id);
   });
@@ -548,7 +573,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
     const many = Array.from({ length: 5001 }, () => ({ qr_hash: "x", scanned_at: 0, device_id: "d" }));
     const tooMany = await client.post(path, { scans: many });
     expect(tooMany.status).toBe(400);
-    const empty = await client.post<BatchAnswer>(path, { scans: [] });
+    const empty = await client.post(path, { scans: [] }, { schema: OfflineCheckinResponseSchema });
     expect(empty.status).toBe(200);
     expect(empty.body.results).toEqual([]);
     expect(

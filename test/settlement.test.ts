@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { EditEventSchema } from "../src/http/views/event";
+import { PaymentInitiatedSchema } from "../src/http/views/payment";
 import { createDarajaClient } from "../src/integrations/mpesa/daraja";
 import { runScheduled } from "../src/scheduled";
 import { networkFakes } from "./fakes/network";
@@ -37,20 +39,25 @@ async function pendingOrder(price = 1000, allocation = 5) {
   const organizer = new TestClient(DARAJA);
   await registerUser(organizer, { role: "ORGANIZER" });
   const start = Date.now() + 5 * DAY;
-  const event = await organizer.post<{ tiers: Array<{ id: string }> }>("/api/organizer/events/create/", {
-    title: uniqueName("Settle "),
-    start_datetime: new Date(start).toISOString(),
-    end_datetime: new Date(start + 3 * 60 * 60 * 1000).toISOString(),
-    tiers: [{ name: "Regular", price, quantity_allocated: allocation }],
-  });
+  const event = await organizer.post(
+    "/api/organizer/events/create/",
+    {
+      title: uniqueName("Settle "),
+      start_datetime: new Date(start).toISOString(),
+      end_datetime: new Date(start + 3 * 60 * 60 * 1000).toISOString(),
+      tiers: [{ name: "Regular", price, quantity_allocated: allocation }],
+    },
+    { schema: EditEventSchema },
+  );
   const buyer = new TestClient(DARAJA);
   await registerUser(buyer);
-  const init = await buyer.post<{ order_id: string; checkout_request_id: string; transaction_ref: string }>(
+  const init = await buyer.post(
     "/api/pay/initiate/",
     {
       tier_id: event.body.tiers[0]?.id,
       phone_number: "0712345678",
     },
+    { schema: PaymentInitiatedSchema },
   );
   expect(init.status, init.text).toBe(202);
   return { ...init.body, tierId: event.body.tiers[0]?.id ?? "" };
@@ -124,12 +131,16 @@ describe("a payment for a push we thought had failed", () => {
     const organizer = new TestClient(DARAJA);
     await registerUser(organizer, { role: "ORGANIZER" });
     const start = Date.now() + 5 * DAY;
-    const event = await organizer.post<{ tiers: Array<{ id: string }> }>("/api/organizer/events/create/", {
-      title: uniqueName("Orphan "),
-      start_datetime: new Date(start).toISOString(),
-      end_datetime: new Date(start + 3 * 60 * 60 * 1000).toISOString(),
-      tiers: [{ name: "Regular", price: 1234, quantity_allocated: 5 }],
-    });
+    const event = await organizer.post(
+      "/api/organizer/events/create/",
+      {
+        title: uniqueName("Orphan "),
+        start_datetime: new Date(start).toISOString(),
+        end_datetime: new Date(start + 3 * 60 * 60 * 1000).toISOString(),
+        tiers: [{ name: "Regular", price: 1234, quantity_allocated: 5 }],
+      },
+      { schema: EditEventSchema },
+    );
     const buyer = new TestClient(DARAJA);
     await registerUser(buyer);
     networkFakes.daraja.failNextPush(503);

@@ -1,10 +1,19 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createDb } from "../src/db/client";
+import { pageSchema } from "../src/http/pagination";
+import { StoreDetailSchema, StoreSchema } from "../src/http/views/store";
 import { DomainError } from "../src/lib/errors";
 import { createStore as createStoreService } from "../src/services/stores";
 import { countRows, registerUser } from "./helpers/accounts";
-import { BASE_URL, TestClient, uniqueName } from "./helpers/client";
+import {
+  type ApiResponse,
+  BASE_URL,
+  type OpenApiDocument,
+  type PageOf,
+  TestClient,
+  uniqueName,
+} from "./helpers/client";
 import {
   countObjects,
   createStore,
@@ -20,6 +29,7 @@ import {
   webpFile,
 } from "./helpers/stores";
 
+const StorePage = pageSchema(StoreSchema);
 const SLUG_TAKEN = ["store with this slug already exists."];
 const SLUG_INVALID = ["Enter a valid slug consisting of lowercase letters, numbers or hyphens."];
 const NOT_FOUND = { detail: "Not found." };
@@ -484,7 +494,7 @@ describe("GET /api/stores/organizer/list/", () => {
     await createStore((await organizer()).client);
     const { client } = await organizer();
     const mine = [await createStore(client), await createStore(client), await createStore(client)];
-    const all = await client.get<{ count: number; results: StoreBody[] }>("/api/stores/organizer/list/");
+    const all = await client.get("/api/stores/organizer/list/", { schema: StorePage });
     expect(all.status).toBe(200);
     expect(all.body).toEqual({ count: 3, next: null, previous: null, results: mine });
 
@@ -518,8 +528,7 @@ describe("GET /api/stores/", () => {
     let path: string | null = "/api/stores/?page_size=100";
     const anonymous = new TestClient();
     while (path) {
-      const res: { status: number; body: { next: string | null; results: StoreBody[] } } =
-        await anonymous.get(path);
+      const res: ApiResponse<PageOf<typeof StoreSchema>> = await anonymous.get(path, { schema: StorePage });
       expect(res.status).toBe(200);
       out.push(...res.body.results);
       path = res.body.next ? res.body.next.slice(BASE_URL.length) : null;
@@ -549,9 +558,7 @@ describe("GET /api/stores/", () => {
     await createStore(client);
     await createStore(client);
     const anonymous = new TestClient();
-    const first = await anonymous.get<{ count: number; next: string; results: unknown[] }>(
-      "/api/stores/?page_size=1",
-    );
+    const first = await anonymous.get("/api/stores/?page_size=1", { schema: StorePage });
     expect(first.body.count).toBeGreaterThanOrEqual(2);
     expect(first.body.results).toHaveLength(1);
     expect(first.body.next).toBe(`${BASE_URL}/api/stores/?page_size=1&page=2`);
@@ -615,9 +622,7 @@ describe("GET /api/stores/{slug}/", () => {
     await insertEvent({ organizerId, storeId: otherStore.id, title: uniqueName("Elsewhere ") });
     await insertEvent({ organizerId, storeId: null, title: uniqueName("No store ") });
 
-    const res = await new TestClient().get<StoreBody & { events: Array<Record<string, unknown>> }>(
-      `/api/stores/${store.slug}/`,
-    );
+    const res = await new TestClient().get(`/api/stores/${store.slug}/`, { schema: StoreDetailSchema });
     expect(res.status, res.text).toBe(200);
     const { events, ...storePart } = res.body;
     expect(storePart).toEqual(store);
@@ -648,7 +653,7 @@ describe("GET /api/stores/{slug}/", () => {
   it("shows a store without events with an empty list, and answers without the trailing slash", async () => {
     const { client } = await organizer();
     const store = await createStore(client);
-    const res = await new TestClient().get<{ events: unknown[]; slug: string }>(`/api/stores/${store.slug}`);
+    const res = await new TestClient().get(`/api/stores/${store.slug}`, { schema: StoreDetailSchema });
     expect(res.status).toBe(200);
     expect(res.body.slug).toBe(store.slug);
     expect(res.body.events).toEqual([]);
@@ -683,10 +688,8 @@ function nairobiIso(ms: number): string {
 
 describe("OpenAPI document", () => {
   it("documents the store routes", async () => {
-    const res = await new TestClient().get<{ paths: Record<string, Record<string, unknown>> }>(
-      "/api/schema/",
-    );
-    const paths = res.body.paths;
+    const res = await new TestClient().get<OpenApiDocument>("/api/schema/");
+    const paths = res.body.paths ?? {};
     expect(Object.keys(paths["/api/stores/create/"] ?? {})).toEqual(["post"]);
     expect(Object.keys(paths["/api/stores/manage/{id}/"] ?? {}).sort()).toEqual(["delete", "get", "patch"]);
     expect(paths["/api/stores/{slug}/"]).toBeDefined();

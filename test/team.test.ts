@@ -4,20 +4,19 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { pageSchema } from "../src/http/pagination";
+import { EditEventSchema } from "../src/http/views/event";
+import { BookingConfirmedSchema } from "../src/http/views/payment";
+import { CreatedScannerSchema, ScannerSchema } from "../src/http/views/scanner-account";
+import type { LoginResponse } from "../src/http/views/session";
 import { GOOD_PASSWORD, registerUser } from "./helpers/accounts";
-import { TestClient, uniqueName } from "./helpers/client";
+import { type Body, TestClient, uniqueName } from "./helpers/client";
 
 const CREATE = "/api/organizer/team/scanners/create/";
 const LIST = "/api/organizer/team/scanners/";
 const DAY = 24 * 60 * 60 * 1000;
 
-interface ScannerItem {
-  id: string;
-  username: string;
-  email: string;
-  role: string;
-  is_active: boolean;
-}
+const ScannerPage = pageSchema(ScannerSchema);
 
 async function organizer() {
   const client = new TestClient();
@@ -27,7 +26,7 @@ async function organizer() {
 
 async function login(username: string, password = GOOD_PASSWORD) {
   const client = new TestClient();
-  const res = await client.post<{ user: { role: string } }>("/api/auth/login/", { username, password });
+  const res = await client.post<Body<typeof LoginResponse>>("/api/auth/login/", { username, password });
   return { client, res };
 }
 
@@ -55,15 +54,23 @@ describe("POST /api/organizer/team/scanners/create/", () => {
 
   it("makes the email optional, shown as empty, and several door accounts can go without one", async () => {
     const { client } = await organizer();
-    const first = await client.post<ScannerItem>(CREATE, {
-      username: uniqueName("door"),
-      password: GOOD_PASSWORD,
-    });
-    const second = await client.post<ScannerItem>(CREATE, {
-      username: uniqueName("door"),
-      email: "",
-      password: GOOD_PASSWORD,
-    });
+    const first = await client.post(
+      CREATE,
+      {
+        username: uniqueName("door"),
+        password: GOOD_PASSWORD,
+      },
+      { schema: CreatedScannerSchema },
+    );
+    const second = await client.post(
+      CREATE,
+      {
+        username: uniqueName("door"),
+        email: "",
+        password: GOOD_PASSWORD,
+      },
+      { schema: CreatedScannerSchema },
+    );
     expect(first.status, first.text).toBe(201);
     expect(second.status, second.text).toBe(201);
     expect(first.body.email).toBe("");
@@ -121,14 +128,12 @@ describe("GET /api/organizer/team/scanners/", () => {
     for (const username of names) await mine.client.post(CREATE, { username, password: GOOD_PASSWORD });
     await theirs.client.post(CREATE, { username: uniqueName("x"), password: GOOD_PASSWORD });
 
-    const page = await mine.client.get<{ count: number; next: string | null; results: ScannerItem[] }>(
-      `${LIST}?page_size=2`,
-    );
+    const page = await mine.client.get(`${LIST}?page_size=2`, { schema: ScannerPage });
     expect(page.status).toBe(200);
     expect(page.body.count).toBe(3);
     expect(page.body.results).toHaveLength(2);
     expect(page.body.next).toContain("page=2");
-    const all = await mine.client.get<{ results: ScannerItem[] }>(LIST);
+    const all = await mine.client.get(LIST, { schema: ScannerPage });
     expect(all.body.results.map((s) => s.username)).toEqual(names);
     expect(all.body.results[0]).toEqual({
       id: expect.any(String),
@@ -137,7 +142,7 @@ describe("GET /api/organizer/team/scanners/", () => {
       role: "SCANNER",
       is_active: true,
     });
-    const other = await theirs.client.get<{ count: number }>(LIST);
+    const other = await theirs.client.get(LIST, { schema: ScannerPage });
     expect(other.body.count).toBe(1);
   });
 });
@@ -146,12 +151,16 @@ describe("SCANNER accounts", () => {
   it("reach none of the organizer portal", async () => {
     const { client } = await organizer();
     const start = Date.now() + 7 * DAY;
-    const event = await client.post<{ id: string }>("/api/organizer/events/create/", {
-      title: uniqueName("Portal "),
-      start_datetime: new Date(start).toISOString(),
-      end_datetime: new Date(start + DAY / 4).toISOString(),
-      tiers: [{ name: "Free", price: 0, quantity_allocated: 10 }],
-    });
+    const event = await client.post(
+      "/api/organizer/events/create/",
+      {
+        title: uniqueName("Portal "),
+        start_datetime: new Date(start).toISOString(),
+        end_datetime: new Date(start + DAY / 4).toISOString(),
+        tiers: [{ name: "Free", price: 0, quantity_allocated: 10 }],
+      },
+      { schema: EditEventSchema },
+    );
     const username = uniqueName("gate");
     await client.post(CREATE, { username, password: GOOD_PASSWORD });
     const { client: scanner } = await login(username);
@@ -184,18 +193,26 @@ describe("SCANNER accounts", () => {
     const codes: string[] = [];
     for (const org of orgs) {
       const start = Date.now() + 7 * DAY;
-      const event = await org.client.post<{ tiers: Array<{ id: string }> }>("/api/organizer/events/create/", {
-        title: uniqueName("Scope "),
-        start_datetime: new Date(start).toISOString(),
-        end_datetime: new Date(start + DAY / 4).toISOString(),
-        tiers: [{ name: "Free", price: 0, quantity_allocated: 10 }],
-      });
-      const booked = await new TestClient().post<{ ticket_id: string }>("/api/pay/initiate/", {
-        tier_id: event.body.tiers[0]?.id,
-        phone_number: "0712345678",
-        email: `${uniqueName("fan")}@example.com`,
-        name: "Fan",
-      });
+      const event = await org.client.post(
+        "/api/organizer/events/create/",
+        {
+          title: uniqueName("Scope "),
+          start_datetime: new Date(start).toISOString(),
+          end_datetime: new Date(start + DAY / 4).toISOString(),
+          tiers: [{ name: "Free", price: 0, quantity_allocated: 10 }],
+        },
+        { schema: EditEventSchema },
+      );
+      const booked = await new TestClient().post(
+        "/api/pay/initiate/",
+        {
+          tier_id: event.body.tiers[0]?.id,
+          phone_number: "0712345678",
+          email: `${uniqueName("fan")}@example.com`,
+          name: "Fan",
+        },
+        { schema: BookingConfirmedSchema },
+      );
       const row = await env.DB.prepare("SELECT qr_code_hash AS qr FROM tickets WHERE id = ?")
         .bind(booked.body.ticket_id)
         .first<{ qr: string }>();

@@ -2,8 +2,10 @@
  * The ticket image (resvg-wasm inside workerd) and the endpoints around it:
  * `GET /api/tickets/{id}/png/` and `POST /api/tickets/{id}/resend/`.
  */
+
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { TicketSchema } from "../src/http/views/ticket";
 import { posterInfo, preparePoster, renderTicketPng, ticketFonts } from "../src/render/render-ticket";
 import { drawableText, ellipsize, textWidth, wrapText } from "../src/render/text-layout";
 import { composeTicketSvg, formatNairobiDateTime, ticketReference } from "../src/render/ticket-svg";
@@ -135,7 +137,7 @@ describe("GET /api/tickets/{id}/png/", () => {
     // Served from R2: not rendered again.
     expect((await storedPng(id))?.etag).toBe(stored?.etag);
 
-    const wallet = await order.buyer.get<{ png_url: string }>(`/api/tickets/${id}/`);
+    const wallet = await order.buyer.get(`/api/tickets/${id}/`, { schema: TicketSchema });
     expect(wallet.body.png_url).toBe(`https://api.ticketsafi.test/api/tickets/${id}/png/`);
   });
 

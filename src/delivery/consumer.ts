@@ -17,12 +17,15 @@ export function retryDelaySeconds(attempts: number): number {
 }
 
 /**
- * Ticket deliveries back off further — 30 s, 2 min, 8 min, 32 min, 1 h — so the five
- * retries span about 1 h 40 min: an hour-long Brevo outage still ends in a sent email
- * rather than in the dead-letter queue.
+ * Ticket deliveries: the first retry comes after 5 s — most Brevo 5xx answers are a blip, and
+ * a fan at the gate should not wait minutes for two of them — then they back off further:
+ * 30 s, 2 min, 8 min, 32 min, 1 h. The six retries (max_retries in wrangler.toml) span about
+ * 1 h 43 min, so an hour-long Brevo outage still ends in a sent email rather than in the
+ * dead-letter queue.
  */
 export function orderRetryDelaySeconds(attempts: number): number {
-  return Math.min(3600, 30 * 4 ** Math.max(0, attempts - 1));
+  if (attempts <= 1) return 5;
+  return Math.min(3600, 30 * 4 ** (attempts - 2));
 }
 
 export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services: Services): Promise<void> {

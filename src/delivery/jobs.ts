@@ -26,7 +26,7 @@ export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJo
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
 /**
- * How many times the queue delivers one message: the first delivery plus `max_retries` (5 in
+ * How many times the queue delivers one message: the first delivery plus `max_retries` (6 in
  * every environment of wrangler.toml). The last failed delivery goes to the dead-letter queue.
  */
-export const MAX_DELIVERY_ATTEMPTS = 6;
+export const MAX_DELIVERY_ATTEMPTS = 7;

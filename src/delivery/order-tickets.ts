@@ -13,6 +13,7 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, mailLog, orders, tickets, tiers } from "../db/schema";
+import { unlinkable } from "../lib/html";
 import type { Logger } from "../lib/logger";
 import { type DeliveryOutcome, deliverMail, queueMail } from "../mail/mailer";
 import { ticketsMail } from "../mail/templates";
@@ -143,7 +144,8 @@ async function deliverOrderTickets(
       { db, config: deps.config, media: deps.media, queue: NO_QUEUE, ...(log ? { log } : {}) },
       {
         kind: "tickets",
-        to: { email: order.buyerEmail, name: order.buyerName },
+        // The To name is shown by the mail client too: plain text there as well.
+        to: { email: order.buyerEmail, name: unlinkable(order.buyerName) },
         ...content,
         attachments,
         dedupeKey,

@@ -10,7 +10,9 @@ import type { AppEnv } from "./context";
 import { renderError } from "./errors";
 import { corsForAllowedOrigins } from "./middleware/cors";
 import { csrfOriginCheck } from "./middleware/csrf";
+import { failClosed } from "./middleware/fail-closed";
 import { requestContext } from "./middleware/request-context";
+import { securityHeaders } from "./middleware/security-headers";
 import { allowedMethodsFor } from "./route";
 import { registerAttendeeRoutes } from "./routes/attendees";
 import { registerAuthRoutes } from "./routes/auth";
@@ -29,6 +31,8 @@ import { registerTicketRoutes } from "./routes/tickets";
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
 
+  app.use("*", securityHeaders());
+  app.use("*", failClosed());
   app.use("*", requestContext({ selfFetch: (request, env, ctx) => handleFetch(request, env, ctx) }));
   app.use("*", corsForAllowedOrigins());
   app.use("*", csrfOriginCheck());
@@ -83,6 +87,9 @@ function methodNotAllowed(c: Context<AppEnv>): DomainError | null {
   });
 }
 
+/** The docs page's script and stylesheet are files, named as such. */
+const DOCS_ASSETS = "/api/docs/assets/";
+
 let app: ReturnType<typeof buildApp> | undefined;
 
 /** The app is built once per isolate; routes and the OpenAPI registry are static. */
@@ -93,11 +100,16 @@ export function getApp() {
 
 /**
  * Every API path ends with `/` (DRF). A request without it is answered as if it had one,
- * rather than 404 or a redirect that would drop a POST body. Media keys are left alone.
+ * rather than 404 or a redirect that would drop a POST body. Media keys and docs assets are left alone.
  */
 export function withTrailingSlash(request: Request): Request {
   const url = new URL(request.url);
-  if (url.pathname.endsWith("/") || url.pathname.startsWith("/media/")) return request;
+  if (
+    url.pathname.endsWith("/") ||
+    url.pathname.startsWith("/media/") ||
+    url.pathname.startsWith(DOCS_ASSETS)
+  )
+    return request;
   url.pathname = `${url.pathname}/`;
   return new Request(url, request);
 }

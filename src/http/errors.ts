@@ -35,6 +35,7 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   unsupported_media_type: { status: 415 },
   idempotency_conflict: { status: 422 },
   throttled: { status: 429 },
+  rate_limited: { status: 429 },
   upstream_error: { status: 502 },
   service_unavailable: { status: 503 },
   internal_error: { status: 500 },

@@ -6,12 +6,29 @@
  * Durable Object runs one call at a time, so two buyers can never both take the last seat.
  * An alarm set to the earliest hold expiry releases lapsed holds.
  *
+ * Buyers: each order's buyer keys (`phone:…`, `email:…`, `user:…`; see types.ts) are kept in
+ * `order_buyers` while the order holds or has bought seats here. A buyer has at most one open
+ * hold on the tier: a reserve first releases every open hold sharing any key with it (contract
+ * §4.3), in the same step as the seat check, so no number of parallel initiates from one phone,
+ * email or account can hold more than one order's seats. Rows of sold orders are kept for
+ * per-buyer limits across orders (issue 12); rows of released holds go with them.
+ *
  * Bootstrapping: the object learns its allocation (and any sales recorded before it
  * existed) from the first call that carries them; afterwards allocation only changes
  * through `setAllocation`, which refuses to go below sold + held.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { AllocationResult, ConfirmResult, InventorySnapshot, ReserveResult, TierSeed } from "./types";
+import type {
+  AllocationResult,
+  BuyerKey,
+  ConfirmResult,
+  InventorySnapshot,
+  ReserveResult,
+  TierSeed,
+} from "./types";
+
+/** Appended to a DELETE of buyer keys: the keys of orders that bought seats here stay. */
+const UNSOLD = "AND order_id NOT IN (SELECT order_id FROM confirmed)";
 
 /**
  * SQL to copy a snapshot into D1 without ever rolling the copy back to an older version: the
@@ -44,6 +61,12 @@ export class TierInventory extends DurableObject<Env> {
         order_id TEXT PRIMARY KEY,
         quantity INTEGER NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS order_buyers (
+        buyer_key TEXT NOT NULL,
+        order_id TEXT NOT NULL,
+        PRIMARY KEY (buyer_key, order_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS order_buyers_order ON order_buyers (order_id);
     `);
   }
 
@@ -76,9 +99,36 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   private releaseExpired(now: number): boolean {
+    this.sql.exec(
+      `DELETE FROM order_buyers WHERE order_id IN (SELECT order_id FROM holds WHERE expires_at <= ?) ${UNSOLD}`,
+      now,
+    );
     const released = this.sql.exec("DELETE FROM holds WHERE expires_at <= ?", now).rowsWritten > 0;
     if (released) this.bump();
     return released;
+  }
+
+  /** Drop an order's hold (not its sale) and, unless it bought seats here, its buyer keys. */
+  private dropHold(orderId: string): boolean {
+    this.forgetBuyers(orderId);
+    return this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId).rowsWritten > 0;
+  }
+
+  private forgetBuyers(orderId: string): void {
+    this.sql.exec(`DELETE FROM order_buyers WHERE order_id = ? ${UNSOLD}`, orderId);
+  }
+
+  /** The live holds of other orders sharing any of `keys` (expired holds are already gone). */
+  private holdsOfBuyer(keys: readonly BuyerKey[]): Array<{ order_id: string; quantity: number }> {
+    if (keys.length === 0) return [];
+    return this.sql
+      .exec<{ order_id: string; quantity: number }>(
+        `SELECT order_id, quantity FROM holds WHERE order_id IN
+           (SELECT order_id FROM order_buyers WHERE buyer_key IN (${keys.map(() => "?").join(", ")}))
+         ORDER BY order_id`,
+        ...keys,
+      )
+      .toArray();
   }
 
   private read(now: number): InventorySnapshot {
@@ -114,20 +164,38 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   /**
-   * Hold `quantity` seats for `orderId` until now + holdMs. Idempotent per order: asking
-   * again for the same order returns the existing hold. A refusal writes nothing anywhere.
+   * Hold `quantity` seats for `orderId` until now + holdMs, for the buyer named by
+   * `buyerKeys`. The buyer's other open holds on this tier (any shared key) are replaced: their
+   * seats count as free for this hold and are released with it. Idempotent per order: asking
+   * again for the same order returns the existing hold, and for an order already sold here
+   * holds nothing. A refusal writes nothing anywhere (the buyer's earlier hold stays).
    */
-  async reserve(orderId: string, quantity: number, holdMs: number, seed?: TierSeed): Promise<ReserveResult> {
+  async reserve(
+    orderId: string,
+    quantity: number,
+    holdMs: number,
+    seed?: TierSeed,
+    buyerKeys: readonly BuyerKey[] = [],
+  ): Promise<ReserveResult> {
     this.ensure(seed);
     const now = Date.now();
     const snapshot = this.read(now);
+    if (this.sql.exec("SELECT 1 FROM confirmed WHERE order_id = ?", orderId).toArray().length > 0) {
+      return { ok: true, alreadyConfirmed: true, snapshot };
+    }
     const existing = this.sql
       .exec<{ expires_at: number }>("SELECT expires_at FROM holds WHERE order_id = ?", orderId)
       .toArray()[0];
-    if (existing) return { ok: true, expiresAt: existing.expires_at, snapshot };
-    if (!Number.isInteger(quantity) || quantity < 1 || snapshot.available < quantity) {
-      return { ok: false, reason: "sold_out", available: snapshot.available, snapshot };
+    if (existing) {
+      return { ok: true, alreadyConfirmed: false, expiresAt: existing.expires_at, replaced: [], snapshot };
     }
+    const keys = [...new Set(buyerKeys)];
+    const replaced = this.holdsOfBuyer(keys);
+    const available = snapshot.available + replaced.reduce((sum, hold) => sum + hold.quantity, 0);
+    if (!Number.isInteger(quantity) || quantity < 1 || available < quantity) {
+      return { ok: false, reason: "sold_out", available, snapshot };
+    }
+    for (const hold of replaced) this.dropHold(hold.order_id);
     const expiresAt = now + holdMs;
     this.sql.exec(
       "INSERT INTO holds (order_id, quantity, expires_at) VALUES (?, ?, ?)",
@@ -135,11 +203,20 @@ export class TierInventory extends DurableObject<Env> {
       quantity,
       expiresAt,
     );
+    for (const key of keys) {
+      this.sql.exec("INSERT OR IGNORE INTO order_buyers (buyer_key, order_id) VALUES (?, ?)", key, orderId);
+    }
     this.bump();
     const after = this.read(now);
     // The alarm is armed after the write is visible; no await sits between check and write.
     await this.armAlarm();
-    return { ok: true, expiresAt, snapshot: after };
+    return {
+      ok: true,
+      alreadyConfirmed: false,
+      expiresAt,
+      replaced: replaced.map((hold) => hold.order_id),
+      snapshot: after,
+    };
   }
 
   /**
@@ -173,6 +250,7 @@ export class TierInventory extends DurableObject<Env> {
       lateConfirm = true;
       const snapshot = this.read(now);
       if (snapshot.available < seats) {
+        this.forgetBuyers(orderId);
         if (hold) this.bump();
         return { ok: false, reason: "seats_gone", snapshot: this.read(now) };
       }
@@ -193,6 +271,7 @@ export class TierInventory extends DurableObject<Env> {
       .toArray()[0];
     if (row) {
       this.sql.exec("DELETE FROM confirmed WHERE order_id = ?", orderId);
+      this.forgetBuyers(orderId);
       this.sql.exec("UPDATE inventory SET sold = MAX(0, sold - ?) WHERE id = 1", row.quantity);
       this.bump();
     }
@@ -202,7 +281,7 @@ export class TierInventory extends DurableObject<Env> {
   /** Give a hold back (payment failed or abandoned). Unknown orders are a no-op. */
   async release(orderId: string, seed?: TierSeed): Promise<InventorySnapshot> {
     this.ensure(seed);
-    if (this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId).rowsWritten > 0) this.bump();
+    if (this.dropHold(orderId)) this.bump();
     return this.read(Date.now());
   }
 
@@ -223,6 +302,7 @@ export class TierInventory extends DurableObject<Env> {
   /** Event cancelled: no more sales, holds dropped. Sold seats stay counted for the record. */
   async close(seed?: TierSeed): Promise<InventorySnapshot> {
     this.ensure(seed);
+    this.sql.exec(`DELETE FROM order_buyers WHERE 1 = 1 ${UNSOLD}`);
     this.sql.exec("DELETE FROM holds");
     const sold = this.sql.exec<{ sold: number }>("SELECT sold FROM inventory WHERE id = 1").one().sold;
     this.sql.exec("UPDATE inventory SET allocation = ? WHERE id = 1", sold);

@@ -22,8 +22,28 @@ export interface InventorySnapshot {
   version: number;
 }
 
+/**
+ * Who holds seats, as the object compares buyers: two holds share a buyer when they share any
+ * key. Callers build them (services/checkout/buyer-keys.ts); the object only matches strings,
+ * so a new kind of identifier is a new prefix, not a schema change.
+ */
+export type BuyerKey = `phone:${string}` | `email:${string}` | `user:${string}`;
+
 export type ReserveResult =
-  | { ok: true; expiresAt: number; snapshot: InventorySnapshot }
+  /**
+   * Held until `expiresAt` (a new hold, or the order's existing one). `replaced`: the orders
+   * whose open holds shared a buyer key with this one and were released to make it.
+   */
+  | {
+      ok: true;
+      alreadyConfirmed: false;
+      expiresAt: number;
+      replaced: string[];
+      snapshot: InventorySnapshot;
+    }
+  /** The order's seats are already sold: nothing was held or changed. */
+  | { ok: true; alreadyConfirmed: true; snapshot: InventorySnapshot }
+  /** `available`: what this buyer could have had (free seats plus their own open holds). */
   | { ok: false; reason: "sold_out"; available: number; snapshot: InventorySnapshot };
 
 export type ConfirmResult =

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   "unsupported_media_type",
   "idempotency_conflict",
   "throttled",
+  /** A per-recipient (or other business) limit on a checkout-dialect route: 429 with Retry-After. */
+  "rate_limited",
   /** An upstream (Google) answered badly or not at all. */
   "upstream_error",
   /** Our own storage (D1) cannot be reached. */
@@ -102,6 +104,14 @@ export class DomainError extends Error {
 
   static notFound(detail = "Not found."): DomainError {
     return new DomainError("not_found", detail);
+  }
+
+  /** A business limit (bookings per recipient, code guesses) on a legacy-dialect route: 429. */
+  static rateLimited(what: string, retryAfterSeconds: number): DomainError {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new DomainError("rate_limited", `${what} Try again in ${seconds} seconds.`, {
+      retryAfterSeconds: seconds,
+    });
   }
 
   static throttled(retryAfterSeconds: number): DomainError {

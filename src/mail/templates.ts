@@ -1,5 +1,9 @@
-/** Transactional emails: subject, plain text and HTML for each, with every value escaped. */
-import { escapeHtml } from "../lib/html";
+/**
+ * Transactional emails: subject, plain text and HTML for each, with every value escaped.
+ * Names people choose for themselves (buyer names, usernames) go in through `unlinkable`, so
+ * neither part carries a link they wrote (issue #11: phishing text in a buyer's name).
+ */
+import { escapeHtml, unlinkable } from "../lib/html";
 
 interface RenderedMail {
   subject: string;
@@ -29,7 +33,7 @@ function layout(title: string, paragraphs: string[], action?: Link, links: Link[
 
 export function verifyEmailMail(params: { username: string; link: string }): RenderedMail {
   const lines = [
-    `Hi ${params.username},`,
+    `Hi ${unlinkable(params.username)},`,
     "Welcome to TicketSafi. Please confirm your email address so we can send you your tickets.",
     "The link works once and expires in 3 days.",
   ];
@@ -55,7 +59,7 @@ export function claimAccountMail(params: { link: string }): RenderedMail {
 
 export function passwordResetMail(params: { username: string; link: string }): RenderedMail {
   const lines = [
-    `Hi ${params.username},`,
+    `Hi ${unlinkable(params.username)},`,
     "We received a request to reset your TicketSafi password. The link below works once and expires in 3 days.",
     "If you did not ask for this, you can ignore this email; your password stays the same.",
   ];
@@ -85,7 +89,7 @@ export function ticketsMail(params: TicketsMailParams): RenderedMail {
   const count = params.tickets.length;
   const noun = count === 1 ? "ticket" : "tickets";
   const lines = [
-    `Hi ${params.buyerName || "there"},`,
+    `Hi ${unlinkable(params.buyerName) || "there"},`,
     `${params.resend ? "As requested, here again" : "Here"} ${count === 1 ? "is your ticket" : `are your ${count} tickets`} for ${params.eventTitle}.`,
     [params.tierName, params.when, params.location].filter(Boolean).join(" · "),
     `Order ${params.orderReference}. ${count === 1 ? "The ticket is" : "Each ticket is"} attached as an image: show its QR code at the gate, on your phone or printed. You can also open ${count === 1 ? "it" : "them"} in your wallet:`,

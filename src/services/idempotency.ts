@@ -37,12 +37,6 @@ export async function requestFingerprint(input: Record<string, unknown>): Promis
   return sha256Hex(canonical);
 }
 
-/** A deterministic UUID from the scope and key, so a retried request maps to the same order. */
-export async function idempotentOrderId(scope: string, key: string): Promise<string> {
-  const hex = await sha256Hex(`order:${scope}:${key}`);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
 export async function claimIdempotencyKey(
   db: Database,
   id: IdempotencyScope,

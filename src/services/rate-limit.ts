@@ -1,6 +1,7 @@
 /**
  * Sliding-window limits in D1 (`rate_limits`): "at most `max` in any `windowMs`", exactly.
- * Used for failed logins (per account and per address), account emails and ticket resends.
+ * Used for failed logins (per account and per address), account emails, ticket resends and
+ * bookings per recipient email.
  *
  * Why exact and not clock windows: with fixed windows "3 an hour" allows 3 at 10:59 and 3 more
  * at 11:00, and estimates that weigh the previous window still let a burst through. Each key
@@ -9,7 +10,10 @@
  * the oldest of them leaves it.
  *
  * Every change is one conditional UPDATE whose subqueries read the stored JSON array, so two
- * requests at once cannot both take the last slot.
+ * requests at once cannot both take the last slot. Guard a step with `consumeLimit(s)` BEFORE
+ * it runs (reserve, then act): `exceededLimit` followed by `recordHits` is check-then-act and
+ * lets parallel requests through between the two (100 parallel logins once got 32 password
+ * checks against a limit of 5); it stays only for counting what was never guarded.
  */
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -110,10 +114,79 @@ export async function consumeLimit(
   limit: Limit,
   now = Date.now(),
 ): Promise<{ allowed: boolean; retryAfter: number }> {
-  const [create, append, read] = hitStatements(db, limit, now, true);
-  const [, appended, stored] = await db.batch([create, append, read]);
+  return consumeLimits(db, [limit], now);
+}
+
+/** How many of a key's stored hits are inside its window, read from any row (not the one updated). */
+function liveCountOf(limit: Limit, now: number) {
+  const other = sql.identifier("rl");
+  return sql`(SELECT count(*) FROM ${rateLimits} AS ${other}, json_each(${other}.${sql.identifier("hits")}) WHERE ${other}.${sql.identifier("key")} = ${limit.key} AND value > ${now - limit.windowMs})`;
+}
+
+/** The newest `max` of (the updated row's live hits + `now`), as a JSON array. */
+function appendedHits(limit: Limit, now: number) {
+  const stored = sql`json_each(${sql.identifier("rate_limits")}.${sql.identifier("hits")})`;
+  return sql`(SELECT json_group_array(v) FROM (SELECT v FROM (SELECT value AS v FROM ${stored} WHERE value > ${now - limit.windowMs} UNION ALL SELECT ${now}) ORDER BY v DESC LIMIT ${limit.max}))`;
+}
+
+/**
+ * Reserve one hit on every limit, or on none: ONE conditional UPDATE appends `now` to each
+ * key only while every key still has room, so parallel callers can never take more slots
+ * than sequential ones, and a caller refused by one limit costs the others nothing. Use it
+ * BEFORE the step the limit guards (a password check, an email); give the hit back with
+ * `releaseHit` / `clearLimits` when the outcome should not count (a successful login).
+ */
+export async function consumeLimits(
+  db: Database,
+  limits: Limit[],
+  now = Date.now(),
+): Promise<{ allowed: boolean; retryAfter: number }> {
+  const [firstLimit] = limits;
+  if (!firstLimit) return { allowed: true, retryAfter: 0 };
+  const keys = limits.map((l) => l.key);
+  const perKey = (value: (l: Limit) => unknown) =>
+    sql`CASE ${rateLimits.key} ${sql.join(
+      limits.map((l) => sql`WHEN ${l.key} THEN ${value(l)}`),
+      sql` `,
+    )} END`;
+  const creates = limits.map((limit) =>
+    db
+      .insert(rateLimits)
+      .values({ key: limit.key, hits: "[]", expiresAt: now + limit.windowMs })
+      .onConflictDoNothing(),
+  );
+  const append = db
+    .update(rateLimits)
+    .set({
+      hits: perKey((l) => appendedHits(l, now)),
+      expiresAt: perKey((l) => now + l.windowMs),
+    })
+    .where(and(inArray(rateLimits.key, keys), ...limits.map((l) => sql`${liveCountOf(l, now)} < ${l.max}`)))
+    .returning({ key: rateLimits.key });
+  const read = db.select().from(rateLimits).where(inArray(rateLimits.key, keys));
+  const [firstCreate, ...otherCreates] = creates;
+  if (!firstCreate) return { allowed: true, retryAfter: 0 };
+  const results = await db.batch([firstCreate, ...otherCreates, append, read]);
+  const appended = results[creates.length] as Array<{ key: string }>;
   if (appended.length > 0) return { allowed: true, retryAfter: 0 };
-  return { allowed: false, retryAfter: retryAfterSeconds(liveHits(stored[0]?.hits, limit, now), limit, now) };
+  const rows = results[creates.length + 1] as Array<{ key: string; hits: string }>;
+  // Refused: wait for the limit that frees up last (every one must have room).
+  let retryAfter = 1;
+  for (const limit of limits) {
+    const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
+    if (live.length >= limit.max) retryAfter = Math.max(retryAfter, retryAfterSeconds(live, limit, now));
+  }
+  return { allowed: false, retryAfter };
+}
+
+/** Give back one hit taken at `at` (a reservation whose outcome does not count). */
+export async function releaseHit(db: Database, limit: Limit, at: number): Promise<void> {
+  const stored = sql`json_each(${sql.identifier("rate_limits")}.${sql.identifier("hits")})`;
+  const index = sql`(SELECT min(${sql.identifier("key")}) FROM ${stored} WHERE value = ${at})`;
+  await db
+    .update(rateLimits)
+    .set({ hits: sql`json_remove(${rateLimits.hits}, '$[' || ${index} || ']')` })
+    .where(and(eq(rateLimits.key, limit.key), sql`${index} IS NOT NULL`));
 }
 
 export async function clearLimits(db: Database, keys: string[]): Promise<void> {

@@ -107,6 +107,8 @@ async function adoptOrphanPayment(
   const phone = callback.metadata?.phoneNumber;
   const amount = callback.metadata?.amount;
   if (!phone || amount === null || amount === undefined) return undefined;
+  // Matched to the nearest shilling on purpose: a wrong amount is still money to account for,
+  // so the order is adopted and settleOrder flags it for review rather than losing it.
   const [candidate] = await db
     .select()
     .from(orders)
@@ -179,7 +181,8 @@ export async function settleOrder(
   const paidFields = {
     resultCode: result.resultCode,
     resultDesc: result.resultDesc.slice(0, 200),
-    paidAmount: result.amount === null ? null : Math.round(result.amount),
+    // As Daraja reported it (500.4 stays 500.4): an order under review shows what was paid.
+    paidAmount: result.amount,
     paidPhone: result.phone,
     transactionDate: result.transactionDate,
     updatedAt: now,
@@ -198,7 +201,8 @@ export async function settleOrder(
     return "failed";
   }
 
-  // Paid. The amount must be exactly what was asked; otherwise a human looks at it.
+  // Paid. The amount must be exactly what was asked, in whole shillings (500.4 is not 500, and
+  // rounding would let it pass); otherwise a human looks at it.
   const stillOpen = and(eq(orders.id, order.id), inArray(orders.status, [...OPEN_STATUSES]));
   /** Under review: no tickets; the receipt kept unless another order already holds it. */
   const flagForReview = async (reason: string) => {
@@ -219,7 +223,7 @@ export async function settleOrder(
     }
   };
 
-  if (result.amount === null || Math.round(result.amount) !== order.amount) {
+  if (result.amount === null || result.amount !== order.amount) {
     const [flagged] = await flagForReview("amount_mismatch");
     if (!flagged) return "duplicate";
     const snapshot = await stub.release(order.id);

@@ -13,6 +13,7 @@ import type {
   StkPushAnswer,
   StkQueryAnswer,
 } from "../../src/integrations/mpesa/schemas";
+import { B2CPaymentRequestSchema } from "../../src/integrations/mpesa/schemas";
 import { buildStkCallbackBody, randomReceiptNumber } from "../../src/integrations/mpesa/simulator";
 import type { FakeUpstream } from "./network";
 
@@ -69,6 +70,9 @@ export class DarajaFake implements FakeUpstream {
   /** Matches the test environment (MPESA_SHORTCODE from wrangler.toml, MPESA_PASSKEY from vitest.config.ts). */
   readonly shortcode = "174379";
   readonly passkey = "test-passkey";
+  /** A second Daraja app's keys (MPESA_B2C_CONSUMER_KEY/SECRET): OAuth accepts either pair. */
+  readonly b2cConsumerKey = "test-b2c-consumer-key";
+  readonly b2cConsumerSecret = "test-b2c-consumer-secret";
 
   /** Every request, in order. */
   readonly requests: DarajaRequestRecord[] = [];
@@ -85,7 +89,22 @@ export class DarajaFake implements FakeUpstream {
     oauth: [] as Scripted[],
     push: [] as Scripted[],
     query: [] as Scripted[],
+    b2c: [] as Scripted[],
   };
+
+  /** Answer the next B2C payment request with this status and body (default: Daraja's error). */
+  failNextB2C(status: number, body?: unknown): void {
+    this.scripts.b2c.push({ kind: "fail", status, body: body ?? this.defaultError(status) });
+  }
+
+  /** The next B2C request never answers: outcome unknown for the client. */
+  hangNextB2C(): void {
+    this.scripts.b2c.push({ kind: "hang" });
+  }
+
+  get b2cRequests(): DarajaRequestRecord[] {
+    return this.requests.filter((r) => r.path === "/mpesa/b2c/v3/paymentrequest");
+  }
 
   /** Answer the next STK push with this status and body (default: Daraja's error for the status). */
   failNextPush(status: number, body?: unknown): void {
@@ -191,7 +210,28 @@ export class DarajaFake implements FakeUpstream {
         this.runScript(request, this.scripts.query, () => this.query(body)),
       );
     }
+    if (route === "POST /mpesa/b2c/v3/paymentrequest") {
+      return this.withBearer(request, () => this.runScript(request, this.scripts.b2c, () => this.b2c(body)));
+    }
     return Response.json(darajaErrorBody("404.001.01", "Resource not found"), { status: 404 });
+  }
+
+  /** Daraja's synchronous B2C answer (§13.9): accepted, not paid. */
+  private async b2c(body: Record<string, unknown> | null): Promise<Response> {
+    const parsed = B2CPaymentRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      return Response.json(darajaErrorBody("400.002.02", "Bad Request - Invalid request body"), {
+        status: 400,
+      });
+    }
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+    const hex = crypto.randomUUID().replace(/-/g, "").slice(0, 20);
+    return Response.json({
+      ConversationID: `AG_${day}_${hex}`,
+      OriginatorConversationID: parsed.data.OriginatorConversationID,
+      ResponseCode: "0",
+      ResponseDescription: "Accept the service request successfully.",
+    });
   }
 
   reset(): void {
@@ -202,6 +242,7 @@ export class DarajaFake implements FakeUpstream {
     this.scripts.oauth = [];
     this.scripts.push = [];
     this.scripts.query = [];
+    this.scripts.b2c = [];
   }
 
   private defaultError(status: number) {
@@ -226,7 +267,9 @@ export class DarajaFake implements FakeUpstream {
         return Response.json(darajaErrorBody("400.008.02", "Invalid grant type passed"), { status: 400 });
       }
       const expected = `Basic ${btoa(`${this.consumerKey}:${this.consumerSecret}`)}`;
-      if (request.headers.get("authorization") !== expected) {
+      const b2c = `Basic ${btoa(`${this.b2cConsumerKey}:${this.b2cConsumerSecret}`)}`;
+      const given = request.headers.get("authorization");
+      if (given !== expected && given !== b2c) {
         return Response.json(darajaErrorBody("400.008.01", "Invalid Authentication passed"), { status: 400 });
       }
       const token = `fake${crypto.randomUUID().replace(/-/g, "").slice(0, 24)}`;

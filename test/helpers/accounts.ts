@@ -1,7 +1,10 @@
 /** Builders for account tests: real registrations through the API, links read from the outbox. */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { type TestClient, uniqueName } from "./client";
+import { pageSchema } from "../../src/http/pagination";
+import { OutboxMailSchema } from "../../src/http/views/outbox-mail";
+import { RegistrationResponse } from "../../src/http/views/session";
+import { type Body, type TestClient, uniqueName } from "./client";
 
 export const GOOD_PASSWORD = "Correct-Horse-42";
 
@@ -26,30 +29,28 @@ export async function registerUser(
   const username = overrides.username ?? uniqueName("fan");
   const email = overrides.email ?? `${username}@example.com`;
   const password = overrides.password ?? GOOD_PASSWORD;
-  const res = await client.post<{ user: { id: string; role: string } }>("/api/auth/registration/", {
-    username,
-    email,
-    password,
-    password2: password,
-    ...(overrides.role ? { role: overrides.role } : {}),
-    ...(overrides.invitation_code ? { invitation_code: overrides.invitation_code } : {}),
-  });
+  const res = await client.post(
+    "/api/auth/registration/",
+    {
+      username,
+      email,
+      password,
+      password2: password,
+      ...(overrides.role ? { role: overrides.role } : {}),
+      ...(overrides.invitation_code ? { invitation_code: overrides.invitation_code } : {}),
+    },
+    { schema: RegistrationResponse },
+  );
   expect(res.status, res.text).toBe(201);
   return { id: res.body.user.id, username, email, password, role: res.body.user.role };
 }
 
-interface OutboxMail {
-  id: string;
-  kind: string;
-  to_email: string;
-  subject: string;
-  text: string;
-  html: string;
-}
+type OutboxMail = Body<typeof OutboxMailSchema>;
 
 export async function outboxFor(client: TestClient, email: string): Promise<OutboxMail[]> {
-  const res = await client.get<{ results: OutboxMail[] }>(`/__dev/outbox/?to=${encodeURIComponent(email)}`, {
+  const res = await client.get(`/__dev/outbox/?to=${encodeURIComponent(email)}`, {
     noCookies: true,
+    schema: pageSchema(OutboxMailSchema),
   });
   expect(res.status).toBe(200);
   return res.body.results;

@@ -1,8 +1,9 @@
 /** Builders for storefront and media tests: real images, stores through the API, events by SQL. */
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { StoreSchema } from "../../src/http/views/store";
 import { registerUser } from "./accounts";
-import { TestClient, uniqueName } from "./client";
+import { type Body, TestClient, uniqueName } from "./client";
 
 /** A valid 1×1 PNG. */
 export const PNG_BYTES = Uint8Array.from(
@@ -34,29 +35,18 @@ export function uniqueSlug(prefix = "store"): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-export interface StoreBody {
-  id: string;
-  name: string;
-  slug: string;
-  description: string;
-  logo_image: string | null;
-  banner_image: string | null;
-  instagram_link: string;
-  website_link: string;
-  organizer_name: string;
-  is_published: boolean;
-}
+export type StoreBody = Body<typeof StoreSchema>;
 
 /** Create a store through the API (JSON, or multipart when a FormData is given). */
 export async function createStore(
   client: TestClient,
   fields: Record<string, unknown> = {},
 ): Promise<StoreBody> {
-  const res = await client.post<StoreBody>("/api/stores/create/", {
-    name: uniqueName("Store "),
-    slug: uniqueSlug(),
-    ...fields,
-  });
+  const res = await client.post(
+    "/api/stores/create/",
+    { name: uniqueName("Store "), slug: uniqueSlug(), ...fields },
+    { schema: StoreSchema },
+  );
   expect(res.status, res.text).toBe(201);
   return res.body;
 }

@@ -3,6 +3,7 @@
  * /api/pay/initiate/), a queue that only records, running the consumer on a batch, a
  * photo-like JPEG poster, and reading a PNG back to the text its QR code holds.
  */
+
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { convertIndexedToRgb, decode } from "fast-png";
@@ -10,6 +11,8 @@ import jsQR from "jsqr";
 import { expect } from "vitest";
 import { handleDeliveryBatch } from "../../src/delivery/consumer";
 import type { DeliveryJob } from "../../src/delivery/jobs";
+import { EditEventSchema } from "../../src/http/views/event";
+import { BookingConfirmedSchema } from "../../src/http/views/payment";
 import { hashPassword } from "../../src/lib/passwords";
 import { networkFakes } from "../fakes/network";
 import { GOOD_PASSWORD, type RegisteredUser, registerUser } from "./accounts";
@@ -97,7 +100,7 @@ export async function freeOrder(
   const organizerUser = await registerUser(organizer, { role: "ORGANIZER" });
   const start = Date.UTC(new Date().getUTCFullYear() + 1, 11, 5, 15, 0, 0); // 18:00 in Nairobi
   const eventTitle = options.title ?? uniqueName("Nairobi Jazz Night ");
-  const created = await organizer.post<{ id: string; tiers: Array<{ id: string }> }>(
+  const created = await organizer.post(
     "/api/organizer/events/create/",
     {
       title: eventTitle,
@@ -107,17 +110,22 @@ export async function freeOrder(
       end_datetime: new Date(start + 4 * 60 * 60 * 1000).toISOString(),
       tiers: [{ name: "Free Entry", price: 0, quantity_allocated: 50, max_per_order: 10 }],
     },
+    { schema: EditEventSchema },
   );
   expect(created.status, created.text).toBe(201);
   const buyer = new TestClient(vars);
   const buyerUser = await registerUser(buyer);
   const before = recording.orderJobs().length;
-  const booked = await buyer.post<{ ticket_ids: string[] }>("/api/pay/initiate/", {
-    tier_id: created.body.tiers[0]?.id,
-    phone_number: "0712345678",
-    quantity: options.quantity ?? 1,
-    ...(options.name ? { name: options.name } : {}),
-  });
+  const booked = await buyer.post(
+    "/api/pay/initiate/",
+    {
+      tier_id: created.body.tiers[0]?.id,
+      phone_number: "0712345678",
+      quantity: options.quantity ?? 1,
+      ...(options.name ? { name: options.name } : {}),
+    },
+    { schema: BookingConfirmedSchema },
+  );
   expect(booked.status, booked.text).toBe(201);
   const row = await env.DB.prepare("SELECT order_id FROM tickets WHERE id = ?")
     .bind(booked.body.ticket_ids[0])

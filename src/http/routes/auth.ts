@@ -8,7 +8,7 @@ import type { User } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { activate } from "../../services/accounts/activation";
 import { signInWithGoogle } from "../../services/accounts/google-sign-in";
-import { isInvitationCodeValid } from "../../services/accounts/invitation-codes";
+import { checkInvitationCode } from "../../services/accounts/invitation-guesses";
 import { login } from "../../services/accounts/login";
 import { confirmPasswordReset, requestPasswordReset } from "../../services/accounts/password-reset";
 import { updateProfile } from "../../services/accounts/profile";
@@ -18,6 +18,14 @@ import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies
 import { emptyToUndefined, Username } from "../fields";
 import { type Api, type AppContext, defineRoute } from "../route";
 import { parseOrThrow } from "../validation";
+import {
+  ActivationResponse,
+  CheckCodeResponse,
+  DetailMessage,
+  LoginResponse,
+  RefreshResponse,
+  RegistrationResponse,
+} from "../views/session";
 import { toUserResponse, UserSchema } from "../views/user";
 
 const TAGS = ["Auth"];
@@ -111,23 +119,6 @@ const ResetConfirmBody = z
   .openapi("PasswordResetConfirmRequest");
 
 // ---------------------------------------------------------------------------------------
-// Response bodies
-// ---------------------------------------------------------------------------------------
-
-const RegistrationResponse = z.object({ user: UserSchema }).openapi("RegistrationResponse");
-const CheckCodeResponse = z.object({ valid: z.literal(true) }).openapi("CheckCodeResponse");
-const ActivationResponse = z
-  .object({ message: z.literal("Account activated"), user: UserSchema })
-  .openapi("ActivationResponse");
-/** The access token for Bearer clients; `refresh` is "" because the refresh token stays in its cookie. */
-const LoginResponse = z
-  .object({ access: z.string(), refresh: z.string(), user: UserSchema })
-  .openapi("LoginResponse");
-/** `refresh` is the new refresh token only for a client that sent its token in the body, else "". */
-const RefreshResponse = z.object({ access: z.string(), refresh: z.string() }).openapi("RefreshResponse");
-const DetailMessage = z.object({ detail: z.string() }).openapi("DetailMessage");
-
-// ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
@@ -209,10 +200,11 @@ export function registerAuthRoutes(app: Api): void {
         200: { description: "Valid", schema: CheckCodeResponse },
         404: { description: "Invalid or expired" },
         400: { description: "Empty code" },
+        429: { description: "Too many wrong codes from this address (`rate_limited`, Retry-After)" },
       },
     },
     async (c, { body }) => {
-      if (await isInvitationCodeValid(c.var.services, body.code)) {
+      if (await checkInvitationCode(c.var.services, body.code, clientAddress(c))) {
         const valid: z.infer<typeof CheckCodeResponse> = { valid: true };
         return c.json(valid, 200);
       }

@@ -5,10 +5,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { DomainError } from "../../lib/errors";
-import { toNairobiIso } from "../../lib/time";
-import { listOutbox, type OutboxMail, outboxAttachment } from "../../mail/outbox";
+import { listOutbox, outboxAttachment } from "../../mail/outbox";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, type AppContext, defineRoute } from "../route";
+import { OutboxMailSchema, toOutboxMail } from "../views/outbox-mail";
 
 function assertOutboxAvailable(c: AppContext): void {
   if (c.var.config.isProduction || !c.var.config.mail.useOutbox) throw DomainError.notFound();
@@ -18,41 +18,6 @@ const OutboxQuery = PaginationQuery.extend({
   to: z.string().max(254).optional(),
   kind: z.string().max(64).optional(),
 });
-
-const OutboxMailSchema = z.object({
-  id: z.string(),
-  kind: z.string(),
-  to: z.string(),
-  to_email: z.string(),
-  subject: z.string(),
-  text: z.string(),
-  html: z.string(),
-  status: z.enum(["QUEUED", "SENT", "FAILED"]),
-  created_at: z.string(),
-  attachments: z.array(
-    z.object({ name: z.string(), content_type: z.string(), size: z.number(), url: z.string() }),
-  ),
-});
-
-function toOutboxMail(base: string, { row, attachments }: OutboxMail): z.infer<typeof OutboxMailSchema> {
-  return {
-    id: row.id,
-    kind: row.kind,
-    to: row.toName ? `${row.toName} <${row.toEmail}>` : row.toEmail,
-    to_email: row.toEmail,
-    subject: row.subject,
-    text: row.textBody,
-    html: row.htmlBody,
-    status: row.status,
-    created_at: toNairobiIso(row.createdAt),
-    attachments: attachments.map((a, index) => ({
-      name: a.name,
-      content_type: a.content_type,
-      size: a.size,
-      url: `${base}/__dev/outbox/${row.id}/attachments/${index}/`,
-    })),
-  };
-}
 
 export function registerDevRoutes(app: Api): void {
   defineRoute(
@@ -94,7 +59,13 @@ export function registerDevRoutes(app: Api): void {
       summary: "One attachment of an outbox email",
       params: z.object({ id: z.string().uuid(), index: z.coerce.number().int().min(0).max(100) }),
       hidden: true,
-      responses: { 200: { description: "The attachment bytes", contentType: "application/octet-stream" } },
+      responses: {
+        200: {
+          description: "The attachment bytes",
+          schema: z.string().openapi({ type: "string", format: "binary" }),
+          contentType: "application/octet-stream",
+        },
+      },
     },
     async (c, { params }) => {
       assertOutboxAvailable(c);

@@ -1,6 +1,7 @@
 /** GET /api/schema/ (OpenAPI 3.1, generated from the route declarations) and /api/docs/. */
-import { swaggerUI } from "@hono/swagger-ui";
 import { z } from "@hono/zod-openapi";
+import { DOCS_CSS, DOCS_HTML, DOCS_JS, DOCS_SCRIPT_PATH, DOCS_STYLE_PATH } from "../docs-page/assets";
+import { DOCS_CSP } from "../middleware/security-headers";
 import { type Api, defineRoute } from "../route";
 
 export const OpenApiDocumentSchema = z
@@ -45,7 +46,12 @@ export function registerDocsRoutes(app: Api): void {
       ),
   );
 
-  const ui = swaggerUI({ url: "/api/schema/", title: "TicketSafi API" });
+  // The page and its assets are served by this Worker (no CDN), under a strict CSP.
+  const page = (body: string, type: string) =>
+    new Response(body, {
+      status: 200,
+      headers: { "Content-Type": type, "Content-Security-Policy": DOCS_CSP, "Cache-Control": "no-cache" },
+    });
   defineRoute(
     app,
     {
@@ -53,8 +59,36 @@ export function registerDocsRoutes(app: Api): void {
       path: "/api/docs/",
       tags: ["Operations"],
       summary: "Interactive API documentation",
-      responses: { 200: { description: "HTML page rendering /api/schema/", contentType: "text/html" } },
+      responses: {
+        200: {
+          description: "HTML page rendering /api/schema/",
+          schema: z.string(),
+          contentType: "text/html",
+        },
+      },
     },
-    (c) => ui(c as never, async () => {}) as Promise<Response>,
+    () => page(DOCS_HTML, "text/html; charset=utf-8"),
+  );
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: DOCS_SCRIPT_PATH,
+      tags: ["Operations"],
+      summary: "The docs page's script",
+      responses: { 200: { description: "JavaScript", schema: z.string(), contentType: "text/javascript" } },
+    },
+    () => page(DOCS_JS, "text/javascript; charset=utf-8"),
+  );
+  defineRoute(
+    app,
+    {
+      method: "get",
+      path: DOCS_STYLE_PATH,
+      tags: ["Operations"],
+      summary: "The docs page's stylesheet",
+      responses: { 200: { description: "CSS", schema: z.string(), contentType: "text/css" } },
+    },
+    () => page(DOCS_CSS, "text/css; charset=utf-8"),
   );
 }

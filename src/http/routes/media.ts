@@ -65,6 +65,8 @@ export function registerMediaRoutes(app: Api): void {
         "Content-Type": IMAGE_TYPES.has(stored) ? stored : "application/octet-stream",
         "Cache-Control": "public, max-age=31536000, immutable",
         "X-Content-Type-Options": "nosniff",
+        // Shown in <img> on the web app, which may be another site (preview).
+        "Cross-Origin-Resource-Policy": "cross-origin",
         ETag: object.httpEtag,
         "Last-Modified": object.uploaded.toUTCString(),
       });

@@ -66,6 +66,10 @@ export function registerPayRoutes(app: Api): void {
         404: { description: "Unknown tier or unpublished event", schema: LegacyErrorSchema },
         409: { description: "Not enough seats (`sold_out`)", schema: LegacyErrorSchema },
         422: { description: "Idempotency-Key reused with another body", schema: LegacyErrorSchema },
+        429: {
+          description: "Too many bookings to this email address this hour (`rate_limited`, Retry-After)",
+          schema: LegacyErrorSchema,
+        },
         503: { description: "M-Pesa unavailable; seats released", schema: LegacyErrorSchema },
       },
     },

@@ -3,11 +3,11 @@
  * original's `{"error": ...}` style (the web client shows `error`).
  */
 import { z } from "@hono/zod-openapi";
-import type { User } from "../../db/schema";
-import { createScanner, listScanners, publicEmail } from "../../services/team";
+import { createScanner, listScanners } from "../../services/team";
 import { emptyToUndefined, Username } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";
+import { CreatedScannerSchema, ScannerSchema, toScanner } from "../views/scanner-account";
 
 const TAGS = ["Organizer"];
 const ORGANIZER = ["ORGANIZER"] as const;
@@ -19,29 +19,6 @@ const CreateScannerBody = z
     password: z.string().min(1).max(4096),
   })
   .openapi("CreateScannerRequest");
-
-const ScannerSchema = z
-  .object({
-    id: z.string(),
-    username: z.string(),
-    email: z.string(),
-    role: z.literal("SCANNER"),
-    is_active: z.boolean(),
-  })
-  .openapi("Scanner");
-
-const CreatedScannerSchema = ScannerSchema.omit({ is_active: true }).openapi("CreatedScanner");
-
-/** A placeholder address (a door account without email) is shown as "". */
-function toScanner(row: Pick<User, "id" | "username" | "email" | "isActive">): z.infer<typeof ScannerSchema> {
-  return {
-    id: row.id,
-    username: row.username,
-    email: publicEmail(row.email),
-    role: "SCANNER",
-    is_active: row.isActive,
-  };
-}
 
 export function registerTeamRoutes(app: Api): void {
   defineRoute(

@@ -96,6 +96,8 @@ export function registerTicketRoutes(app: Api): void {
           // Personal: never in a shared cache. The image of a ticket does not change.
           "Cache-Control": "private, max-age=3600",
           "X-Content-Type-Options": "nosniff",
+          // Shown in <img> on the web app, which may be another site (preview).
+          "Cross-Origin-Resource-Policy": "cross-origin",
         },
       });
     },

@@ -70,21 +70,21 @@ export function clearDarajaTokenCache(): void {
   tokenCache.clear();
 }
 
-interface DarajaAnswer {
+export interface DarajaAnswer {
   status: number;
   /** The JSON object Daraja sent, or null (empty, HTML from a proxy, …). */
   body: Record<string, unknown> | null;
 }
 
 /** Daraja's error body, when it sent one. */
-function darajaErrorOf(answer: DarajaAnswer): { code: string; message: string } | null {
+export function darajaErrorOf(answer: DarajaAnswer): { code: string; message: string } | null {
   const { errorCode, errorMessage } = DarajaErrorBodySchema.parse(answer.body ?? {});
   if (!errorCode) return null;
   return { code: errorCode, message: (errorMessage ?? "").slice(0, 200) };
 }
 
 /** The failure for a non-success answer: Daraja's own error code wins over the HTTP status. */
-function failureOf(answer: DarajaAnswer, what: string): DarajaError {
+export function failureOf(answer: DarajaAnswer, what: string): DarajaError {
   const error = darajaErrorOf(answer);
   if (error) {
     return new DarajaError("rejected", `Daraja rejected the ${what} (${error.code}: ${error.message})`, {
@@ -106,38 +106,30 @@ function isInvalidToken(answer: DarajaAnswer): boolean {
   return answer.status === 401 || darajaErrorOf(answer)?.code === INVALID_ACCESS_TOKEN;
 }
 
-export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
+export interface DarajaTransportOptions {
+  baseUrl: string;
+  consumerKey: string;
+  consumerSecret: string;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface DarajaTransport {
+  /** POST with a bearer token from the shared cache; an invalid token is replaced once. */
+  post(path: string, payload: unknown, signal: AbortSignal, what: string): Promise<DarajaAnswer>;
+}
+
+/**
+ * OAuth + HTTP shared by the STK and B2C clients: one token cache per (baseUrl, consumerKey),
+ * so B2C on the STK app's keys reuses the STK token, and B2C on its own app gets its own.
+ */
+export function createDarajaTransport(options: DarajaTransportOptions): DarajaTransport {
   const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const transactionType = options.transactionType ?? "CustomerPayBillOnline";
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs;
   const doFetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const now = options.now ?? Date.now;
   const cacheKey = `${baseUrl}\n${options.consumerKey}`;
-
-  /** Refuse to talk to Daraja half-configured: names the missing settings, never their values. */
-  function assertConfigured(): void {
-    const missing = [
-      ["MPESA_BASE_URL", baseUrl],
-      ["MPESA_SHORTCODE", options.shortcode],
-      ["MPESA_PASSKEY", options.passkey],
-      ["MPESA_CONSUMER_KEY", options.consumerKey],
-      ["MPESA_CONSUMER_SECRET", options.consumerSecret],
-    ]
-      .filter(([, value]) => !value?.trim())
-      .map(([name]) => name);
-    if (missing.length > 0) {
-      throw new DarajaError("misconfigured", `Daraja is not configured: missing ${missing.join(", ")}`);
-    }
-  }
-
-  /** Timestamp (Nairobi time) and the Password derived from it, computed together. */
-  function credentials(): { Password: string; Timestamp: string } {
-    const timestamp = nairobiCompactTimestamp(now());
-    return {
-      Password: base64.encodeText(`${options.shortcode}${options.passkey}${timestamp}`),
-      Timestamp: timestamp,
-    };
-  }
 
   async function send(url: string, init: RequestInit, signal: AbortSignal, what: string) {
     let response: Response;
@@ -232,6 +224,41 @@ export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
         });
       }
     }
+  }
+
+  return { post };
+}
+
+export function createDarajaClient(options: DarajaClientOptions): DarajaClient {
+  const baseUrl = options.baseUrl.replace(/\/+$/, "");
+  const transactionType = options.transactionType ?? "CustomerPayBillOnline";
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const now = options.now ?? Date.now;
+  const { post } = createDarajaTransport({ ...options, timeoutMs });
+
+  /** Refuse to talk to Daraja half-configured: names the missing settings, never their values. */
+  function assertConfigured(): void {
+    const missing = [
+      ["MPESA_BASE_URL", baseUrl],
+      ["MPESA_SHORTCODE", options.shortcode],
+      ["MPESA_PASSKEY", options.passkey],
+      ["MPESA_CONSUMER_KEY", options.consumerKey],
+      ["MPESA_CONSUMER_SECRET", options.consumerSecret],
+    ]
+      .filter(([, value]) => !value?.trim())
+      .map(([name]) => name);
+    if (missing.length > 0) {
+      throw new DarajaError("misconfigured", `Daraja is not configured: missing ${missing.join(", ")}`);
+    }
+  }
+
+  /** Timestamp (Nairobi time) and the Password derived from it, computed together. */
+  function credentials(): { Password: string; Timestamp: string } {
+    const timestamp = nairobiCompactTimestamp(now());
+    return {
+      Password: base64.encodeText(`${options.shortcode}${options.passkey}${timestamp}`),
+      Timestamp: timestamp,
+    };
   }
 
   return {

@@ -150,3 +150,110 @@ function readStkCallback(body: StkCallbackBody) {
 /** Parses Daraja's callback body straight into what settlement reads. */
 export const StkCallbackSchema = StkCallbackBodySchema.transform(readStkCallback);
 export type StkCallback = z.infer<typeof StkCallbackSchema>;
+
+// ---------------------------------------------------------------------------------------
+// B2C (api-contract-v3 §13.9): money out, for refunds and payouts
+// ---------------------------------------------------------------------------------------
+
+/** `POST /mpesa/b2c/v3/paymentrequest`. */
+export const B2CPaymentRequestSchema = z.strictObject({
+  /** Ours, a UUID per attempt: the idempotency / matching key echoed in every callback. */
+  OriginatorConversationID: z.string().min(1).max(100),
+  InitiatorName: z.string().min(1),
+  /** base64(RSA PKCS#1 v1.5(initiator password)) with Safaricom's cert, computed offline. */
+  SecurityCredential: z.string().min(1),
+  CommandID: z.enum(["BusinessPayment", "SalaryPayment", "PromotionPayment"]),
+  Amount: z.number().int().min(1),
+  PartyA: z.string().min(1),
+  PartyB: z.string().regex(/^254[17]\d{8}$/),
+  Remarks: z.string().min(1).max(100),
+  QueueTimeOutURL: z.string().url(),
+  ResultURL: z.string().url(),
+  Occasion: z.string().max(100).optional(),
+});
+export type B2CPaymentRequestBody = z.infer<typeof B2CPaymentRequestSchema>;
+
+/** The synchronous answer: accepted for processing, not paid. Read leniently like STK's. */
+export const B2CPaymentAnswerSchema = z.object({
+  ConversationID: z.string().optional().catch(undefined),
+  OriginatorConversationID: z.string().optional().catch(undefined),
+  ResponseCode: z.string().optional().catch(undefined),
+  ResponseDescription: z.string().optional().catch(undefined),
+});
+export type B2CPaymentAnswer = z.input<typeof B2CPaymentAnswerSchema>;
+
+const NumberOrString = z.union([z.number(), z.string()]);
+const KeyValue = z.object({ Key: z.string(), Value: z.union([z.number(), z.string()]).optional() });
+
+/** Safaricom's samples wrap the list in `ResultParameter`; one SDK models a bare list: accept both. */
+const ResultParametersSchema = z.union([
+  z.object({ ResultParameter: z.union([z.array(KeyValue), KeyValue]) }),
+  z.array(KeyValue),
+]);
+/** `ReferenceItem` is an object or an array. */
+const ReferenceDataSchema = z.object({ ReferenceItem: z.union([KeyValue, z.array(KeyValue)]).optional() });
+
+/** The Result envelope fields common to a Result (success or failure) and a queue timeout. */
+const B2CResultCore = {
+  ResultType: NumberOrString.optional(),
+  /** Number or string; 0 = paid. */
+  ResultCode: NumberOrString,
+  ResultDesc: z.string(),
+  OriginatorConversationID: z.string().min(1),
+  ConversationID: z.string().optional(),
+  ReferenceData: ReferenceDataSchema.optional(),
+};
+
+/** POSTed to ResultURL. Success carries `ResultParameters`; a failure does not. */
+export const B2CResultBodySchema = z.object({
+  Result: z.object({
+    ...B2CResultCore,
+    TransactionID: z.string().optional(),
+    ResultParameters: ResultParametersSchema.optional(),
+  }),
+});
+export type B2CResultBody = z.infer<typeof B2CResultBodySchema>;
+
+/** POSTed to QueueTimeOutURL: the same envelope without TransactionID or parameters. Outcome unknown. */
+export const B2CTimeoutBodySchema = z.object({
+  Result: z.object({ ...B2CResultCore, TransactionID: z.string().optional() }),
+});
+export type B2CTimeoutBody = z.infer<typeof B2CTimeoutBodySchema>;
+
+/** A Result reduced to what the refund/payout logic acts on. Never includes ReceiverPartyPublicName (personal data). */
+export interface B2CResult {
+  originatorConversationId: string;
+  conversationId: string | null;
+  resultCode: number;
+  resultDesc: string;
+  /** TransactionID, else the TransactionReceipt parameter; null on failure. */
+  receipt: string | null;
+  /** TransactionAmount, when given. */
+  amount: number | null;
+}
+
+function parametersOf(parameters: z.infer<typeof ResultParametersSchema> | undefined) {
+  if (!parameters) return [];
+  if (Array.isArray(parameters)) return parameters;
+  const inner = parameters.ResultParameter;
+  return Array.isArray(inner) ? inner : [inner];
+}
+
+export function readB2CResult(body: B2CResultBody): B2CResult {
+  const result = body.Result;
+  const parameters = parametersOf(result.ResultParameters);
+  const value = (key: string) => parameters.find((item) => item.Key === key)?.Value;
+  const code = Number(result.ResultCode);
+  const amount = Number(value("TransactionAmount"));
+  const receiptParam = value("TransactionReceipt");
+  const ok = code === 0;
+  return {
+    originatorConversationId: result.OriginatorConversationID,
+    conversationId: result.ConversationID ?? null,
+    // A code that is not a number is not success.
+    resultCode: Number.isInteger(code) ? code : -1,
+    resultDesc: result.ResultDesc.slice(0, 200),
+    receipt: ok ? (result.TransactionID ?? (receiptParam !== undefined ? String(receiptParam) : null)) : null,
+    amount: Number.isFinite(amount) && value("TransactionAmount") !== undefined ? amount : null,
+  };
+}

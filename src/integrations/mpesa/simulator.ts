@@ -19,8 +19,14 @@ import { mpesaSimulatorPushes } from "../../db/schema";
 import { base64 } from "../../lib/base64";
 import { createLogger } from "../../lib/logger";
 import { nairobiCompactTimestamp } from "../../lib/time";
+import { type B2CClient, createB2CClient } from "./b2c";
 import { createDarajaClient } from "./daraja";
 import {
+  type B2CPaymentAnswer,
+  type B2CPaymentRequestBody,
+  B2CPaymentRequestSchema,
+  type B2CResultBody,
+  type B2CTimeoutBody,
   type DarajaErrorBody,
   type OAuthAnswer,
   type StkCallbackBody,
@@ -97,6 +103,84 @@ export function buildStkCallbackBody(input: StkCallbackBodyInput): StkCallbackBo
     stkCallback.CallbackMetadata = { Item: items };
   }
   return { Body: { stkCallback } };
+}
+
+/** Contract §13.8: B2C behaviour by PartyB (these numbers pay normally at STK). */
+export const B2C_TEST_PHONES = {
+  /** Odd-numbered requests get Result 1 (utility account short of funds), even ones succeed. */
+  alternating: "254708000004",
+  /** Result 2001 on every attempt. */
+  initiatorInvalid: "254708000005",
+  /** A queue-timeout callback instead of a Result. */
+  queueTimeout: "254708000006",
+  /** Synchronous HTTP 400 errorCode 400.002.02 Invalid PartyB. */
+  rejected: "254708000007",
+} as const;
+
+/** Where and what the simulator posts for an accepted B2C request (Result or queue timeout). */
+export function b2cCallbackFor(
+  request: B2CPaymentRequestBody,
+  conversationId: string,
+  attempt: number,
+): { url: string; body: B2CResultBody | B2CTimeoutBody } {
+  const core = {
+    ResultType: 0,
+    OriginatorConversationID: request.OriginatorConversationID,
+    ConversationID: conversationId,
+  };
+  const referenceData = { ReferenceItem: { Key: "QueueTimeoutURL", Value: request.QueueTimeOutURL } };
+  if (request.PartyB === B2C_TEST_PHONES.queueTimeout) {
+    return {
+      url: request.QueueTimeOutURL,
+      body: {
+        Result: { ...core, ResultType: 1, ResultCode: 1, ResultDesc: "The request timed out in the queue." },
+      },
+    };
+  }
+  const failure =
+    request.PartyB === B2C_TEST_PHONES.initiatorInvalid
+      ? { code: 2001, desc: "The initiator information is invalid." }
+      : request.PartyB === B2C_TEST_PHONES.alternating && attempt % 2 === 1
+        ? { code: 1, desc: "The balance is insufficient for the transaction." }
+        : null;
+  if (failure) {
+    return {
+      url: request.ResultURL,
+      body: {
+        Result: {
+          ...core,
+          ResultCode: failure.code,
+          ResultDesc: failure.desc,
+          TransactionID: "NLJ0000000",
+          ReferenceData: referenceData,
+        },
+      },
+    };
+  }
+  const transactionId = randomReceiptNumber();
+  return {
+    url: request.ResultURL,
+    body: {
+      Result: {
+        ...core,
+        ResultCode: 0,
+        ResultDesc: "The service request is processed successfully.",
+        TransactionID: transactionId,
+        ResultParameters: {
+          ResultParameter: [
+            { Key: "TransactionAmount", Value: request.Amount },
+            { Key: "TransactionReceipt", Value: transactionId },
+            { Key: "B2CRecipientIsRegisteredCustomer", Value: "Y" },
+            { Key: "B2CChargesPaidAccountAvailableFunds", Value: 0 },
+            { Key: "ReceiverPartyPublicName", Value: `${request.PartyB} - Simulated Customer` },
+            { Key: "B2CUtilityAccountAvailableFunds", Value: 10116 },
+            { Key: "B2CWorkingAccountAvailableFunds", Value: 900000 },
+          ],
+        },
+        ReferenceData: referenceData,
+      },
+    },
+  };
 }
 
 export interface MpesaSimulatorDeps {
@@ -334,11 +418,51 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     } satisfies StkQueryAnswer);
   }
 
+  /** Requests per PartyB, for 254708000004's odd/even behaviour (per isolate, like the rest). */
+  const b2cCounts = new Map<string, number>();
+
+  /** B2C payment request (contract §13.8): Daraja's sync answer, then a Result after delayMs. */
+  async function b2cPayment(request: Request): Promise<Response> {
+    const parsed = B2CPaymentRequestSchema.safeParse(await readJson(request));
+    if (!parsed.success) return darajaError(400, "400.002.02", "Bad Request - Invalid request body");
+    const body = parsed.data;
+    if (body.PartyB === B2C_TEST_PHONES.rejected) {
+      return darajaError(400, "400.002.02", "Bad Request - Invalid PartyB");
+    }
+    const count = (b2cCounts.get(body.PartyB) ?? 0) + 1;
+    b2cCounts.set(body.PartyB, count);
+    const day = new Date(now()).toISOString().slice(0, 10).replace(/-/g, "");
+    const conversationId = `AG_${day}_${randomFrom("0123456789abcdef", 20)}`;
+    const callback = b2cCallbackFor(body, conversationId, count);
+    deps.schedule(
+      (async () => {
+        await new Promise((resolve) => setTimeout(resolve, deps.delayMs));
+        try {
+          await deps.deliverCallback(callback.url, callback.body);
+        } catch (error) {
+          log.warn("b2c_callback_failed", { error: error instanceof Error ? error.message : String(error) });
+        }
+      })(),
+    );
+    return Response.json({
+      ConversationID: conversationId,
+      OriginatorConversationID: body.OriginatorConversationID,
+      ResponseCode: "0",
+      ResponseDescription: "Accept the service request successfully.",
+    } satisfies B2CPaymentAnswer);
+  }
+
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
     const route = `${request.method} ${url.pathname}`;
     if (route === "GET /oauth/v1/generate") return oauth(request, url);
+    if (route === "POST /mpesa/b2c/v3/paymentrequest") {
+      if (!/^Bearer \S+$/.test(request.headers.get("authorization") ?? "")) {
+        return darajaError(404, "404.001.03", "Invalid Access Token");
+      }
+      return b2cPayment(request);
+    }
     if (route !== "POST /mpesa/stkpush/v1/processrequest" && route !== "POST /mpesa/stkpushquery/v1/query") {
       return darajaError(404, "404.001.01", "Resource not found");
     }
@@ -372,6 +496,38 @@ export function createSimulatedDarajaClient(
     passkey,
     consumerKey: "simulator",
     consumerSecret: "simulator",
+    fetch: createSimulatorFetch({
+      ...simulatorDeps,
+      delayMs: config.mpesa.simulatorDelayMs,
+      shortcode,
+      passkey,
+    }),
+    ...(deps.now ? { now: deps.now } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+  });
+}
+
+/** The B2C client for local development: the real B2C client over the simulator's `fetch`. */
+export function createSimulatedB2CClient(
+  config: Config,
+  deps: Omit<MpesaSimulatorDeps, "delayMs" | "shortcode" | "passkey"> & { timeoutMs?: number },
+): B2CClient {
+  if (config.isProduction || !config.mpesa.useSimulator) {
+    throw new DarajaError("misconfigured", "The M-Pesa simulator is for local development only");
+  }
+  const shortcode = config.mpesa.shortcode || "174379";
+  const passkey = config.mpesa.passkey || SIMULATOR_FALLBACK_PASSKEY;
+  const { timeoutMs, ...simulatorDeps } = deps;
+  return createB2CClient({
+    baseUrl: SIMULATOR_BASE_URL,
+    consumerKey: "simulator-b2c",
+    consumerSecret: "simulator",
+    // The simulator does not check the credential (§13.8); dev needs no secrets.
+    shortcode: config.mpesa.b2c.shortcode || "600996",
+    initiatorName: config.mpesa.b2c.initiatorName || "testapi",
+    securityCredential: config.mpesa.b2c.securityCredential || "simulator",
+    resultUrl: config.mpesa.b2c.resultUrl,
+    queueTimeoutUrl: config.mpesa.b2c.queueTimeoutUrl,
     fetch: createSimulatorFetch({
       ...simulatorDeps,
       delayMs: config.mpesa.simulatorDelayMs,

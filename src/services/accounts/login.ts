@@ -7,7 +7,7 @@ import { eq } from "drizzle-orm";
 import { users } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { hashPassword, verifyPassword } from "../../lib/passwords";
-import { clearLimits, exceededLimit, type Limit, recordHits } from "../rate-limit";
+import { clearLimits, consumeLimits, type Limit, releaseHit } from "../rate-limit";
 import { type SessionDeps, type SessionMeta, type SignedIn, signIn } from "../sessions";
 import { findUserByEmail, findUserByUsername } from "./users";
 
@@ -35,21 +35,26 @@ export async function login(
     ? await findUserByEmail(db, identifier)
     : await findUserByUsername(db, identifier);
 
-  // Limits are checked before the password, so a locked account cannot be probed further.
-  const limits: Limit[] = [
-    { key: `login:acct:${user?.id ?? identifier.toLowerCase()}`, ...LOGIN_FAILURES_PER_ACCOUNT },
-    { key: `login:ip:${input.clientAddress}`, ...LOGIN_FAILURES_PER_ADDRESS },
-  ];
-  const blocked = await exceededLimit(db, limits, now);
-  if (blocked) throw DomainError.throttled(blocked.retryAfter);
+  // Each attempt is reserved (counted as a failure) atomically BEFORE the password is
+  // checked, so parallel guesses get no more checks than sequential ones (contract §2); a
+  // locked account cannot be probed further. A success gives its reservation back.
+  const perAccount: Limit = {
+    key: `login:acct:${user?.id ?? identifier.toLowerCase()}`,
+    ...LOGIN_FAILURES_PER_ACCOUNT,
+  };
+  const perAddress: Limit = { key: `login:ip:${input.clientAddress}`, ...LOGIN_FAILURES_PER_ADDRESS };
+  const reserved = await consumeLimits(db, [perAccount, perAddress], now);
+  if (!reserved.allowed) throw DomainError.throttled(reserved.retryAfter);
 
   const check = await verifyPassword(input.password, user?.passwordHash);
   if (!user || !check.valid || !user.isActive || user.isGuest) {
-    await recordHits(db, limits, now);
     throw DomainError.nonField(INVALID_CREDENTIALS);
   }
 
-  await clearLimits(db, [limits[0]?.key ?? ""]);
+  // Success: the account's failures are forgiven (contract §2); the address only gets this
+  // attempt back, so one office NAT's successful logins never lock it out.
+  await clearLimits(db, [perAccount.key]);
+  await releaseHit(db, perAddress, now);
   if (check.needsRehash) {
     await db
       .update(users)

@@ -19,7 +19,6 @@ import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   type IdempotencyScope,
-  idempotentOrderId,
   releaseIdempotencyKey,
   requestFingerprint,
 } from "../idempotency";
@@ -28,6 +27,8 @@ import { ensureTicketsIssued } from "../ticket-issuance";
 import { copyCountsStatement } from "../tier-counts";
 import { isTierOnSale } from "../tier-rules";
 import { tierSaleFacts } from "../tier-sale-cache";
+import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
+import { reserveRecipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
 
 export interface CheckoutDeps {
@@ -203,19 +204,13 @@ export async function initiateCheckout(
     ? `${input.user.firstName} ${input.user.lastName}`.trim() || input.user.username
     : (input.name ?? "");
 
-  const orderId = input.idempotency
-    ? await idempotentOrderId(input.idempotency.scope, input.idempotency.key)
-    : crypto.randomUUID();
+  // A fresh order per attempt, with or without a key: the key's claim (below) is what makes a
+  // repeat answer the first result, and a key released after a failure (Daraja down) must
+  // be able to start a new order rather than collide with the failed one.
+  const orderId = crypto.randomUUID();
 
-  // The seats. A sold-out answer comes from the object alone and writes nothing to D1.
-  const stub = tierInventory(deps.inventory, tier.id);
-  const held = await stub.reserve(orderId, input.quantity, config.holdSeconds * 1000, seedFromTier(tier));
-  if (!held.ok) {
-    throw refuse("sold_out", `Only ${held.available} tickets are available.`, {
-      available: held.available,
-    });
-  }
-
+  // The key is answered before any seat is touched (contract §4.3): a replay of a fulfilled
+  // order must not hold its seats again, and a refused key must not hold any.
   if (input.idempotency) {
     const claim = await claimIdempotencyKey(db, input.idempotency, now);
     if (claim.kind === "replay") return StoredCheckoutResultSchema.parse(claim.result);
@@ -223,14 +218,40 @@ export async function initiateCheckout(
       throw refuse("conflict", "A request with this Idempotency-Key is still being processed.");
     }
     if (claim.kind === "conflict") {
-      // The key belongs to another request; drop the hold unless that request owns it.
-      const owner = await db.query.orders.findFirst({ where: eq(orders.id, orderId), columns: { id: true } });
-      if (!owner) await stub.release(orderId);
       throw refuse("idempotency_conflict", "This Idempotency-Key was already used with a different request.");
     }
   }
 
+  const stub = tierInventory(deps.inventory, tier.id);
   try {
+    // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
+    // answered, not counted) and before any seat is touched.
+    await reserveRecipientBooking(deps, input.user, email, now);
+
+    // The seats. A sold-out answer comes from the object alone and writes nothing to D1. The
+    // buyer's earlier open hold on this tier, if any, is replaced by this one.
+    const buyerKeys = holdBuyerKeys({
+      userId: input.user?.id ?? null,
+      email,
+      phone: input.phoneNumber,
+      paid: tier.price > 0,
+    });
+    const held = await stub.reserve(
+      orderId,
+      input.quantity,
+      config.holdSeconds * 1000,
+      seedFromTier(tier),
+      buyerKeys,
+    );
+    if (!held.ok) {
+      throw refuse("sold_out", `Only ${held.available} tickets are available.`, {
+        available: held.available,
+      });
+    }
+    // Never for a fresh id; should the object know the order as sold, hold and charge nothing.
+    if (held.alreadyConfirmed) throw refuse("conflict", "This order is already complete.");
+    const replaced = held.replaced.length > 0 ? [endReplacedHolds(db, held.replaced, now)] : [];
+
     // Guests must give a name (checkedRequest); a signed-in buyer's falls back to the username.
     const buyer = buyerFor(db, input.user, email, name, now);
     const base = {
@@ -248,12 +269,13 @@ export async function initiateCheckout(
     };
 
     if (tier.price === 0) {
-      return await completeFreeOrder(deps, base, buyer, input.idempotency, now);
+      return await completeFreeOrder(deps, base, buyer, replaced, input.idempotency, now);
     }
 
-    // One round trip records the buyer, the order and the new counts.
+    // One round trip records the buyer, the order, the replaced orders and the new counts.
     await runBatch(db, [
       ...buyer.statements,
+      ...replaced,
       db.insert(orders).values({
         ...base,
         userId: buyer.id,
@@ -265,11 +287,10 @@ export async function initiateCheckout(
     ]);
     return await startPayment(deps, { ...base, holdExpiresAt: held.expiresAt }, input.idempotency, now);
   } catch (error) {
-    if (!(error instanceof DomainError)) {
-      // Never keep seats for an order that could not be recorded.
-      await stub.release(orderId).catch(() => undefined);
-      if (input.idempotency) await releaseIdempotencyKey(db, input.idempotency).catch(() => undefined);
-    }
+    // Never keep seats for an order that could not be recorded. A refusal held nothing.
+    if (!(error instanceof DomainError)) await stub.release(orderId).catch(() => undefined);
+    // Either way nothing was answered for the key: a retry with it may try again.
+    if (input.idempotency) await releaseIdempotencyKey(db, input.idempotency).catch(() => undefined);
     throw error;
   }
 }
@@ -282,6 +303,7 @@ async function completeFreeOrder(
   deps: CheckoutDeps,
   base: NewOrder & { id: string; quantity: number },
   buyer: OrderOwner,
+  replaced: ReturnType<typeof endReplacedHolds>[],
   idempotency: IdempotencyScope | undefined,
   now: number,
 ): Promise<CheckoutResult> {
@@ -298,6 +320,7 @@ async function completeFreeOrder(
   const reference = `FREE-${base.reference.slice(3)}`;
   const results = await runBatch(db, [
     ...buyer.statements,
+    ...replaced,
     db
       .insert(orders)
       .values({
