@@ -83,7 +83,10 @@ describe("one single-use code, many organizer registrations at once", () => {
 
     // Every shadow user that got a link uses it: one organizer in all.
     for (const { email, browser } of claims) {
-      const activated = await browser.post("/api/auth/guest/activate/", await latestLink(browser, email, "activate"));
+      const activated = await browser.post(
+        "/api/auth/guest/activate/",
+        await latestLink(browser, email, "activate"),
+      );
       expect(activated.status, activated.text).toBe(200);
     }
     const placeholders = shadowIds.map(() => "?").join(", ");

@@ -31,7 +31,10 @@ export interface TicketAccessFacts {
 }
 
 /** Whether `viewer` holds the ticket as its owner (wallet, resend). */
-export function ownsTicket(viewer: User, ticket: Pick<TicketAccessFacts, "ownerId" | "placedAsGuest">): boolean {
+export function ownsTicket(
+  viewer: User,
+  ticket: Pick<TicketAccessFacts, "ownerId" | "placedAsGuest">,
+): boolean {
   return viewer.id === ticket.ownerId && (!ticket.placedAsGuest || holdsGuestTickets(viewer));
 }
 
