@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { networkFakes } from "./fakes/network";
 import { countRows, GOOD_PASSWORD, latestLink, registerUser } from "./helpers/accounts";
+import { DARAJA, eventWithTiers } from "./helpers/checkout";
 import { TestClient, uniqueName } from "./helpers/client";
 import { recordingQueue, scannerOf } from "./helpers/tickets";
 
@@ -205,6 +206,29 @@ describe("pre-claim takeover of a shadow account (§2 guest/activate/)", () => {
     expect(stolen.status).toBe(400);
   });
 
+  it("applies none of the registrant's choices (username, organizer role) in another browser", async () => {
+    const { email } = await shadowFromGuestCheckout();
+    const attackerName = uniqueName("attacker");
+    const res = await new TestClient().post("/api/auth/registration/", {
+      username: attackerName,
+      email,
+      password: OTHER_PASSWORD,
+      password2: OTHER_PASSWORD,
+      role: "ORGANIZER",
+    });
+    expect(res.body).toEqual({ non_field_errors: ["ACCOUNT_EXISTS_NEEDS_ACTIVATION"] });
+
+    const owner = new TestClient();
+    const activated = await owner.post<{ user: { username: string; role: string; is_verified: boolean } }>(
+      "/api/auth/guest/activate/",
+      await latestLink(owner, email, "activate"),
+    );
+    expect(activated.status, activated.text).toBe(200);
+    expect(activated.body.user.role).toBe("ATTENDEE");
+    expect(activated.body.user.username).not.toBe(attackerName);
+    expect(activated.body.user.is_verified).toBe(true);
+  });
+
   it("applies the chosen password when the link is used in the browser that registered", async () => {
     const { email } = await shadowFromGuestCheckout();
     const browser = new TestClient();
@@ -269,6 +293,25 @@ describe("Google sign-in over an account that never proved its email (§2 google
     expect((await owner.get("/api/auth/user/")).status).toBe(200);
   });
 
+  it("makes the guest tickets of that address the Google owner's, never the squatter's", async () => {
+    const { tierId } = await freeEvent();
+    const email = `${uniqueName("gguest")}@gmail.com`;
+    const squatter = new TestClient();
+    await registerUser(squatter, { email, password: OTHER_PASSWORD });
+    const booked = await guestBooking(tierId, email);
+    expect(booked.status, booked.text).toBe(201);
+    const ticketId = booked.body.ticket_ids[0] ?? "";
+    expect(await walletAccess(squatter, ticketId)).toEqual(HIDDEN);
+
+    const owner = new TestClient();
+    const res = await owner.post("/api/auth/google/", {
+      access_token: networkFakes.google.issueToken({ email }),
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(await walletAccess(owner, ticketId)).toEqual({ listed: true, detail: 200, png: 200, resend: 202 });
+    expect((await squatter.get(`/api/tickets/${ticketId}/`)).status).toBe(401);
+  });
+
   it("leaves a proven account's password and sessions alone", async () => {
     const fan = new TestClient();
     const fanUser = await registerUser(fan, { email: `${uniqueName("gproven")}@gmail.com` });
@@ -300,5 +343,26 @@ describe("the organizer's own event, bought anonymously (§4 step 1 and 2)", () 
       .bind(tierId)
       .first<{ quantity_held: number; quantity_sold: number }>();
     expect(tier).toEqual({ quantity_held: 0, quantity_sold: 0 });
+  });
+
+  it("refuses it on a paid tier too, before any seat is held or any STK push sent", async () => {
+    const { organizer, tiers } = await eventWithTiers([{ name: "VIP", price: 2500, quantity_allocated: 10 }]);
+    const tierId = tiers[0]?.id ?? "";
+    const me = await organizer.get<{ email: string }>("/api/auth/user/");
+    const pushesBefore = networkFakes.daraja.pushRequests.length;
+    const res = await new TestClient(DARAJA).post("/api/pay/initiate/", {
+      tier_id: tierId,
+      phone_number: "0712345678",
+      email: me.body.email,
+      name: "Self Dealer",
+    });
+    expect(res.status, res.text).toBe(403);
+    expect(res.body).toMatchObject({ code: "permission_denied" });
+    expect(networkFakes.daraja.pushRequests.length).toBe(pushesBefore);
+    expect(await countRows("orders", "tier_id = ?", tierId)).toBe(0);
+    const tier = await env.DB.prepare("SELECT quantity_held FROM tiers WHERE id = ?")
+      .bind(tierId)
+      .first<{ quantity_held: number }>();
+    expect(tier?.quantity_held).toBe(0);
   });
 });
