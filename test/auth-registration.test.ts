@@ -259,7 +259,8 @@ describe("shadow (guest) accounts", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body).toEqual({ non_field_errors: ["ACCOUNT_EXISTS_NEEDS_ACTIVATION"] });
-    expect(res.setCookies).toEqual([]);
+    // No session; only the claim cookie binding the mailed link to this browser (contract §2).
+    expect(res.setCookies.map((c) => c.split("=")[0])).toEqual(["ticketsafi-claim"]);
 
     // Not claimed yet: the guest still cannot log in with the new password.
     const early = await new TestClient().post("/api/auth/login/", { email, password: GOOD_PASSWORD });

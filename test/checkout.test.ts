@@ -348,6 +348,14 @@ describe("POST /api/pay/initiate/ (free tiers, guests, refusals)", () => {
       { schema: BookingConfirmedSchema },
     );
     expect(res.status).toBe(201);
+    // Contract §4 step 2 (issue #11): the tickets are the account's once it proves the email.
+    const before = await owner.client.get("/api/tickets/", { schema: WalletPage });
+    expect(before.body.results.map((t) => t.id)).not.toContain(res.body.ticket_ids[0]);
+    const verified = await owner.client.post(
+      "/api/auth/guest/activate/",
+      await latestLink(owner.client, owner.user.email, "activate"),
+    );
+    expect(verified.status).toBe(200);
     const wallet = await owner.client.get("/api/tickets/", { schema: WalletPage });
     expect(wallet.body.results.map((t) => t.id)).toContain(res.body.ticket_ids[0]);
   });

@@ -313,6 +313,11 @@ export const orders = sqliteTable(
     status: text("status", { enum: ORDER_STATUSES }).notNull().default("PENDING"),
     failureReason: text("failure_reason"),
     isFree: integer("is_free", { mode: "boolean" }).notNull().default(false),
+    /**
+     * Placed by a guest (not signed in) with an email: the tickets land on the account holding
+     * that email but show in its wallet only once it has proven the email (services/ticket-access).
+     */
+    placedAsGuest: integer("placed_as_guest", { mode: "boolean" }).notNull().default(false),
     holdExpiresAt: integer("hold_expires_at", { mode: "number" }),
     // Daraja
     merchantRequestId: text("merchant_request_id"),

@@ -40,3 +40,25 @@ export function bearerToken(c: Context): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }
+
+/**
+ * The claim cookie (contract §2 `guest/activate/`): set on the `ACCOUNT_EXISTS_NEEDS_ACTIVATION`
+ * answer, it binds the claim link just mailed to this browser, so the password chosen at that
+ * registration applies only when the link is used here. It lives as long as the link (3 days)
+ * and is sent only to the auth endpoints.
+ */
+export const CLAIM_COOKIE = "ticketsafi-claim";
+const CLAIM_FLAGS = { ...FLAGS, path: "/api/auth/" } as const;
+const CLAIM_TTL_SECONDS = 3 * 24 * 60 * 60;
+
+export function setClaimCookie(c: Context, binding: string): void {
+  setCookie(c, CLAIM_COOKIE, binding, { ...CLAIM_FLAGS, maxAge: CLAIM_TTL_SECONDS });
+}
+
+export function readClaimCookie(c: Context): string | undefined {
+  return getCookie(c, CLAIM_COOKIE) || undefined;
+}
+
+export function clearClaimCookie(c: Context): void {
+  deleteCookie(c, CLAIM_COOKIE, CLAIM_FLAGS);
+}

@@ -10,7 +10,7 @@ import { events, orders, tickets, tiers, type User } from "../db/schema";
 import { DomainError } from "../lib/errors";
 import { describeError, type Logger } from "../lib/logger";
 import { type PreparedPoster, preparePosterCached, renderTicketPng } from "../render/render-ticket";
-import { canViewTicket } from "./wallet";
+import { canViewTicket } from "./ticket-access";
 
 export function ticketPngKey(ticketId: string): string {
   return `tickets/${ticketId}.png`;
@@ -22,6 +22,7 @@ export interface TicketArtRow {
   orderId: string;
   ownerId: string;
   organizerId: string;
+  placedAsGuest: boolean;
   seatIndex: number;
   quantity: number;
   status: string;
@@ -42,6 +43,7 @@ export function loadTicketArt(db: Database, where: SQL | undefined): Promise<Tic
       orderId: tickets.orderId,
       ownerId: tickets.ownerId,
       organizerId: events.organizerId,
+      placedAsGuest: orders.placedAsGuest,
       seatIndex: tickets.seatIndex,
       quantity: orders.quantity,
       status: tickets.status,

@@ -8,7 +8,7 @@ import { events, orders, tickets, type User } from "../db/schema";
 import type { DeliveryJob } from "../delivery/jobs";
 import { DomainError } from "../lib/errors";
 import { consumeLimit } from "./rate-limit";
-import { canViewTicket } from "./wallet";
+import { canViewTicket, ownsTicket } from "./ticket-access";
 
 /** At most this many resends per ticket per hour (contract §5). */
 const RESEND_LIMIT = { max: 3, windowMs: 60 * 60 * 1000 };
@@ -28,15 +28,17 @@ export async function requestTicketResend(
     .select({
       orderId: tickets.orderId,
       ownerId: tickets.ownerId,
+      placedAsGuest: orders.placedAsGuest,
       status: tickets.status,
       organizerId: events.organizerId,
     })
     .from(tickets)
+    .innerJoin(orders, eq(orders.id, tickets.orderId))
     .innerJoin(events, eq(events.id, tickets.eventId))
     .where(eq(tickets.id, ticketId))
     .limit(1);
   if (!ticket || !canViewTicket(viewer, ticket)) throw DomainError.notFound();
-  if (ticket.ownerId !== viewer.id)
+  if (!ownsTicket(viewer, ticket))
     throw DomainError.forbidden("Only the ticket's owner can have it sent again.");
   if (ticket.status === "CANCELLED") throw new DomainError("ticket_cancelled", "This ticket was cancelled.");
 

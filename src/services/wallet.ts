@@ -1,11 +1,13 @@
 /**
- * The ticket wallet (contract §5): a user's own tickets, and who else may see one ticket
- * (the event's organizer and that organizer's gate staff). Anyone else gets "not found".
+ * The ticket wallet (contract §5): a user's own tickets, and one ticket for whoever may see
+ * it (services/ticket-access: the owner — guest orders only once the email is proven — the
+ * event's organizer and that organizer's gate staff). Anyone else gets "not found".
  */
 import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { events, type TICKET_STATUSES, tickets, tiers, type User, users } from "../db/schema";
+import { events, orders, type TICKET_STATUSES, tickets, tiers, type User, users } from "../db/schema";
 import { DomainError } from "../lib/errors";
+import { canViewTicket, ownedOrdersCondition } from "./ticket-access";
 
 /** What a ticket view shows, by ticket. */
 export interface TicketViewRow {
@@ -36,6 +38,7 @@ const columns = {
   attendeeName: tickets.attendeeName,
   attendeeEmail: tickets.attendeeEmail,
   ownerId: tickets.ownerId,
+  placedAsGuest: orders.placedAsGuest,
   eventId: tickets.eventId,
   eventTitle: events.title,
   posterKey: events.posterKey,
@@ -55,30 +58,24 @@ function baseQuery(db: Database, where: SQL | undefined) {
   return db
     .select(columns)
     .from(tickets)
+    .innerJoin(orders, eq(orders.id, tickets.orderId))
     .innerJoin(events, eq(events.id, tickets.eventId))
     .innerJoin(tiers, eq(tiers.id, tickets.tierId))
     .innerJoin(users, eq(users.id, events.organizerId))
     .where(where);
 }
 
-export async function listOwnTickets(db: Database, userId: string, page: { limit: number; offset: number }) {
-  const rows = await baseQuery(db, eq(tickets.ownerId, userId))
+/** The viewer's wallet: the tickets it owns (`ownsTicket`, as one query). */
+export async function listOwnTickets(db: Database, viewer: User, page: { limit: number; offset: number }) {
+  const rows = await baseQuery(db, and(eq(tickets.ownerId, viewer.id), ownedOrdersCondition(viewer)))
     .orderBy(desc(tickets.createdAt), desc(tickets.id))
     .limit(page.limit)
     .offset(page.offset);
   return { total: rows[0]?.total ?? 0, rows: rows as TicketViewRow[] };
 }
 
-/** Whether `viewer` may see a ticket of `organizerId`'s event owned by `ownerId`. */
-export function canViewTicket(viewer: User, ticket: { ownerId: string; organizerId: string }): boolean {
-  if (viewer.id === ticket.ownerId) return true;
-  if (viewer.role === "ORGANIZER" && viewer.id === ticket.organizerId) return true;
-  if (viewer.role === "SCANNER" && viewer.organizerId === ticket.organizerId) return true;
-  return false;
-}
-
 export async function getVisibleTicket(db: Database, viewer: User, ticketId: string): Promise<TicketViewRow> {
-  const [row] = await baseQuery(db, and(eq(tickets.id, ticketId))).limit(1);
+  const [row] = await baseQuery(db, eq(tickets.id, ticketId)).limit(1);
   if (!row || !canViewTicket(viewer, row)) throw DomainError.notFound();
   return row;
 }

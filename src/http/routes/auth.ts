@@ -12,9 +12,17 @@ import { checkInvitationCode } from "../../services/accounts/invitation-guesses"
 import { login } from "../../services/accounts/login";
 import { confirmPasswordReset, requestPasswordReset } from "../../services/accounts/password-reset";
 import { updateProfile } from "../../services/accounts/profile";
-import { register } from "../../services/accounts/registration";
+import { ACCOUNT_EXISTS_NEEDS_ACTIVATION, register } from "../../services/accounts/registration";
 import { type IssuedTokens, logout, renewSession, type SessionMeta } from "../../services/sessions";
-import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies } from "../cookies";
+import {
+  bearerToken,
+  clearClaimCookie,
+  clearSessionCookies,
+  readClaimCookie,
+  readSessionCookies,
+  setClaimCookie,
+  setSessionCookies,
+} from "../cookies";
 import { emptyToUndefined, Username } from "../fields";
 import { type Api, type AppContext, defineRoute } from "../route";
 import { parseOrThrow } from "../validation";
@@ -162,7 +170,8 @@ export function registerAuthRoutes(app: Api): void {
       summary: "Create an account (attendee, or organizer with an invitation code)",
       description:
         "201 with the user and session cookies, and a verification email. An email that belongs to a guest " +
-        "(shadow) account gets a claim email instead and a 400 `ACCOUNT_EXISTS_NEEDS_ACTIVATION`.",
+        "(shadow) account gets a claim email instead and a 400 `ACCOUNT_EXISTS_NEEDS_ACTIVATION` with an HttpOnly " +
+        "claim cookie: the chosen password applies only when the claim link is used in this browser.",
       body: RegistrationBody,
       responses: {
         201: { description: "Registered and signed in", schema: RegistrationResponse },
@@ -170,7 +179,7 @@ export function registerAuthRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      const { user, tokens } = await register(
+      const outcome = await register(
         c.var.services,
         {
           username: body.username,
@@ -181,6 +190,12 @@ export function registerAuthRoutes(app: Api): void {
         },
         sessionMeta(c),
       );
+      if (outcome.kind === "claim_pending") {
+        // The 400 the web client expects, carrying the cookie that binds the mailed link here.
+        if (outcome.claimBinding) setClaimCookie(c, outcome.claimBinding);
+        throw DomainError.nonField(ACCOUNT_EXISTS_NEEDS_ACTIVATION);
+      }
+      const { user, tokens } = outcome.signedIn;
       setSessionCookies(c, tokens);
       const registered: z.infer<typeof RegistrationResponse> = { user: toUserResponse(user) };
       return c.json(registered, 201);
@@ -219,6 +234,9 @@ export function registerAuthRoutes(app: Api): void {
       path: "/api/auth/guest/activate/",
       tags: TAGS,
       summary: "Use an activation link (email verification or guest-account claim)",
+      description:
+        "Proves the email and signs this browser in. A claim link sets the password chosen at registration " +
+        "only with the claim cookie that registration set; elsewhere it activates without it.",
       body: ActivateBody,
       errorDialect: "legacy",
       responses: {
@@ -227,7 +245,14 @@ export function registerAuthRoutes(app: Api): void {
       },
     },
     async (c, { body }) => {
-      const { user, tokens } = await activate(c.var.services, body.uid, body.token, sessionMeta(c));
+      const claimBinding = readClaimCookie(c);
+      const { user, tokens } = await activate(
+        c.var.services,
+        { uid: body.uid, token: body.token, claimBinding },
+        sessionMeta(c),
+      );
+      // The link is spent (and every other activation link of the account with it).
+      if (claimBinding) clearClaimCookie(c);
       setSessionCookies(c, tokens);
       const activated: z.infer<typeof ActivationResponse> = {
         message: "Account activated",

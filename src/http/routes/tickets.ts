@@ -28,7 +28,7 @@ export function registerTicketRoutes(app: Api): void {
     async (c, { query }) => {
       const user = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
-      const { total, rows } = await listOwnTickets(c.var.db, user.id, page);
+      const { total, rows } = await listOwnTickets(c.var.db, user, page);
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(

@@ -18,11 +18,16 @@ export interface AccountLinkDeps {
   config: Pick<Config, "frontendUrl">;
 }
 
-/** What a claim link carries: the choices made at registration, applied when it is used. */
+/**
+ * What a claim link carries: the choices made at registration, applied when it is used, and
+ * only in the browser that made them: `claimBindingHash` is the SHA-256 of the secret that
+ * registration left in that browser's claim cookie (contract §2 `guest/activate/`).
+ */
 export interface ActivationPayload {
   passwordHash?: string;
   username?: string;
   role?: UserRole;
+  claimBindingHash?: string;
 }
 
 export async function issueAccountLink(

@@ -9,7 +9,13 @@ import type { Config } from "../../config";
 import { type User, users } from "../../db/schema";
 import { checkGoogleAccessToken, type GoogleRejection } from "../../integrations/google";
 import { DomainError } from "../../lib/errors";
-import { type SessionDeps, type SessionMeta, type SignedIn, signIn } from "../sessions";
+import {
+  revokeAllSessionsForUser,
+  type SessionDeps,
+  type SessionMeta,
+  type SignedIn,
+  signIn,
+} from "../sessions";
 import { consumeInvitation, INVALID_INVITATION, releaseInvitation } from "./invitation-codes";
 import { INVALID_CREDENTIALS } from "./login";
 import { findUserByEmail, usernameTaken } from "./users";
@@ -72,12 +78,23 @@ export async function signInWithGoogle(
     (await findUserByEmail(db, email));
   if (existing) {
     if (!existing.isActive) throw DomainError.nonField(INVALID_CREDENTIALS);
-    // Google vouches for the inbox: a shadow user becomes a verified account.
-    const [user] = await db
-      .update(users)
-      .set({ googleSub: existing.googleSub ?? sub, isVerified: true, isGuest: false, updatedAt: now })
-      .where(eq(users.id, existing.id))
-      .returning();
+    // Google vouches for the inbox: a shadow user becomes a verified account. An account that
+    // never proved its email may have been registered by someone else with this address: its
+    // password is cleared and its sessions end, so only the inbox's owner keeps it (she can
+    // set a password by reset).
+    const takenOver = !existing.isVerified;
+    const changes: Partial<typeof users.$inferInsert> = {
+      googleSub: existing.googleSub ?? sub,
+      isVerified: true,
+      isGuest: false,
+      updatedAt: now,
+    };
+    if (takenOver) {
+      changes.passwordHash = null;
+      changes.passwordChangedAt = now;
+    }
+    const [user] = await db.update(users).set(changes).where(eq(users.id, existing.id)).returning();
+    if (takenOver) await revokeAllSessionsForUser(db, existing.id, "google_takeover", now);
     return signIn(deps, user ?? existing, meta, now);
   }
 

@@ -31,7 +31,11 @@ export async function isInvitationCodeValid(
   return (await findUsableInvitation(deps.db, code, now)) !== null;
 }
 
-/** Take one use of a code, atomically (never more uses than `max_uses`). */
+/**
+ * Take one use of a code, atomically: the UPDATE re-checks every condition itself, so
+ * parallel registrations racing for the last use get it once (never more uses than
+ * `max_uses`). Every path that makes an organizer spends its code here.
+ */
 export async function consumeInvitation(db: Database, code: string, now: number): Promise<string | null> {
   const row = await findUsableInvitation(db, code, now);
   if (!row) return null;
@@ -42,6 +46,7 @@ export async function consumeInvitation(db: Database, code: string, now: number)
       and(
         eq(invitationCodes.id, row.id),
         eq(invitationCodes.isActive, true),
+        sql`(${invitationCodes.expiresAt} IS NULL OR ${invitationCodes.expiresAt} > ${now})`,
         sql`(${invitationCodes.maxUses} IS NULL OR ${invitationCodes.useCount} < ${invitationCodes.maxUses})`,
       ),
     )

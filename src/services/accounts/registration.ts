@@ -5,6 +5,7 @@
  */
 import type { Config } from "../../config";
 import { type User, users } from "../../db/schema";
+import { randomToken, sha256Hex } from "../../lib/crypto";
 import { DomainError, type FieldErrors } from "../../lib/errors";
 import { passwordProblems } from "../../lib/password-policy";
 import { hashPassword } from "../../lib/passwords";
@@ -25,7 +26,17 @@ import {
 } from "./invitation-codes";
 import { EMAIL_TAKEN, findUserByEmail, isUniqueViolation, USERNAME_TAKEN, usernameTaken } from "./users";
 
-const ACCOUNT_EXISTS_NEEDS_ACTIVATION = "ACCOUNT_EXISTS_NEEDS_ACTIVATION";
+/** The 400 a registration over a shadow user's email answers (the route throws it). */
+export const ACCOUNT_EXISTS_NEEDS_ACTIVATION = "ACCOUNT_EXISTS_NEEDS_ACTIVATION";
+
+/**
+ * A registration either signs the new account in, or, over a shadow user's email, mails a
+ * claim link and leaves `claimBinding` for the route to put in this browser's claim cookie
+ * (null when no new link went out: the address had its claim mails for the hour).
+ */
+export type RegistrationOutcome =
+  | { kind: "registered"; signedIn: SignedIn }
+  | { kind: "claim_pending"; claimBinding: string | null };
 
 interface RegistrationDeps extends SessionDeps, AccountLinkDeps {
   config: Pick<Config, "jwtSecret" | "frontendUrl" | "organizerInviteRequired">;
@@ -45,7 +56,7 @@ export async function register(
   input: RegisterInput,
   meta: SessionMeta,
   now = Date.now(),
-): Promise<SignedIn> {
+): Promise<RegistrationOutcome> {
   const { db, config } = deps;
   const email = input.email.trim();
   const username = input.username.trim();
@@ -67,26 +78,37 @@ export async function register(
   }
   if (Object.keys(errors).length > 0) throw DomainError.validation(errors);
 
-  if (existing?.isGuest) {
-    // A guest checkout already made this account. Whoever registers now must prove they own
-    // the inbox: no session here; the emailed link applies the chosen password and username.
-    const payload: ActivationPayload = { passwordHash: await hashPassword(input.password), username };
-    if (input.role === "ORGANIZER") payload.role = "ORGANIZER";
-    if (await mayMailAccountLink(db, "claim", email, now)) {
-      const link = await issueAccountLink(deps, existing, "activate", payload, now);
-      await queueMail(deps.mail, {
-        kind: "account_claim",
-        to: { email: existing.email },
-        ...claimAccountMail({ link }),
-      });
-    }
-    throw DomainError.nonField(ACCOUNT_EXISTS_NEEDS_ACTIVATION);
-  }
-
+  // The invitation is spent here, on every path, by a conditional UPDATE: a single-use code
+  // admits one organizer however many registrations race for it (a claim included).
   let invitationId: string | null = null;
   if (needsInvitation) {
     invitationId = await consumeInvitation(db, input.invitationCode ?? "", now);
     if (!invitationId) throw DomainError.field("invitation_code", INVALID_INVITATION);
+  }
+
+  if (existing?.isGuest) {
+    // A guest checkout already made this account. Whoever registers now must prove they own
+    // the inbox: no session here. The emailed link applies the chosen password, username and
+    // role only in this browser (the claim cookie): anyone can type a stranger's address, and
+    // the stranger clicking her own mail must not activate a password the registrant knows.
+    if (!(await mayMailAccountLink(db, "claim", email, now))) {
+      if (invitationId) await releaseInvitation(db, invitationId);
+      return { kind: "claim_pending", claimBinding: null };
+    }
+    const claimBinding = randomToken(32);
+    const payload: ActivationPayload = {
+      passwordHash: await hashPassword(input.password),
+      username,
+      claimBindingHash: await sha256Hex(claimBinding),
+    };
+    if (input.role === "ORGANIZER") payload.role = "ORGANIZER";
+    const link = await issueAccountLink(deps, existing, "activate", payload, now);
+    await queueMail(deps.mail, {
+      kind: "account_claim",
+      to: { email: existing.email },
+      ...claimAccountMail({ link }),
+    });
+    return { kind: "claim_pending", claimBinding };
   }
 
   const user: typeof users.$inferInsert = {
@@ -117,5 +139,5 @@ export async function register(
     to: { email: created.email, name: created.username },
     ...verifyEmailMail({ username: created.username, link }),
   });
-  return signIn(deps, created, meta, now);
+  return { kind: "registered", signedIn: await signIn(deps, created, meta, now) };
 }

@@ -15,6 +15,7 @@ import { DomainError, type ErrorCode } from "../../lib/errors";
 import { normalizeKenyanPhone } from "../../lib/phone";
 import { isUuid } from "../../lib/uuid";
 import type { MailDeps } from "../../mail/mailer";
+import { findUserByEmail } from "../accounts/users";
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
@@ -119,6 +120,22 @@ function buyerFor(db: Database, user: User | null, email: string, name: string, 
 }
 
 /**
+ * Who may not buy, checked on the buyer the order will name (contract §4 steps 1–2), before
+ * any seat is touched: the event's organizer, signed in or as a guest with their own email;
+ * and, for a guest, an address of a gate-staff (SCANNER) account, which never receives
+ * guest tickets (an organizer typed that address; nobody proved it). A guest whose email
+ * has no account yet is a new shadow user: nothing to refuse.
+ */
+async function refuseBuyer(db: Database, input: CheckedRequest, organizerId: string): Promise<void> {
+  const buyer = input.user ?? (await findUserByEmail(db, input.email ?? ""));
+  if (buyer?.id === organizerId)
+    throw refuse("permission_denied", "You cannot buy tickets for your own event.");
+  if (!input.user && buyer?.role === "SCANNER") {
+    throw DomainError.field("email", "This address cannot receive tickets.");
+  }
+}
+
+/**
  * The buyer's request, checked: a well-formed tier id, a guest's name and email, a Kenyan
  * phone (normalised), a usable Idempotency-Key. Field errors are reported together, as DRF does.
  */
@@ -191,9 +208,7 @@ export async function initiateCheckout(
   }
   const { tier, event } = found;
   if (!isTierOnSale(event, tier, now)) throw refuse("not_on_sale", "This ticket tier is not on sale.");
-  if (input.user && input.user.id === event.organizerId) {
-    throw refuse("permission_denied", "You cannot buy tickets for your own event.");
-  }
+  await refuseBuyer(db, input, event.organizerId);
   if (input.quantity > tier.maxPerOrder) {
     throw new DomainError("validation_error", `You can buy at most ${tier.maxPerOrder} tickets per order.`, {
       fields: { quantity: [`Ensure this value is less than or equal to ${tier.maxPerOrder}.`] },
@@ -264,6 +279,9 @@ export async function initiateCheckout(
       amount: tier.price * input.quantity,
       buyerName: name,
       phoneNumber: input.phoneNumber,
+      // What the wallet needs to know (services/ticket-access): a guest's tickets land on the
+      // account holding the email, visible there only once that account proves the email.
+      placedAsGuest: input.user === null,
       createdAt: now,
       updatedAt: now,
     };
