@@ -624,6 +624,8 @@ describe("ticket wallet access", () => {
         "organizer_name",
         "tier_name",
         "tier_price",
+        // Contract v3 §0 (§5): a ticket gains price_paid.
+        "price_paid",
         "checked_in_at",
         "png_url",
       ].sort(),
