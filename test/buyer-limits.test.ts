@@ -262,4 +262,42 @@ describe("one phone with many emails, in parallel (the scalper)", () => {
     });
     expect(over.body).toMatchObject({ code: "buyer_limit", remaining: 2 });
   });
+
+  it(`keeps a buyer racing themself with ${PARALLEL} three-tier orders within each tier's limit, every order whole or nothing`, async () => {
+    const { tiers } = await eventWithTiers([
+      { name: "VIP", price: 5000, quantity_allocated: 100, max_per_buyer: 2 },
+      { name: "Regular", price: 1500, quantity_allocated: 100, max_per_buyer: 3 },
+      { name: "Balcony", price: 1000, quantity_allocated: 100 },
+    ]);
+    const ids = tiers.map((t) => t.id);
+    const phone = uniquePhone();
+    const answers = await Promise.all(
+      Array.from({ length: PARALLEL }, () =>
+        guestCheckout({
+          items: ids.map((tier_id) => ({ tier_id, quantity: 1 })),
+          phone_number: phone,
+          email: guestEmail(),
+        }),
+      ),
+    );
+    const started = answers.filter((a) => a.status === 202);
+    await Promise.all(
+      started.map((a) =>
+        postCallback(networkFakes.daraja.callbackFor(a.body.checkout_request_id, { resultCode: 0 })),
+      ),
+    );
+    const [vip, regular, balcony] = ids;
+    expect(await ticketsOfPhone(vip ?? "", phone)).toBe(2);
+    // Regular would allow 3, but an order is whole or nothing: VIP's limit stops the third order.
+    expect(await ticketsOfPhone(regular ?? "", phone)).toBe(2);
+    expect(await ticketsOfPhone(balcony ?? "", phone)).toBe(2);
+    const perOrder = await env.DB.prepare(
+      `SELECT o.status, COUNT(t.id) AS n FROM orders o LEFT JOIN tickets t ON t.order_id = o.id
+       WHERE o.phone_number = ? GROUP BY o.id`,
+    )
+      .bind(`254${phone.slice(1)}`)
+      .all<{ status: string; n: number }>();
+    for (const row of perOrder.results) expect(row.n).toBe(row.status === "COMPLETED" ? 3 : 0);
+    for (const id of ids) expect(await seatsOf(id ?? "")).toMatchObject({ sold: 2, held: 0 });
+  });
 });

@@ -78,7 +78,7 @@ export async function threeTierPhase(server, agent, opts, data, daraja) {
     cpu: sale.cpu,
     perSecond: accepted.length / sale.seconds,
     wrongAmount,
-    callbacksOk: paid.filter(Boolean).length,
+    callbacksOk: paid.results.filter(Boolean).length,
     tiers,
     partial,
     errorSamples: sale.results
