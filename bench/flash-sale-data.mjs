@@ -64,14 +64,20 @@ export function buildFlashSaleData({ seats, price, maxPerOrder, now = Date.now()
   });
   const saleTier = tier(saleEvent.id, "Regular", seats);
   const probeTier = tier(probeEvent.id, "Probe", 1_000_000);
+  // Issue #12 (b): three tiers of `seats` each, every buyer taking one seat of each in ONE order.
+  const multiEvent = event("Flash Sale Three Tiers", "Orders of three tiers at once (issue 12, bench b).");
+  const multiTiers = ["Early", "Regular", "VIP"].map((name, position) => ({
+    ...tier(multiEvent.id, name, seats),
+    position,
+  }));
   const sql = [
     `-- flash-sale benchmark data, ${new Date(now).toISOString()}`,
     insertMany("users", [organizer]),
-    insertMany("events", [saleEvent, probeEvent]),
-    insertMany("tiers", [saleTier, probeTier]),
+    insertMany("events", [saleEvent, probeEvent, multiEvent]),
+    insertMany("tiers", [saleTier, probeTier, ...multiTiers]),
     "",
   ].join("\n");
-  return { organizer, saleEvent, saleTier, probeEvent, probeTier, sql };
+  return { organizer, saleEvent, saleTier, probeEvent, probeTier, multiEvent, multiTiers, sql };
 }
 
 const FIRST_NAMES = [
@@ -173,7 +179,7 @@ const LAST_NAMES = [
  * Buyer `i`: a distinct name (first × last name, then a number), email and phone
  * (`07XXXXXXXX` as a person types it; the API stores 2547XXXXXXXX).
  * @param {number} i
- * @param {string} kind "sale" or "probe"
+ * @param {string} kind "sale", "multi" (the three-tier sale) or "probe"
  */
 export function buyer(i, kind = "sale") {
   const combos = FIRST_NAMES.length * LAST_NAMES.length;
@@ -182,8 +188,9 @@ export function buyer(i, kind = "sale") {
   const round = Math.floor(i / combos);
   const name = `${first} ${last}${round > 0 ? ` ${round + 1}` : ""}`;
   const local = `${first}.${last}${round > 0 ? round + 1 : ""}`.toLowerCase();
-  // 0711000000.. for the sale, 0799000000.. for the probes: distinct numbers, never reused.
-  const phone = `07${kind === "sale" ? "11" : "99"}${String(i).padStart(6, "0")}`;
+  // 0711000000.. for the sale, 0722… for the three-tier sale, 0799000000.. for the probes:
+  // distinct numbers, never reused.
+  const phone = `07${kind === "sale" ? "11" : kind === "multi" ? "22" : "99"}${String(i).padStart(6, "0")}`;
   return {
     name,
     email: `${local}.${kind}${i}@flash-sale.bench`,

@@ -18,7 +18,9 @@
  *   4. the sale: 2,000 distinct guest buyers POST /api/pay/initiate/ (quantity 1), 64 in
  *      flight; 202 = accepted, 409 `sold_out` = sold out, anything else = error;
  *   5. for every accepted order, Daraja's success callback to the CallBackURL of its push;
- *   6. GET /api/pay/verify/<order_id>/ for every accepted order (ticket ids);
+ *   6. GET /api/pay/verify/<order_id>/ for every accepted order (ticket ids); then, unless
+ *      `--three-tier off`, issue #12's bench (b): the same number of buyers ordering one seat
+ *      of each of three tiers in ONE initiate (bench/flash-sale/three-tier.mjs);
  *   7. one-at-a-time probes (health, a sold-out answer, an accepted purchase on the probe
  *      tier, its callback) showing what each kind of request costs on an idle server; then up
  *      to 20 orders one at a time from callback to the tickets email in the dev outbox (issue
@@ -65,6 +67,7 @@ import {
 import { simulatorTiming } from "./flash-sale/simulator.mjs";
 import { prepareSource } from "./flash-sale/source-snapshot.mjs";
 import { summarize } from "./flash-sale/summary.mjs";
+import { threeTierPhase, threeTierText } from "./flash-sale/three-tier.mjs";
 import { verifyPhase } from "./flash-sale/verify.mjs";
 import { warmUp } from "./flash-sale/warmup.mjs";
 import { keepAliveAgent } from "./http-json.mjs";
@@ -94,6 +97,14 @@ async function salePhases(ctx) {
     const accepted = acceptedOf(ctx.sale);
     ctx.callbacks = await callbackPhase(server, agent, opts, accepted, daraja, secrets.callbackToken);
     ctx.verify = await verifyPhase(server, agent, opts, accepted);
+    if (opts.threeTier) {
+      try {
+        ctx.threeTier = await threeTierPhase(server, agent, opts, data, daraja);
+      } catch (error) {
+        ctx.threeTier = { failed: String(error?.message ?? error).split("\n")[0] };
+        log(`! three-tier phase failed: ${error?.stack ?? error}`);
+      }
+    }
     if (opts.probes > 0) Object.assign(ctx, await probePhase(server, agent, opts, data, daraja));
   } finally {
     const last = cpuSnapshot(server);
@@ -145,7 +156,9 @@ async function main() {
   }
 
   const s = summarize(ctx);
-  const { text, ok, latencyOk, throughputOk } = report(ctx, s);
+  const reported = report(ctx, s);
+  const { ok, latencyOk, throughputOk } = reported;
+  const text = reported.text + threeTierText(ctx.threeTier, ctx.sale);
   log("");
   log(text);
   if (opts.record) appendResults("flash-sale", "Flash-sale", text);

@@ -51,6 +51,8 @@ export interface Config {
    * hour, unless the signed-in buyer has proven that address (BOOKINGS_PER_RECIPIENT_PER_HOUR).
    */
   bookingsPerRecipientPerHour: number;
+  /** Seats in one order over all its tiers (contract §11.1, MAX_SEATS_PER_ORDER). */
+  maxSeatsPerOrder: number;
   organizerInviteRequired: boolean;
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
@@ -154,6 +156,7 @@ export function loadConfig(env: Bindings): Config {
     },
     holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
     bookingsPerRecipientPerHour: intVar(env.BOOKINGS_PER_RECIPIENT_PER_HOUR, 5, 1, 1000),
+    maxSeatsPerOrder: intVar(env.MAX_SEATS_PER_ORDER, 10, 1, 100),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",

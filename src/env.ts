@@ -23,6 +23,8 @@ declare global {
       BREVO_API_KEY?: string;
       /** Optional var: bookings (each one tickets email) per recipient address per hour; default 5. */
       BOOKINGS_PER_RECIPIENT_PER_HOUR?: string;
+      /** Seats in one order, over all its tiers (contract §11.1); default 10. */
+      MAX_SEATS_PER_ORDER?: string;
     }
   }
 }

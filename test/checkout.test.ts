@@ -382,11 +382,14 @@ describe("POST /api/pay/initiate/ (free tiers, guests, refusals)", () => {
       name: "Late Fan",
     });
     expect(guest.status).toBe(409);
+    // Contract v3 §0: sold_out gains tier_id and tier_name; the single-tier message stays.
     expect(guest.body).toEqual({
       error: "Only 0 tickets are available.",
       detail: "Only 0 tickets are available.",
       code: "sold_out",
       available: 0,
+      tier_id: tiers[0]?.id,
+      tier_name: tiers[0]?.name,
     });
     expect(await countRows("orders")).toBe(orders);
     expect(await countRows("users")).toBe(users);
@@ -629,6 +632,8 @@ describe("ticket wallet access", () => {
         "organizer_name",
         "tier_name",
         "tier_price",
+        // Contract v3 §0 (§5): a ticket gains price_paid.
+        "price_paid",
         "checked_in_at",
         "png_url",
       ].sort(),

@@ -323,6 +323,8 @@ describe("GET /api/events/{id}/", () => {
       quantity_sold: 10,
       available_qty: 35,
       max_per_order: 10,
+      // Contract v3 §0/§15.1: each tier gains max_per_buyer (null = no limit).
+      max_per_buyer: null,
       sales_start: null,
       sales_end: null,
       is_on_sale: true,

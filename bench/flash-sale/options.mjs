@@ -16,6 +16,8 @@
  *   --inspector on|off          off: start the same runtime through wrangler's programmatic API without the
  *                               DevTools inspector (bench/dev-worker.mjs) to show what it costs [FLASH_INSPECTOR]  default on
  *   --log-level LEVEL           wrangler dev's --log-level (worker logs go to bench/.state/flash-sale/wrangler-dev.log) default warn
+ *   --three-tier on|off         after the sale, the same buyers count ordering one seat of each of three tiers
+ *                               (issue #12 bench b) [FLASH_THREE_TIER]              default on
  *   --keep-state                keep the state, source snapshot and builds in bench/.state/flash-sale (rebuilt each run)
  *   --no-record                 do not append to bench/results/flash-sale.md
  *   --note TEXT                 a note for the results file
@@ -36,6 +38,7 @@ export function options() {
     "keep-state": { type: "boolean", default: false },
     "log-level": { type: "string", default: "warn" },
     inspector: { type: "string" },
+    "three-tier": { type: "string" },
   });
   const buyers = number("buyers", "FLASH_BUYERS", 2000, 1);
   const concurrency = number("concurrency", "FLASH_CONCURRENCY", 64, 1);
@@ -55,6 +58,11 @@ export function options() {
       const value = values.inspector ?? process.env.FLASH_INSPECTOR ?? "on";
       if (value !== "on" && value !== "off") throw new Error("--inspector must be on or off");
       return value;
+    })(),
+    threeTier: (() => {
+      const value = values["three-tier"] ?? process.env.FLASH_THREE_TIER ?? "on";
+      if (value !== "on" && value !== "off") throw new Error("--three-tier must be on or off");
+      return value === "on";
     })(),
     record,
     note,

@@ -271,6 +271,9 @@ export const tiers = sqliteTable(
     /** Version of the object's counts last copied here; older snapshots never overwrite newer ones. */
     inventoryVersion: integer("inventory_version").notNull().default(0),
     maxPerOrder: integer("max_per_order").notNull().default(10),
+    /** Seats one buyer (account, normalised email or phone; contract §15) may have across
+     * all their orders; null = no limit. Enforced by the tier's Durable Object. */
+    maxPerBuyer: integer("max_per_buyer"),
     salesStart: integer("sales_start", { mode: "number" }),
     salesEnd: integer("sales_end", { mode: "number" }),
     position: integer("position").notNull().default(0),
@@ -353,6 +356,34 @@ export const orders = sqliteTable(
   ],
 );
 
+/**
+ * The lines of an order (contract §11): one per tier, prices frozen at initiate. `orders`
+ * keeps the first line's tier and unit price and the order's total seats and amount, so
+ * single-tier readers work unchanged; an order without lines (made before they existed) is
+ * its own single line.
+ */
+export const orderItems = sqliteTable(
+  "order_items",
+  {
+    orderId: text("order_id")
+      .notNull()
+      .references(() => orders.id),
+    tierId: text("tier_id")
+      .notNull()
+      .references(() => tiers.id),
+    /** The line's place in the buyer's `items` (tickets follow it, then seat). */
+    position: integer("position").notNull(),
+    quantity: integer("quantity").notNull(),
+    /** The tier's price at initiate, whole shillings. */
+    unitPrice: integer("unit_price").notNull(),
+    /** The line's total discount (§12.3), whole shillings; 0 without a promo code. */
+    discount: integer("discount").notNull().default(0),
+    /** How many of the line's seats carry the discount (each the same amount off). */
+    discountedSeats: integer("discounted_seats").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orderId, t.tierId] }), index("order_items_tier_idx").on(t.tierId)],
+);
+
 export const tickets = sqliteTable(
   "tickets",
   {
@@ -383,6 +414,9 @@ export const tickets = sqliteTable(
     checkedInBy: text("checked_in_by"),
     checkedInDevice: text("checked_in_device"),
     pngKey: text("png_key"),
+    /** What was paid for this seat after discount (contract §5/§12.5); null on tickets issued
+     * before it was recorded (then the tier's price at the time). */
+    pricePaid: integer("price_paid"),
     createdAt: createdAt(),
     /** Bumped on every change; drives the scanner's `?since=` sync. */
     updatedAt: updatedAt(),
@@ -508,6 +542,7 @@ export const mpesaSimulatorPushes = sqliteTable("mpesa_simulator_pushes", {
 
 export type User = typeof users.$inferSelect;
 export type Order = typeof orders.$inferSelect;
+export type OrderItemRow = typeof orderItems.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
 export type StoreRow = typeof stores.$inferSelect;

@@ -132,7 +132,8 @@ async function deliverOrderTickets(
       eventTitle: order.eventTitle,
       when: formatNairobiDateTime(order.startAt),
       location: order.locationName,
-      tierName: order.tierName,
+      // Every tier of the order (§11.6: one email per order), in seat order.
+      tierName: [...new Set(issued.map((t) => t.tierName))].join(", ") || order.tierName,
       orderReference: order.reference,
       tickets: issued.map((t) => ({
         reference: ticketReference(t.id),

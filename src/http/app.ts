@@ -22,6 +22,7 @@ import { registerEventRoutes } from "./routes/events";
 import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
+import { registerOrganizerOrderRoutes } from "./routes/organizer-orders";
 import { registerPayRoutes } from "./routes/pay";
 import { registerScannerRoutes } from "./routes/scanner";
 import { registerStoreRoutes } from "./routes/stores";
@@ -46,6 +47,7 @@ export function buildApp() {
   registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
   registerAttendeeRoutes(app);
+  registerOrganizerOrderRoutes(app);
   registerScannerRoutes(app);
   registerTeamRoutes(app);
   registerDevRoutes(app);

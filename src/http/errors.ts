@@ -50,6 +50,11 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   already_checked_in: { status: 409, dialect: "legacy" },
   ticket_cancelled: { status: 409, dialect: "legacy" },
   wrong_event: { status: 403, dialect: "legacy" },
+  invalid_items: { status: 400, dialect: "legacy" },
+  too_many_seats: { status: 400, dialect: "legacy" },
+  tier_not_found: { status: 404, dialect: "legacy" },
+  mixed_events: { status: 400, dialect: "legacy" },
+  buyer_limit: { status: 409, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {

@@ -9,7 +9,7 @@
  * behind these functions.
  */
 import type { TierInventory } from "./tier-inventory";
-import type { ConfirmResult, TierSeed } from "./types";
+import type { BuyerLimit, ConfirmResult, TierSeed } from "./types";
 
 export function tierInventory(
   namespace: DurableObjectNamespace<TierInventory>,
@@ -36,12 +36,13 @@ export async function confirmSeats(
   orderId: string,
   quantity: number,
   loadSeed: () => Promise<TierSeed | undefined>,
+  buyer?: BuyerLimit,
 ): Promise<Exclude<ConfirmResult, { reason: "needs_seed" }>> {
   const stub = tierInventory(namespace, tierId);
-  const first = await stub.confirm(orderId, quantity);
+  const first = await stub.confirm(orderId, quantity, undefined, buyer);
   if (first.ok || first.reason !== "needs_seed") return first;
   const seed = (await loadSeed()) ?? { allocation: 0, sold: 0, tierId };
-  const second = await stub.confirm(orderId, quantity, seed);
+  const second = await stub.confirm(orderId, quantity, seed, buyer);
   if (!second.ok && second.reason === "needs_seed") throw new Error("tier inventory refused its seed");
   return second;
 }

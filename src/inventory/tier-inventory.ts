@@ -11,7 +11,12 @@
  * hold on the tier: a reserve first releases every open hold sharing any key with it (contract
  * §4.3), in the same step as the seat check, so no number of parallel initiates from one phone,
  * email or account can hold more than one order's seats. Rows of sold orders are kept for
- * per-buyer limits across orders (issue 12); rows of released holds go with them.
+ * per-buyer limits across orders; rows of released holds go with them.
+ *
+ * Buyer limits (contract §15): a reserve given `maxPerBuyer` counts the seats of every order
+ * sharing a key with it — live holds (other than those it replaces) and sold orders — and
+ * refuses before looking at capacity when this one would go past the limit. Check and write
+ * are one synchronous step, so of parallel orders by one buyer only those that fit succeed.
  *
  * Bootstrapping: the object learns its allocation (and any sales recorded before it
  * existed) from the first call that carries them; afterwards allocation only changes
@@ -21,6 +26,7 @@ import { DurableObject } from "cloudflare:workers";
 import type {
   AllocationResult,
   BuyerKey,
+  BuyerLimit,
   ConfirmResult,
   InventorySnapshot,
   ReserveResult,
@@ -131,6 +137,31 @@ export class TierInventory extends DurableObject<Env> {
       .toArray();
   }
 
+  /**
+   * Seats the buyer named by `keys` has on this tier in other orders than `orderId`: live
+   * holds (except `excluded`, the holds this reserve replaces) plus sold orders (§15.3).
+   */
+  private seatsOfBuyer(keys: readonly BuyerKey[], orderId: string, excluded: readonly string[]): number {
+    if (keys.length === 0) return 0;
+    const marks = keys.map(() => "?").join(", ");
+    const skip = [orderId, ...excluded];
+    const skipMarks = skip.map(() => "?").join(", ");
+    const row = this.sql
+      .exec<{ seats: number }>(
+        `WITH buyer_orders AS (
+           SELECT DISTINCT order_id FROM order_buyers
+           WHERE buyer_key IN (${marks}) AND order_id NOT IN (${skipMarks}))
+         SELECT
+           (SELECT COALESCE(SUM(quantity), 0) FROM holds WHERE order_id IN (SELECT order_id FROM buyer_orders))
+           + (SELECT COALESCE(SUM(quantity), 0) FROM confirmed WHERE order_id IN (SELECT order_id FROM buyer_orders))
+           AS seats`,
+        ...keys,
+        ...skip,
+      )
+      .one();
+    return row.seats;
+  }
+
   private read(now: number): InventorySnapshot {
     this.releaseExpired(now);
     const inv = this.sql
@@ -169,6 +200,8 @@ export class TierInventory extends DurableObject<Env> {
    * seats count as free for this hold and are released with it. Idempotent per order: asking
    * again for the same order returns the existing hold, and for an order already sold here
    * holds nothing. A refusal writes nothing anywhere (the buyer's earlier hold stays).
+   * With `maxPerBuyer`, the buyer's seats here (§15.3) plus `quantity` must fit it, or the
+   * answer is `buyer_limit`, given before `sold_out`.
    */
   async reserve(
     orderId: string,
@@ -176,6 +209,7 @@ export class TierInventory extends DurableObject<Env> {
     holdMs: number,
     seed?: TierSeed,
     buyerKeys: readonly BuyerKey[] = [],
+    maxPerBuyer: number | null = null,
   ): Promise<ReserveResult> {
     this.ensure(seed);
     const now = Date.now();
@@ -191,6 +225,22 @@ export class TierInventory extends DurableObject<Env> {
     }
     const keys = [...new Set(buyerKeys)];
     const replaced = this.holdsOfBuyer(keys);
+    if (maxPerBuyer !== null) {
+      const has = this.seatsOfBuyer(
+        keys,
+        orderId,
+        replaced.map((hold) => hold.order_id),
+      );
+      if (has + quantity > maxPerBuyer) {
+        return {
+          ok: false,
+          reason: "buyer_limit",
+          limit: maxPerBuyer,
+          remaining: Math.max(0, maxPerBuyer - has),
+          snapshot,
+        };
+      }
+    }
     const available = snapshot.available + replaced.reduce((sum, hold) => sum + hold.quantity, 0);
     if (!Number.isInteger(quantity) || quantity < 1 || available < quantity) {
       return { ok: false, reason: "sold_out", available, snapshot };
@@ -226,8 +276,17 @@ export class TierInventory extends DurableObject<Env> {
    * Without a seed, an object that was never initialised answers `needs_seed` instead of
    * assuming an allocation of 0 (which would turn a paid order into a refund): callers skip
    * the D1 read of the tier on the hot path and pay for it only in that rare case.
+   *
+   * `buyer`: a late payment re-reserves like a new order, so it must fit the buyer's limit
+   * too (else one phone could start many prompts, each replacing the last, and pay them all).
+   * The keys are recorded again, since a lapsed hold's keys went with it.
    */
-  async confirm(orderId: string, quantity: number, seed?: TierSeed): Promise<ConfirmResult> {
+  async confirm(
+    orderId: string,
+    quantity: number,
+    seed?: TierSeed,
+    buyer?: BuyerLimit,
+  ): Promise<ConfirmResult> {
     if (!seed && !this.isInitialised()) return { ok: false, reason: "needs_seed" };
     this.ensure(seed);
     const now = Date.now();
@@ -249,10 +308,16 @@ export class TierInventory extends DurableObject<Env> {
       if (hold) this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
       lateConfirm = true;
       const snapshot = this.read(now);
-      if (snapshot.available < seats) {
+      const keys = [...new Set(buyer?.keys ?? [])];
+      const overLimit =
+        buyer?.maxPerBuyer != null && this.seatsOfBuyer(keys, orderId, []) + seats > buyer.maxPerBuyer;
+      if (overLimit || snapshot.available < seats) {
         this.forgetBuyers(orderId);
         if (hold) this.bump();
-        return { ok: false, reason: "seats_gone", snapshot: this.read(now) };
+        return { ok: false, reason: overLimit ? "buyer_limit" : "seats_gone", snapshot: this.read(now) };
+      }
+      for (const key of keys) {
+        this.sql.exec("INSERT OR IGNORE INTO order_buyers (buyer_key, order_id) VALUES (?, ?)", key, orderId);
       }
     }
     this.sql.exec("UPDATE inventory SET sold = sold + ? WHERE id = 1", seats);

@@ -44,11 +44,27 @@ export type ReserveResult =
   /** The order's seats are already sold: nothing was held or changed. */
   | { ok: true; alreadyConfirmed: true; snapshot: InventorySnapshot }
   /** `available`: what this buyer could have had (free seats plus their own open holds). */
-  | { ok: false; reason: "sold_out"; available: number; snapshot: InventorySnapshot };
+  | { ok: false; reason: "sold_out"; available: number; snapshot: InventorySnapshot }
+  /**
+   * The buyer (any shared key) already has `limit − remaining` seats of this tier, held or
+   * bought: `quantity` more would exceed `limit` (contract §15). Nothing was changed.
+   */
+  | { ok: false; reason: "buyer_limit"; limit: number; remaining: number; snapshot: InventorySnapshot };
+
+/**
+ * A buyer's seats on a tier are capped (contract §15): `maxPerBuyer` (null = no cap) over every
+ * order sharing any of `keys`.
+ */
+export interface BuyerLimit {
+  keys: readonly BuyerKey[];
+  maxPerBuyer: number | null;
+}
 
 export type ConfirmResult =
   | { ok: true; snapshot: InventorySnapshot; lateConfirm: boolean; alreadyConfirmed: boolean }
   | { ok: false; reason: "seats_gone"; snapshot: InventorySnapshot }
+  /** A late payment would take the buyer past the tier's max_per_buyer: nothing kept. */
+  | { ok: false; reason: "buyer_limit"; snapshot: InventorySnapshot }
   /** The object has never been told its allocation: call again with a seed. Nothing changed. */
   | { ok: false; reason: "needs_seed" };
 

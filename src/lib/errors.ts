@@ -39,6 +39,12 @@ export const ERROR_CODES = [
   "already_checked_in",
   "ticket_cancelled",
   "wrong_event",
+  // Orders of several tiers (contract §11) and buyer limits (§15).
+  "invalid_items",
+  "too_many_seats",
+  "tier_not_found",
+  "mixed_events",
+  "buyer_limit",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -32,6 +32,8 @@ export interface TierInput {
   price: number;
   quantityAllocated: number;
   maxPerOrder?: number | undefined;
+  /** null = no limit; undefined = unchanged (edit) or none (create). */
+  maxPerBuyer?: number | null | undefined;
   salesStart?: number | null | undefined;
   salesEnd?: number | null | undefined;
 }
@@ -188,6 +190,7 @@ export async function createEvent(
           price: tier.price,
           quantityAllocated: tier.quantityAllocated,
           maxPerOrder: tier.maxPerOrder ?? DEFAULT_MAX_PER_ORDER,
+          maxPerBuyer: tier.maxPerBuyer ?? null,
           salesStart: tier.salesStart ?? null,
           salesEnd: tier.salesEnd ?? null,
           position,
@@ -340,6 +343,7 @@ export async function updateEvent(
           price: change.price,
           quantityAllocated: change.quantityAllocated,
           maxPerOrder: change.maxPerOrder ?? tier.maxPerOrder,
+          maxPerBuyer: change.maxPerBuyer === undefined ? tier.maxPerBuyer : change.maxPerBuyer,
           salesStart: change.salesStart === undefined ? tier.salesStart : change.salesStart,
           salesEnd: change.salesEnd === undefined ? tier.salesEnd : change.salesEnd,
           updatedAt: now,
@@ -367,6 +371,7 @@ export async function updateEvent(
               price: tier.price,
               quantityAllocated: tier.quantityAllocated,
               maxPerOrder: tier.maxPerOrder ?? DEFAULT_MAX_PER_ORDER,
+              maxPerBuyer: tier.maxPerBuyer ?? null,
               salesStart: tier.salesStart ?? null,
               salesEnd: tier.salesEnd ?? null,
               position: nextPosition + i,

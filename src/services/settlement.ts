@@ -13,13 +13,15 @@ import { type Database, runBatch } from "../db/client";
 import { type Order, orders, tiers } from "../db/schema";
 import type { StkCallback } from "../integrations/mpesa/schemas";
 import { type DarajaClient, DarajaError } from "../integrations/mpesa/types";
-import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
+import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
 import type { MailDeps } from "../mail/mailer";
+import { holdBuyerKeys } from "./checkout/buyer-holds";
+import { orderLines } from "./order-lines";
+import { confirmOrderSeats, copyCountsStatements, releaseOrderSeats } from "./order-seats";
 import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
-import { copyCountsStatement } from "./tier-counts";
 
 export interface SettlementDeps {
   db: Database;
@@ -162,7 +164,6 @@ export async function settleOrder(
   now = Date.now(),
 ): Promise<SettlementOutcome> {
   const { db, config } = deps;
-  const stub = tierInventory(deps.inventory, order.tierId);
 
   if (order.status === "COMPLETED") {
     // A repeat (or the callback after settlement already completed it): heal, never redo.
@@ -177,6 +178,10 @@ export async function settleOrder(
     return "duplicate";
   }
   if (order.status === "PAID_UNFULFILLED" || order.status === "UNDER_REVIEW") return "duplicate";
+
+  // Every line's tier: the order is settled whole (§11.6).
+  const lines = await orderLines(db, order);
+  const tierIds = lines.map((line) => line.tierId);
 
   const paidFields = {
     resultCode: result.resultCode,
@@ -196,8 +201,7 @@ export async function settleOrder(
       .where(and(eq(orders.id, order.id), eq(orders.status, "PENDING")))
       .returning({ id: orders.id });
     if (!failed) return "duplicate";
-    const snapshot = await stub.release(order.id);
-    await copyCountsStatement(db, order.tierId, snapshot);
+    await releaseOrderSeats(deps, order.id, tierIds);
     return "failed";
   }
 
@@ -226,17 +230,25 @@ export async function settleOrder(
   if (result.amount === null || result.amount !== order.amount) {
     const [flagged] = await flagForReview("amount_mismatch");
     if (!flagged) return "duplicate";
-    const snapshot = await stub.release(order.id);
-    await copyCountsStatement(db, order.tierId, snapshot);
+    await releaseOrderSeats(deps, order.id, tierIds);
     return "under_review";
   }
 
-  const confirmed = await confirmSeats(deps.inventory, order.tierId, order.id, order.quantity, async () => {
-    const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, order.tierId) });
+  // The buyer as initiate named them: a late payment re-reserves within their limits (§15).
+  const buyerKeys = holdBuyerKeys({
+    userId: order.userId,
+    email: order.buyerEmail,
+    phone: order.phoneNumber ?? "",
+    paid: order.amount > 0,
+  });
+  const confirmed = await confirmOrderSeats(deps, order.id, lines, buyerKeys, async (tierId) => {
+    const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, tierId) });
     return tier ? seedFromTier(tier) : undefined;
   });
+  const countStatements = () => copyCountsStatements(db, confirmed.snapshots);
   if (!confirmed.ok) {
-    // Paid after the hold lapsed and the seats went to someone else: refund, never oversell.
+    // Paid after the hold lapsed and some tier's seats went to someone else (or the buyer
+    // reached a limit meanwhile): none kept, refund, never oversell (§11.6).
     let outcome: SettlementOutcome = "paid_unfulfilled";
     const [unfulfilled] = await db
       .update(orders)
@@ -255,13 +267,13 @@ export async function settleOrder(
         outcome = "under_review";
         return flagForReview("duplicate_receipt");
       });
-    await copyCountsStatement(db, order.tierId, confirmed.snapshot);
+    await runBatch(db, countStatements());
     return unfulfilled ? outcome : "duplicate";
   }
 
   // One round trip completes the order, copies the counts and issues the tickets; the
   // tickets are guarded on the order being COMPLETED (see ticketInsertStatements).
-  const rows = await ticketRowsFor(config.ticketSigningKey, order, order.buyerName, now);
+  const rows = await ticketRowsFor(config.ticketSigningKey, order, lines, order.buyerName, now);
   let completed: { id: string }[];
   try {
     [completed] = (await runBatch(db, [
@@ -277,7 +289,7 @@ export async function settleOrder(
         })
         .where(stillOpen)
         .returning({ id: orders.id }),
-      copyCountsStatement(db, order.tierId, confirmed.snapshot),
+      ...countStatements(),
       ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
     ])) as [{ id: string }[]];
   } catch (error) {
@@ -286,8 +298,13 @@ export async function settleOrder(
       // and only then (if the order moved on meanwhile, its seats are its own).
       const [flagged] = await flagForReview("duplicate_receipt");
       if (!flagged) return "duplicate";
-      const snapshot = await stub.returnSeats(order.id);
-      await copyCountsStatement(db, order.tierId, snapshot);
+      const returned = await Promise.all(
+        tierIds.map(
+          async (tierId) =>
+            [tierId, await tierInventory(deps.inventory, tierId).returnSeats(order.id)] as const,
+        ),
+      );
+      await runBatch(db, copyCountsStatements(db, new Map(returned)));
       return "under_review";
     }
     // A concurrent settlement moved the order to review or refund first: nothing to do.
@@ -355,8 +372,12 @@ export async function settlePendingOrders(
           .where(and(eq(orders.id, order.id), eq(orders.status, "PENDING")))
           .returning({ id: orders.id });
         if (failed) {
-          const snapshot = await tierInventory(deps.inventory, order.tierId).release(order.id);
-          await copyCountsStatement(db, order.tierId, snapshot);
+          const lines = await orderLines(db, order);
+          await releaseOrderSeats(
+            deps,
+            order.id,
+            lines.map((line) => line.tierId),
+          );
           report.failed++;
         }
         continue;

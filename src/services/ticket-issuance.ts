@@ -1,12 +1,15 @@
 /**
- * Issuing tickets for a paid (or free) order: one signed ticket per seat. Idempotent by the
+ * Issuing tickets for a paid (or free) order: one signed ticket per seat of every line, each
+ * with its tier and `price_paid`, numbered in the lines' order then seat. Idempotent by the
  * unique (order_id, seat_index) index: running it again, or twice at once, issues nothing
  * more, so a duplicate callback or a settlement retry can always call it safely.
  */
 import { asc, eq, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { orders, tickets } from "../db/schema";
+import { seatPrices } from "../lib/order-pricing";
 import { loadTicketKey, signTicket, ticketHash } from "../lib/ticket-signing";
+import { type OrderLine, orderLines } from "./order-lines";
 
 type OrderRow = typeof orders.$inferSelect;
 
@@ -15,23 +18,24 @@ const TICKETS_PER_INSERT = 5;
 export async function ticketRowsFor(
   ticketSigningKey: string,
   order: OrderRow,
+  lines: readonly Pick<OrderLine, "tierId" | "quantity" | "unitPrice" | "discount" | "discountedSeats">[],
   attendeeName: string,
   now: number,
 ) {
   const key = await loadTicketKey(ticketSigningKey);
+  const seats = lines.flatMap((line) =>
+    seatPrices(line).map((pricePaid) => ({ tierId: line.tierId, pricePaid })),
+  );
   return Promise.all(
-    Array.from({ length: order.quantity }, async (_, seatIndex) => {
+    seats.map(async ({ tierId, pricePaid }, seatIndex) => {
       const id = crypto.randomUUID();
-      const qrCodeHash = await signTicket(
-        key,
-        { ticketId: id, eventId: order.eventId, tierId: order.tierId },
-        now,
-      );
+      const qrCodeHash = await signTicket(key, { ticketId: id, eventId: order.eventId, tierId }, now);
       return {
         id,
         orderId: order.id,
         eventId: order.eventId,
-        tierId: order.tierId,
+        tierId,
+        pricePaid,
         ownerId: order.userId,
         seatIndex,
         attendeeName,
@@ -64,7 +68,7 @@ export function ticketInsertStatements(
   { onlyIfCompleted = false }: { onlyIfCompleted?: boolean } = {},
 ) {
   const statements = [];
-  // D1 allows 100 bound parameters per statement: a ticket row has 14, so 5 rows each.
+  // D1 allows 100 bound parameters per statement: a ticket row has 15, so 5 rows each.
   for (let i = 0; i < rows.length; i += TICKETS_PER_INSERT) {
     const chunk = rows.slice(i, i + TICKETS_PER_INSERT).map((row) =>
       onlyIfCompleted
@@ -89,7 +93,8 @@ export async function ensureTicketsIssued(
 ): Promise<string[]> {
   const existing = await ticketIdsFor(db, order.id);
   if (existing.length < order.quantity) {
-    const rows = await ticketRowsFor(ticketSigningKey, order, attendeeName, now);
+    const lines = await orderLines(db, order);
+    const rows = await ticketRowsFor(ticketSigningKey, order, lines, attendeeName, now);
     const [first, ...rest] = ticketInsertStatements(db, rows);
     if (first) await db.batch([first, ...rest]);
     return ticketIdsFor(db, order.id);

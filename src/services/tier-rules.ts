@@ -14,6 +14,7 @@ export interface TierRow {
   quantitySold: number;
   quantityHeld: number;
   maxPerOrder: number;
+  maxPerBuyer: number | null;
   salesStart: number | null;
   salesEnd: number | null;
   position: number;

@@ -26,6 +26,8 @@ export interface TicketViewRow {
   organizerName: string;
   tierName: string;
   tierPrice: number;
+  /** What was paid for the seat after discount; null on tickets from before it was recorded. */
+  pricePaid: number | null;
   checkedInAt: number | null;
   pngKey: string | null;
 }
@@ -49,6 +51,7 @@ const columns = {
   organizerName: users.username,
   tierName: tiers.name,
   tierPrice: tiers.price,
+  pricePaid: tickets.pricePaid,
   checkedInAt: tickets.checkedInAt,
   pngKey: tickets.pngKey,
   total: sql<number>`COUNT(*) OVER ()`,

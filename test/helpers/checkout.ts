@@ -3,6 +3,7 @@
  * clients that reach real Daraja (the fake at the network edge) instead of the simulator,
  * Daraja's callback, and the tier's counts as its Durable Object and D1 know them.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { createDarajaClient } from "../../src/integrations/mpesa/daraja";
@@ -31,6 +32,17 @@ export interface Initiated {
   checkout_request_id: string;
   amount: number;
   expires_at: string;
+  /** §11.5: the order's priced lines and sums. */
+  items?: Array<{
+    tier_id: string;
+    tier_name: string;
+    quantity: number;
+    unit_price: number;
+    discount: number;
+    line_total: number;
+  }>;
+  subtotal?: number;
+  discount?: number;
 }
 
 /** A published, on-sale event of a fresh organizer with `tiers` (create-event tier JSON). */
@@ -93,3 +105,22 @@ export function runCron(minutesLater: number) {
 }
 
 export { networkFakes };
+
+/** The tier's open holds lapse now (as if HOLD_SECONDS had passed), in its object. */
+export async function expireHolds(tierId: string): Promise<void> {
+  const stub = env.TIER_INVENTORY.get(env.TIER_INVENTORY.idFromName(`tier:${tierId}`));
+  await runInDurableObject(stub, (_instance, state) => {
+    state.storage.sql.exec("UPDATE holds SET expires_at = ?", Date.now() - 1);
+  });
+}
+
+/**
+ * A guest's initiate through the real app against the Daraja fake (name given), with the
+ * per-recipient booking limit lifted unless `vars` says otherwise: it is its own rule.
+ */
+export function guestCheckout(body: Record<string, unknown>, vars: Record<string, string> = {}) {
+  return new TestClient({ ...DARAJA, BOOKINGS_PER_RECIPIENT_PER_HOUR: "1000", ...vars }).post<Initiated>(
+    "/api/pay/initiate/",
+    { name: "Wanjiku Kamau", ...body },
+  );
+}

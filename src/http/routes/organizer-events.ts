@@ -37,6 +37,8 @@ const TierBody = z
     price: PriceInput,
     quantity_allocated: IntegerInput(1, 1_000_000),
     max_per_order: z.preprocess(emptyToUndefined, IntegerInput(1, 100).optional()),
+    /** §15.1: seats per buyer across orders; null (or "") = no limit. */
+    max_per_buyer: z.preprocess(emptyToNull, IntegerInput(1, 1_000_000).nullable().optional()),
     sales_start: OptionalDateTime,
     sales_end: OptionalDateTime,
     // Read-only fields the edit representation returns; accepted back and ignored.
@@ -144,6 +146,7 @@ function toTierInputs(body: z.infer<typeof TierBody>[]): TierInput[] {
     price: tier.price,
     quantityAllocated: tier.quantity_allocated,
     maxPerOrder: tier.max_per_order,
+    maxPerBuyer: tier.max_per_buyer,
     salesStart: tier.sales_start,
     salesEnd: tier.sales_end,
   }));

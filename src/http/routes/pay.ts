@@ -23,7 +23,23 @@ const TAGS = ["Checkout"];
 
 const InitiateBody = z
   .object({
-    tier_id: z.string().max(64),
+    // Either tier_id (+ quantity) or items; the service tells which, refuses both, and checks
+    // items itself (so every shape error answers `invalid_items`, §11.2).
+    tier_id: z.string().max(64).optional(),
+    items: z
+      .unknown()
+      .optional()
+      .openapi({
+        type: "array",
+        items: {
+          type: "object",
+          properties: { tier_id: { type: "string" }, quantity: { type: "integer", minimum: 1 } },
+          required: ["tier_id"],
+          additionalProperties: false,
+        },
+        description:
+          "Tiers of one event in one order (contract §11): `[{tier_id, quantity}]`, each tier once; in place of `tier_id` + `quantity`.",
+      }),
     phone_number: z.string().trim().min(1).max(32),
     quantity: z.preprocess(emptyToUndefined, IntegerInput(1, 100).optional().default(1)),
     email: z.preprocess(emptyToUndefined, z.string().trim().max(254).pipe(z.email()).optional()),
@@ -61,10 +77,20 @@ export function registerPayRoutes(app: Api): void {
       responses: {
         201: { description: "Free booking confirmed", schema: BookingConfirmedSchema },
         202: { description: "STK push sent; poll verify/", schema: PaymentInitiatedSchema },
-        400: { description: "Invalid input, or not on sale", schema: LegacyErrorSchema },
+        400: {
+          description:
+            "Invalid input (`invalid_items`, `too_many_seats`, `mixed_events`, `invalid_phone`, …), or not on sale",
+          schema: LegacyErrorSchema,
+        },
         403: { description: "Organizer buying for their own event", schema: LegacyErrorSchema },
-        404: { description: "Unknown tier or unpublished event", schema: LegacyErrorSchema },
-        409: { description: "Not enough seats (`sold_out`)", schema: LegacyErrorSchema },
+        404: {
+          description: "Unknown tier or unpublished event (`tier_not_found` with `tier_id` for items)",
+          schema: LegacyErrorSchema,
+        },
+        409: {
+          description: "Not enough seats on a tier (`sold_out`), or the buyer's limit (`buyer_limit`)",
+          schema: LegacyErrorSchema,
+        },
         422: { description: "Idempotency-Key reused with another body", schema: LegacyErrorSchema },
         429: {
           description: "Too many bookings to this email address this hour (`rate_limited`, Retry-After)",
@@ -77,6 +103,7 @@ export function registerPayRoutes(app: Api): void {
       const result = await initiateCheckout(c.var.services, {
         tierId: body.tier_id,
         quantity: body.quantity,
+        items: body.items,
         phoneNumber: body.phone_number,
         email: body.email,
         name: body.name,

@@ -24,6 +24,9 @@ export const TicketSchema = z
     organizer_name: z.string(),
     tier_name: z.string(),
     tier_price: z.string(),
+    price_paid: z
+      .number()
+      .openapi({ description: "What was paid for this seat after discount (contract §5, §12.5)" }),
     checked_in_at: z.string().nullable(),
     png_url: z.string().openapi({
       description: "The rendered ticket (image/png); rendered on first request if delivery has not run yet",
@@ -49,6 +52,8 @@ export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.i
     organizer_name: row.organizerName,
     tier_name: row.tierName,
     tier_price: formatPrice(row.tierPrice),
+    // Tickets issued before price_paid was recorded were sold at the tier's price.
+    price_paid: row.pricePaid ?? row.tierPrice,
     checked_in_at: toNairobiIso(row.checkedInAt),
     // Always set: the endpoint renders the PNG on demand when delivery has not stored it yet.
     png_url: `${publicBaseUrl}/api/tickets/${row.id}/png/`,

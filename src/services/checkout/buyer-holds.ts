@@ -7,6 +7,7 @@ import { and, eq, gt, inArray } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { orders } from "../../db/schema";
 import type { BuyerKey } from "../../inventory/types";
+import { inboxKey } from "../../lib/inbox-key";
 
 export interface HoldBuyer {
   /** The signed-in account, if any. */
@@ -15,21 +16,23 @@ export interface HoldBuyer {
   email: string;
   /** Normalised (2547…/2541…). */
   phone: string;
-  /** A free tier has no M-Pesa phone: what the client sends there (the web client sends the
+  /** A free order has no M-Pesa phone: what the client sends there (the web client sends the
    * placeholder 254700000000 for everyone) identifies nobody. */
   paid: boolean;
 }
 
 /**
- * The keys of a buyer: the account, the email (lower case) and, on a paid tier, the phone
- * the STK push goes to. On a paid tier every phone counts, the placeholder too: that is the
- * number prompted, and exempting it would let one client hold a tier with many emails.
- * (Issue 12's email normalisation for buyer limits belongs here too.)
+ * The keys of a buyer (contract §15.2): the account, the email normalised to its inbox (lower
+ * case, no +tag, Gmail dots folded: `+1` addresses are the cheapest way around a per-email
+ * cap) and, on a paid order, the phone the STK push goes to. On a paid order every phone
+ * counts, the placeholder too: that is the number prompted, and exempting it would let one
+ * client hold a tier with many emails. The same keys serve the open-hold rule (§4.3) and
+ * the buyer limits (§15), both matched inside the tier's object.
  */
 export function holdBuyerKeys(buyer: HoldBuyer): BuyerKey[] {
   const keys: BuyerKey[] = [];
   if (buyer.userId) keys.push(`user:${buyer.userId}`);
-  const email = buyer.email.trim().toLowerCase();
+  const email = inboxKey(buyer.email);
   if (email) keys.push(`email:${email}`);
   if (buyer.paid && buyer.phone) keys.push(`phone:${buyer.phone}`);
   return keys;

@@ -1,36 +1,42 @@
 /**
- * Checkout (contract §4): hold seats on the tier's Durable Object, then either issue free
- * tickets at once or start an M-Pesa STK push; Daraja's callback (or settlement's STK
- * query) decides the order (settlement.ts). Every rule of the request lives here — the
- * guest's name and email, the phone, the Idempotency-Key — so the route only reads it.
+ * Checkout (contract §4, §11): hold seats on every tier's Durable Object, all or nothing,
+ * then either issue free tickets at once or start ONE M-Pesa STK push for the order's total;
+ * Daraja's callback (or settlement's STK query) decides the order (settlement.ts). Every rule
+ * of the request lives here — the items, the guest's name and email, the phone, the
+ * Idempotency-Key — so the route only reads it.
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { Config } from "../../config";
 import { type Database, runBatch } from "../../db/client";
-import { type Order, orders, type User, users } from "../../db/schema";
+import { type Order, orderItems, orders, type User, users } from "../../db/schema";
 import { type DarajaClient, DarajaError } from "../../integrations/mpesa/types";
-import { confirmSeats, seedFromTier, tierInventory } from "../../inventory/client";
 import type { TierInventory } from "../../inventory/tier-inventory";
+import type { InventorySnapshot } from "../../inventory/types";
 import { DomainError, type ErrorCode } from "../../lib/errors";
-import { normalizeKenyanPhone } from "../../lib/phone";
-import { isUuid } from "../../lib/uuid";
+import { type PricedOrder, priceOrder } from "../../lib/order-pricing";
 import type { MailDeps } from "../../mail/mailer";
-import { findUserByEmail } from "../accounts/users";
 import {
   claimIdempotencyKey,
   completeIdempotencyKey,
   type IdempotencyScope,
   releaseIdempotencyKey,
-  requestFingerprint,
 } from "../idempotency";
+import { tiersOfOrders } from "../order-lines";
+import {
+  confirmOrderSeats,
+  copyCountsStatements,
+  releaseOnTiers,
+  releaseOrderSeats,
+  reserveOrderSeats,
+} from "../order-seats";
 import { queueTicketEmail } from "../ticket-delivery";
 import { ensureTicketsIssued } from "../ticket-issuance";
-import { copyCountsStatement } from "../tier-counts";
-import { isTierOnSale } from "../tier-rules";
-import { tierSaleFacts } from "../tier-sale-cache";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
+import { type CheckedOrder, checkedOrder } from "./order-request";
 import { reserveRecipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
+
+export type { CheckoutRequest } from "./order-request";
 
 export interface CheckoutDeps {
   db: Database;
@@ -39,38 +45,6 @@ export interface CheckoutDeps {
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
-}
-
-/** A purchase as the buyer asked for it, before any check. */
-export interface CheckoutRequest {
-  /** As sent: anything but a UUID is an unknown tier. */
-  tierId: string;
-  quantity: number;
-  /** As typed, in any usual Kenyan form. */
-  phoneNumber: string;
-  /** Required of guests. */
-  email?: string | undefined;
-  /** Required of guests. */
-  name?: string | undefined;
-  /** The `Idempotency-Key` header, as sent. */
-  idempotencyKey?: string | undefined;
-  /**
-   * The signed-in buyer, or null for a guest. Asked for only once the tier id is well formed:
-   * resolving a session may rotate its tokens, which a malformed request never does.
-   */
-  currentUser: () => Promise<User | null>;
-}
-
-interface CheckedRequest {
-  /** Lower case. */
-  tierId: string;
-  quantity: number;
-  /** Normalised to 2547…/2541…. */
-  phoneNumber: string;
-  user: User | null;
-  email: string | undefined;
-  name: string | undefined;
-  idempotency: IdempotencyScope | undefined;
 }
 
 const ORDER_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -119,105 +93,74 @@ function buyerFor(db: Database, user: User | null, email: string, name: string, 
   };
 }
 
-/**
- * Who may not buy, checked on the buyer the order will name (contract §4 steps 1–2), before
- * any seat is touched: the event's organizer, signed in or as a guest with their own email;
- * and, for a guest, an address of a gate-staff (SCANNER) account, which never receives
- * guest tickets (an organizer typed that address; nobody proved it). A guest whose email
- * has no account yet is a new shadow user: nothing to refuse.
- */
-async function refuseBuyer(db: Database, input: CheckedRequest, organizerId: string): Promise<void> {
-  const buyer = input.user ?? (await findUserByEmail(db, input.email ?? ""));
-  if (buyer?.id === organizerId)
-    throw refuse("permission_denied", "You cannot buy tickets for your own event.");
-  if (!input.user && buyer?.role === "SCANNER") {
-    throw DomainError.field("email", "This address cannot receive tickets.");
+/** The 409 for a refused reservation, naming the tier (§11.4, §15.4). */
+function refusalError(
+  input: CheckedOrder,
+  tierId: string,
+  refusal: Extract<Awaited<ReturnType<typeof reserveOrderSeats>>, { ok: false }>["refusal"],
+): DomainError {
+  const tierName = input.lines.find((line) => line.tier.id === tierId)?.tier.name ?? "";
+  if (refusal.reason === "buyer_limit") {
+    return refuse("buyer_limit", `You can buy at most ${refusal.limit} tickets for ${tierName}.`, {
+      tier_id: tierId,
+      tier_name: tierName,
+      limit: refusal.limit,
+      remaining: refusal.remaining,
+    });
   }
+  // Never for a fresh id; should an object know the order as sold, hold and charge nothing.
+  if (refusal.reason === "already_confirmed") return refuse("conflict", "This order is already complete.");
+  // The single-tier form keeps its message (§11.4).
+  const message =
+    input.form === "single"
+      ? `Only ${refusal.available} tickets are available.`
+      : `Only ${refusal.available} tickets are available for ${tierName}.`;
+  return refuse("sold_out", message, { available: refusal.available, tier_id: tierId, tier_name: tierName });
 }
 
 /**
- * The buyer's request, checked: a well-formed tier id, a guest's name and email, a Kenyan
- * phone (normalised), a usable Idempotency-Key. Field errors are reported together, as DRF does.
+ * Orders whose hold on some tier a buyer's new initiate replaced are replaced whole (§11.4):
+ * their holds on every other tier go too, and D1 ends their holds (they stay PENDING for a
+ * late payment, see endReplacedHolds).
  */
-async function checkedRequest(request: CheckoutRequest): Promise<CheckedRequest> {
-  if (!isUuid(request.tierId)) throw refuse("not_found", "Ticket tier not found.");
-  const user = await request.currentUser();
-  const fields: Record<string, string[]> = {};
-  if (!user) {
-    if (!request.email) fields.email = ["This field is required."];
-    if (!request.name) fields.name = ["This field is required."];
+async function endReplacedOrders(deps: CheckoutDeps, replaced: readonly string[], now: number) {
+  if (replaced.length === 0) return [];
+  const tiersByOrder = await tiersOfOrders(deps.db, replaced);
+  const snapshots = new Map<string, InventorySnapshot>();
+  for (const [orderId, tierIds] of tiersByOrder) {
+    for (const [tierId, snapshot] of await releaseOnTiers(deps, orderId, tierIds)) {
+      const known = snapshots.get(tierId);
+      if (!known || known.version < snapshot.version) snapshots.set(tierId, snapshot);
+    }
   }
-  const phone = normalizeKenyanPhone(request.phoneNumber);
-  if (!phone) fields.phone_number = ["Enter a valid Kenyan mobile number, e.g. 0712 345 678."];
-  if (Object.keys(fields).length > 0) {
-    throw DomainError.validation(
-      fields,
-      fields.phone_number && Object.keys(fields).length === 1 ? "invalid_phone" : "validation_error",
-    );
-  }
-
-  const key = request.idempotencyKey?.trim();
-  if (key !== undefined && (key.length === 0 || key.length > 255)) {
-    throw DomainError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
-  }
-  const tierId = request.tierId.toLowerCase();
-  const checked = {
-    tierId,
-    quantity: request.quantity,
-    phoneNumber: phone ?? "",
-    user,
-    email: request.email,
-    name: request.name,
-  };
-  if (!key) return { ...checked, idempotency: undefined };
-  // Keys are the caller's own: a signed-in buyer's, or a guest email's. The fingerprint is of
-  // the request as understood (normalised phone, lower-case email), so equivalent spellings
-  // of the same purchase replay rather than conflict.
-  const scope = user ? `user:${user.id}` : `guest:${(request.email ?? "").toLowerCase()}`;
-  return {
-    ...checked,
-    idempotency: {
-      scope,
-      key,
-      requestHash: await requestFingerprint({
-        tier_id: tierId,
-        quantity: request.quantity,
-        phone_number: phone,
-        email: request.email?.toLowerCase(),
-        name: request.name,
-      }),
-    },
-  };
+  return [endReplacedHolds(deps.db, [...replaced], now), ...copyCountsStatements(deps.db, snapshots)];
 }
 
 /**
- * Checkout (contract §4): hold the seats, then book a free tier at once or start an M-Pesa
- * STK push for a paid one. With an Idempotency-Key, the same request answers its first result
- * and charges once; the same key with another request is refused.
+ * Checkout (contract §4, §11): hold the seats of every line, then book a free order at once
+ * or start an M-Pesa STK push for a paid one. With an Idempotency-Key, the same request
+ * answers its first result and charges once; the same key with another request is refused.
  */
 export async function initiateCheckout(
   deps: CheckoutDeps,
-  request: CheckoutRequest,
+  request: Parameters<typeof checkedOrder>[1],
   now = Date.now(),
 ): Promise<CheckoutResult> {
-  const input = await checkedRequest(request);
   const { db, config } = deps;
-  const found = await tierSaleFacts(db, input.tierId, now);
-  if (!found?.event.isPublished || found.event.status !== "ACTIVE") {
-    throw refuse("not_found", "Ticket tier not found.");
-  }
-  const { tier, event } = found;
-  if (!isTierOnSale(event, tier, now)) throw refuse("not_on_sale", "This ticket tier is not on sale.");
-  await refuseBuyer(db, input, event.organizerId);
-  if (input.quantity > tier.maxPerOrder) {
-    throw new DomainError("validation_error", `You can buy at most ${tier.maxPerOrder} tickets per order.`, {
-      fields: { quantity: [`Ensure this value is less than or equal to ${tier.maxPerOrder}.`] },
-    });
-  }
-  const email = input.user?.email ?? input.email ?? "";
-  const name = input.user
-    ? `${input.user.firstName} ${input.user.lastName}`.trim() || input.user.username
-    : (input.name ?? "");
+  const input = await checkedOrder(deps, request, now);
+  const { event, user } = input;
+  const email = user?.email ?? input.email ?? "";
+  const name = user ? `${user.firstName} ${user.lastName}`.trim() || user.username : (input.name ?? "");
+
+  // Prices come from the tiers as checkout read them, never from the client (§11.3).
+  const priced = priceOrder(
+    input.lines.map(({ tier, quantity }) => ({
+      tierId: tier.id,
+      tierName: tier.name,
+      quantity,
+      unitPrice: tier.price,
+    })),
+  );
 
   // A fresh order per attempt, with or without a key: the key's claim (below) is what makes a
   // repeat answer the first result, and a key released after a failure (Daraja down) must
@@ -237,46 +180,43 @@ export async function initiateCheckout(
     }
   }
 
-  const stub = tierInventory(deps.inventory, tier.id);
+  const tierIds = input.lines.map((line) => line.tier.id);
+  let holding = false;
   try {
     // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
     // answered, not counted) and before any seat is touched.
-    await reserveRecipientBooking(deps, input.user, email, now);
+    await reserveRecipientBooking(deps, user, email, now);
 
-    // The seats. A sold-out answer comes from the object alone and writes nothing to D1. The
-    // buyer's earlier open hold on this tier, if any, is replaced by this one.
+    // The seats, every tier or none. A refusal comes from the objects alone and writes
+    // nothing to D1 but the counts. The buyer's earlier open holds are replaced by this order.
     const buyerKeys = holdBuyerKeys({
-      userId: input.user?.id ?? null,
+      userId: user?.id ?? null,
       email,
       phone: input.phoneNumber,
-      paid: tier.price > 0,
+      paid: priced.amount > 0,
     });
-    const held = await stub.reserve(
-      orderId,
-      input.quantity,
-      config.holdSeconds * 1000,
-      seedFromTier(tier),
-      buyerKeys,
-    );
+    holding = true;
+    const held = await reserveOrderSeats(deps, orderId, input.lines, config.holdSeconds * 1000, buyerKeys);
+    const replaced = await endReplacedOrders(deps, held.replaced, now);
     if (!held.ok) {
-      throw refuse("sold_out", `Only ${held.available} tickets are available.`, {
-        available: held.available,
-      });
+      holding = false;
+      const [first, ...rest] = [...replaced, ...copyCountsStatements(db, held.snapshots)];
+      if (first) await db.batch([first, ...rest]);
+      throw refusalError(input, held.tierId, held.refusal);
     }
-    // Never for a fresh id; should the object know the order as sold, hold and charge nothing.
-    if (held.alreadyConfirmed) throw refuse("conflict", "This order is already complete.");
-    const replaced = held.replaced.length > 0 ? [endReplacedHolds(db, held.replaced, now)] : [];
 
-    // Guests must give a name (checkedRequest); a signed-in buyer's falls back to the username.
-    const buyer = buyerFor(db, input.user, email, name, now);
+    // Guests must give a name (checkedOrder); a signed-in buyer's falls back to the username.
+    const buyer = buyerFor(db, user, email, name, now);
+    const [firstLine] = priced.lines;
     const base = {
       id: orderId,
       reference: newOrderReference(),
       eventId: event.id,
-      tierId: tier.id,
-      quantity: input.quantity,
-      unitPrice: tier.price,
-      amount: tier.price * input.quantity,
+      // The first line's tier and price: single-tier readers see the order as before.
+      tierId: firstLine?.tierId ?? "",
+      quantity: priced.lines.reduce((sum, line) => sum + line.quantity, 0),
+      unitPrice: firstLine?.unitPrice ?? 0,
+      amount: priced.amount,
       buyerName: name,
       phoneNumber: input.phoneNumber,
       // What the wallet needs to know (services/ticket-access): a guest's tickets land on the
@@ -285,12 +225,32 @@ export async function initiateCheckout(
       createdAt: now,
       updatedAt: now,
     };
+    const items = db.insert(orderItems).values(
+      priced.lines.map((line, position) => ({
+        orderId,
+        tierId: line.tierId,
+        position,
+        quantity: line.quantity,
+        unitPrice: line.unitPrice,
+        discount: line.discount,
+        discountedSeats: line.discountedSeats,
+      })),
+    );
+    const order = { ...base, priced };
 
-    if (tier.price === 0) {
-      return await completeFreeOrder(deps, base, buyer, replaced, input.idempotency, now);
+    if (priced.amount === 0) {
+      return await completeFreeOrder(
+        deps,
+        order,
+        buyer,
+        [...replaced, items],
+        buyerKeys,
+        input.idempotency,
+        now,
+      );
     }
 
-    // One round trip records the buyer, the order, the replaced orders and the new counts.
+    // One round trip records the buyer, the order and its lines, the replaced orders and the counts.
     await runBatch(db, [
       ...buyer.statements,
       ...replaced,
@@ -301,44 +261,78 @@ export async function initiateCheckout(
         status: "PENDING",
         holdExpiresAt: held.expiresAt,
       }),
-      copyCountsStatement(db, tier.id, held.snapshot),
+      items,
+      ...copyCountsStatements(db, held.snapshots),
     ]);
-    return await startPayment(deps, { ...base, holdExpiresAt: held.expiresAt }, input.idempotency, now);
+    return await startPayment(
+      deps,
+      { ...order, tierIds, holdExpiresAt: held.expiresAt },
+      input.idempotency,
+      now,
+    );
   } catch (error) {
-    // Never keep seats for an order that could not be recorded. A refusal held nothing.
-    if (!(error instanceof DomainError)) await stub.release(orderId).catch(() => undefined);
+    // Never keep seats for an order that could not be recorded (release is idempotent and
+    // never undoes a sale). A refusal already gave back what it took.
+    if (holding) {
+      await releaseOrderSeats(deps, orderId, tierIds).catch(() => undefined);
+    }
     // Either way nothing was answered for the key: a retry with it may try again.
     if (input.idempotency) await releaseIdempotencyKey(db, input.idempotency).catch(() => undefined);
     throw error;
   }
 }
 
-type NewOrder = Omit<typeof orders.$inferInsert, "status" | "userId" | "buyerEmail">;
+type NewOrder = Omit<typeof orders.$inferInsert, "status" | "userId" | "buyerEmail"> & {
+  id: string;
+  reference: string;
+  quantity: number;
+  amount: number;
+  priced: PricedOrder;
+};
 /** The buyer's id and email: values, or subqueries resolved inside the batch. */
 type OrderOwner = ReturnType<typeof buyerFor>;
+/** Statements recorded with the order in its batch (its lines, replaced orders). */
+type Recorded = Parameters<typeof runBatch>[1];
+
+/** The lines as checkout answers them (§11.5). */
+function answeredLines(priced: PricedOrder) {
+  return {
+    items: priced.lines.map((line) => ({
+      tierId: line.tierId,
+      tierName: line.tierName,
+      quantity: line.quantity,
+      unitPrice: line.unitPrice,
+      discount: line.discount,
+      lineTotal: line.lineTotal,
+    })),
+    subtotal: priced.subtotal,
+    discount: priced.discount,
+  };
+}
 
 async function completeFreeOrder(
   deps: CheckoutDeps,
-  base: NewOrder & { id: string; quantity: number },
+  order: NewOrder,
   buyer: OrderOwner,
-  replaced: ReturnType<typeof endReplacedHolds>[],
+  recorded: Recorded,
+  buyerKeys: Parameters<typeof confirmOrderSeats>[3],
   idempotency: IdempotencyScope | undefined,
   now: number,
 ): Promise<CheckoutResult> {
   const { db, config } = deps;
-  // The hold just made initialised the object: no seed is ever needed here.
-  const confirmed = await confirmSeats(
-    deps.inventory,
-    base.tierId,
+  const { priced, ...base } = order;
+  // The holds just made initialised the objects: no seed is ever needed here.
+  const confirmed = await confirmOrderSeats(
+    deps,
     base.id,
-    base.quantity,
+    priced.lines.map((line) => ({ tierId: line.tierId, quantity: line.quantity, maxPerBuyer: null })),
+    buyerKeys,
     async () => undefined,
   );
-  if (!confirmed.ok) throw refuse("sold_out", `Only ${confirmed.snapshot.available} tickets are available.`);
+  if (!confirmed.ok) throw refuse("sold_out", "These tickets are no longer available.");
   const reference = `FREE-${base.reference.slice(3)}`;
   const results = await runBatch(db, [
     ...buyer.statements,
-    ...replaced,
     db
       .insert(orders)
       .values({
@@ -352,20 +346,28 @@ async function completeFreeOrder(
         deliveryStatus: "PENDING",
       })
       .returning(),
-    copyCountsStatement(db, base.tierId, confirmed.snapshot),
+    ...recorded,
+    ...copyCountsStatements(db, confirmed.snapshots),
   ]);
-  const row = (results.at(-2) as Order[] | undefined)?.[0];
+  const row = (results[buyer.statements.length] as Order[] | undefined)?.[0];
   if (!row) throw new Error("free order insert returned nothing");
   const ticketIds = await ensureTicketsIssued(db, config.ticketSigningKey, row, row.buyerName, now);
   await queueTicketEmail(deps.mail, db, row.id);
-  const result: CheckoutResult = { kind: "booked", reference, ticketIds, quantity: row.quantity };
+  const result: CheckoutResult = {
+    kind: "booked",
+    reference,
+    orderId: row.id,
+    ticketIds,
+    quantity: row.quantity,
+    ...answeredLines(priced),
+  };
   if (idempotency) await completeIdempotencyKey(db, idempotency, result);
   return result;
 }
 
 async function startPayment(
   deps: CheckoutDeps,
-  order: NewOrder & { id: string; reference: string; amount: number; holdExpiresAt: number },
+  order: NewOrder & { holdExpiresAt: number; tierIds: string[] },
   idempotency: IdempotencyScope | undefined,
   now: number,
 ): Promise<CheckoutResult> {
@@ -385,6 +387,7 @@ async function startPayment(
       checkoutRequestId: accepted.checkoutRequestId,
       amount: order.amount,
       holdExpiresAt: order.holdExpiresAt,
+      ...answeredLines(order.priced),
     };
     // The CheckoutRequestID (what the callback names) and the idempotent answer, together.
     await runBatch(db, [
@@ -401,9 +404,9 @@ async function startPayment(
     return result;
   } catch (error) {
     if (!(error instanceof DarajaError)) throw error;
-    // No push went out (or we cannot know it did): give the seats back, fail the order,
-    // and let the same Idempotency-Key try again.
-    const snapshot = await tierInventory(deps.inventory, order.tierId).release(order.id);
+    // No push went out (or we cannot know it did): give every tier's seats back, fail the
+    // order, and let the same Idempotency-Key try again.
+    const snapshots = await releaseOnTiers(deps, order.id, order.tierIds);
     await db.batch([
       db
         .update(orders)
@@ -414,7 +417,7 @@ async function startPayment(
           updatedAt: now,
         })
         .where(and(eq(orders.id, order.id), eq(orders.status, "PENDING"))),
-      copyCountsStatement(db, order.tierId, snapshot),
+      ...copyCountsStatements(db, snapshots),
       ...(idempotency ? [releaseIdempotencyKey(db, idempotency)] : []),
     ]);
     throw refuse("payment_gateway_error", "Payment service unavailable.");

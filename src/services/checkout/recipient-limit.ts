@@ -12,29 +12,10 @@ import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import type { User } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
+import { inboxKey } from "../../lib/inbox-key";
 import { consumeLimit } from "../rate-limit";
 
 const HOUR_MS = 60 * 60 * 1000;
-const GMAIL_DOMAINS = new Set(["gmail.com", "googlemail.com"]);
-
-/**
- * The inbox an address delivers to, as far as one can tell without asking: lower case, no
- * `+tag` (most providers deliver `me+1@` to `me@`), and for Gmail no dots in the local part
- * and one domain — so `Me.Fan+x@googlemail.com` counts as `mefan@gmail.com`.
- */
-export function inboxKey(email: string): string {
-  const address = email.trim().toLowerCase();
-  const at = address.lastIndexOf("@");
-  if (at < 1) return address;
-  let local = address.slice(0, at).split("+")[0] ?? "";
-  let domain = address.slice(at + 1);
-  if (GMAIL_DOMAINS.has(domain)) {
-    local = local.replaceAll(".", "");
-    domain = "gmail.com";
-  }
-  return `${local}@${domain}`;
-}
-
 /** Take one of the recipient's bookings this hour, or refuse the checkout (nothing held yet). */
 export async function reserveRecipientBooking(
   deps: { db: Database; config: Pick<Config, "bookingsPerRecipientPerHour"> },

@@ -5,10 +5,33 @@
  */
 import { z } from "zod";
 
+/** A priced line as answered (§11.3); whole shillings. */
+const AnsweredLine = z.object({
+  tierId: z.string(),
+  tierName: z.string(),
+  quantity: z.number().int(),
+  unitPrice: z.number().int(),
+  discount: z.number().int(),
+  lineTotal: z.number().int(),
+});
+export type AnsweredLine = z.infer<typeof AnsweredLine>;
+
+/**
+ * The order's lines and sums (§11.5). Optional: answers stored before §11 lack them (and are
+ * rendered without them: a replay answers what the first request answered).
+ */
+const Lines = {
+  items: z.array(AnsweredLine).optional(),
+  subtotal: z.number().int().optional(),
+  discount: z.number().int().optional(),
+};
+
 const Booked = z.object({
   kind: z.literal("booked"),
   /** `FREE-…`. */
   reference: z.string(),
+  orderId: z.string().optional(),
+  ...Lines,
   /** In seat order. */
   ticketIds: z.array(z.string()),
   quantity: z.number().int(),
@@ -24,6 +47,7 @@ const PaymentStarted = z.object({
   amount: z.number().int(),
   /** Epoch ms: when the seats go back on sale unless paid. */
   holdExpiresAt: z.number(),
+  ...Lines,
 });
 
 const CheckoutResultSchema = z.discriminatedUnion("kind", [Booked, PaymentStarted]);
@@ -34,20 +58,69 @@ export type CheckoutResult = z.infer<typeof CheckoutResultSchema>;
  * in `response_status`). Read back into the result they describe, which renders to the same
  * body. Such rows expire within 24 hours of the deploy; this can go after that.
  */
+/** The lines as a stored HTTP body has them (§11.5), back into the result's. */
+const LegacyLines = {
+  items: z
+    .array(
+      z.object({
+        tier_id: z.string(),
+        tier_name: z.string(),
+        quantity: z.number().int(),
+        unit_price: z.number().int(),
+        discount: z.number().int(),
+        line_total: z.number().int(),
+      }),
+    )
+    .optional(),
+  subtotal: z.number().int().optional(),
+  discount: z.number().int().optional(),
+};
+
+function linesFromBody(body: {
+  items?: Array<{
+    tier_id: string;
+    tier_name: string;
+    quantity: number;
+    unit_price: number;
+    discount: number;
+    line_total: number;
+  }>;
+  subtotal?: number;
+  discount?: number;
+}) {
+  if (!body.items) return {};
+  return {
+    items: body.items.map((line) => ({
+      tierId: line.tier_id,
+      tierName: line.tier_name,
+      quantity: line.quantity,
+      unitPrice: line.unit_price,
+      discount: line.discount,
+      lineTotal: line.line_total,
+    })),
+    subtotal: body.subtotal ?? 0,
+    discount: body.discount ?? 0,
+  };
+}
+
 const LegacyStoredAnswer = z.union([
   z
     .object({
       status: z.literal("Booking Confirmed"),
       transaction_ref: z.string(),
+      order_id: z.string().optional(),
       ticket_ids: z.array(z.string()),
       quantity: z.number().int(),
+      ...LegacyLines,
     })
     .transform(
       (body): CheckoutResult => ({
         kind: "booked",
         reference: body.transaction_ref,
+        ...(body.order_id ? { orderId: body.order_id } : {}),
         ticketIds: body.ticket_ids,
         quantity: body.quantity,
+        ...linesFromBody(body),
       }),
     ),
   z
@@ -58,6 +131,7 @@ const LegacyStoredAnswer = z.union([
       checkout_request_id: z.string(),
       amount: z.number().int(),
       expires_at: z.string(),
+      ...LegacyLines,
     })
     .transform(
       (body): CheckoutResult => ({
@@ -68,6 +142,7 @@ const LegacyStoredAnswer = z.union([
         amount: body.amount,
         // Rendered back to the same whole-second `+03:00` time it was rendered from.
         holdExpiresAt: Date.parse(body.expires_at),
+        ...linesFromBody(body),
       }),
     ),
 ]);
