@@ -23,6 +23,7 @@ import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
 import { registerPayRoutes } from "./routes/pay";
+import { registerPromoCodeRoutes } from "./routes/promo-codes";
 import { registerScannerRoutes } from "./routes/scanner";
 import { registerStoreRoutes } from "./routes/stores";
 import { registerTeamRoutes } from "./routes/team";
@@ -45,6 +46,7 @@ export function buildApp() {
   registerPayRoutes(app);
   registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
+  registerPromoCodeRoutes(app);
   registerAttendeeRoutes(app);
   registerScannerRoutes(app);
   registerTeamRoutes(app);
