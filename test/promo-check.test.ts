@@ -1,7 +1,16 @@
 /** The public promo check (contract §12.4): answers, refusals in one voice, and its rate limit. */
 import { describe, expect, it } from "vitest";
+import { DomainError } from "../src/lib/errors";
+import {
+  consumePromoUses,
+  releasePromoUses,
+  reservePromoUses,
+  resolveCheckoutPromo,
+  returnPromoUses,
+} from "../src/services/promo-codes/at-checkout";
 import { TestClient } from "./helpers/client";
-import { createCode, holdUses, promoEvent, usesOf } from "./helpers/promo-codes";
+import { codePath, createCode, holdUses, promoEvent, usesOf } from "./helpers/promo-codes";
+import { servicesFor } from "./helpers/services";
 import { insertEvent } from "./helpers/stores";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -125,5 +134,160 @@ describe("POST /api/events/{id}/promo-codes/check/", () => {
     // Another address, or another event, has its own limit.
     expect((await buyer().post(checkPath(eventId), { code: "REAL" })).status).toBe(200);
     expect((await guesser.post(checkPath(other.eventId), { code: "NOPE" })).status).toBe(404);
+  });
+});
+
+describe("The checkout seam (services/promo-codes/at-checkout.ts)", () => {
+  const lines = (regular: string, vip: string, free: string) => [
+    { tierId: vip, tierName: "VIP", quantity: 1, unitPrice: 5000 },
+    { tierId: regular, tierName: "Regular", quantity: 3, unitPrice: 1500 },
+    { tierId: free, tierName: "Free", quantity: 2, unitPrice: 0 },
+  ];
+
+  it("resolves nothing for no code, and one 400 invalid_promo_code (field promo_code) for every bad one", async () => {
+    const { organizer, eventId, free, regular, vip } = await promoEvent();
+    await createCode(organizer, eventId, { code: "KIDS", tier_ids: [free] });
+    await createCode(organizer, eventId, { code: "OFF", is_active: false });
+    const deps = servicesFor();
+    const base = {
+      eventId,
+      eventEndAt: Date.now() + 7 * DAY,
+      clientAddress: "10.9.0.1",
+      lines: lines(regular, vip, free),
+    };
+    for (const promoCode of [undefined, null, "", "   "]) {
+      expect(await resolveCheckoutPromo(deps, { ...base, promoCode })).toBeNull();
+    }
+    // KIDS is real but covers only free seats of this order.
+    for (const promoCode of ["NOPE", "OFF", "KIDS", 42]) {
+      const error = await resolveCheckoutPromo(deps, { ...base, promoCode }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DomainError);
+      expect(error).toMatchObject({
+        code: "invalid_promo_code",
+        detail: "Invalid or expired promo code.",
+        fields: { promo_code: ["Invalid or expired promo code."] },
+      });
+    }
+  });
+
+  it("counts only failures, shares the check's limit, and answers 429 past it", async () => {
+    const { organizer, eventId, free, regular, vip } = await promoEvent();
+    await createCode(organizer, eventId, { code: "GOOD" });
+    const deps = servicesFor();
+    const fan = buyer();
+    const base = {
+      eventId,
+      eventEndAt: Date.now() + 7 * DAY,
+      clientAddress: fan.address,
+      lines: lines(regular, vip, free),
+    };
+    // Twelve valid codes at checkout cost nothing…
+    for (let i = 0; i < 12; i++)
+      expect(await resolveCheckoutPromo(deps, { ...base, promoCode: "good" })).not.toBeNull();
+    // …eight public checks and two failed checkouts fill the ten attempts…
+    for (let i = 0; i < 8; i++)
+      expect((await fan.post(checkPath(eventId), { code: `G${i}XX` })).status).toBe(404);
+    for (let i = 0; i < 2; i++) {
+      await expect(resolveCheckoutPromo(deps, { ...base, promoCode: `BAD${i}` })).rejects.toMatchObject({
+        code: "invalid_promo_code",
+      });
+    }
+    // …then checkout with any code is 429, and so is the check.
+    await expect(resolveCheckoutPromo(deps, { ...base, promoCode: "GOOD" })).rejects.toMatchObject({
+      code: "rate_limited",
+    });
+    expect((await fan.post(checkPath(eventId), { code: "GOOD" })).status).toBe(429);
+    // No code at all is not an attempt.
+    expect(await resolveCheckoutPromo(deps, { ...base, promoCode: "" })).toBeNull();
+  });
+
+  it("reserves k uses with the order priced most expensive first, 409s as values, release and consume", async () => {
+    const { organizer, eventId, free, regular, vip } = await promoEvent();
+    const code = await createCode(organizer, eventId, { code: "THREE", max_uses: 3, max_uses_per_buyer: 3 });
+    const deps = servicesFor();
+    const order = lines(regular, vip, free);
+    const promo = await resolveCheckoutPromo(deps, {
+      eventId,
+      eventEndAt: Date.now() + 7 * DAY,
+      clientAddress: "10.9.0.2",
+      promoCode: "three",
+      lines: order,
+    });
+    if (!promo) throw new Error("code not resolved");
+    const keys = ["email:jane@example.com", "phone:254711222333"] as const;
+    const expiresAt = Date.now() + 5 * 60_000;
+
+    const first = await reservePromoUses(deps, promo, {
+      orderId: "o-1",
+      lines: order,
+      buyerKeys: keys,
+      expiresAt,
+    });
+    expect(first.ok).toBe(true);
+    if (!first.ok) return;
+    // 4 eligible seats (VIP + 3 Regular), 3 uses: VIP and two Regular get 20 %.
+    expect(first.granted).toBe(3);
+    expect(first.priced.lines.map((l) => [l.tierName, l.discount, l.lineTotal])).toEqual([
+      ["VIP", 1000, 4000],
+      ["Regular", 600, 3900],
+      ["Free", 0, 0],
+    ]);
+    expect(first.priced).toMatchObject({ subtotal: 9500, discount: 1600, amount: 7900 });
+
+    // Used up for everyone, and a refusal is a value checkout throws after releasing its tiers.
+    const second = await reservePromoUses(deps, promo, {
+      orderId: "o-2",
+      lines: order,
+      buyerKeys: ["email:other@example.com"],
+      expiresAt,
+    });
+    expect(second).toMatchObject({
+      ok: false,
+      error: { code: "promo_exhausted", detail: "This promo code has been used up." },
+    });
+
+    await releasePromoUses(deps, promo.id, ["o-1", "o-1"]);
+    expect((await organizer.get(codePath(eventId, code.id))).body).toMatchObject({ times_held: 0 });
+
+    const again = await reservePromoUses(deps, promo, {
+      orderId: "o-3",
+      lines: order,
+      buyerKeys: keys,
+      expiresAt,
+    });
+    expect(again.ok).toBe(true);
+    expect(
+      await consumePromoUses(deps, promo.id, "o-3", { seats: 3, discount: 1600, buyerKeys: keys }),
+    ).toEqual({
+      ok: true,
+      lateConsume: false,
+    });
+    expect((await organizer.get(codePath(eventId, code.id))).body).toMatchObject({
+      times_used: 3,
+      times_held: 0,
+      discount_given: 1600,
+    });
+    // Room again for others (max_uses raised), but this buyer has had their 3.
+    await organizer.patch(codePath(eventId, code.id), { max_uses: 10 });
+    const fresh = await resolveCheckoutPromo(deps, {
+      eventId,
+      eventEndAt: Date.now() + 7 * DAY,
+      clientAddress: "10.9.0.2",
+      promoCode: "THREE",
+      lines: order,
+    });
+    if (!fresh) throw new Error("code not resolved");
+    const mine = await reservePromoUses(deps, fresh, {
+      orderId: "o-4",
+      lines: order,
+      buyerKeys: ["phone:254711222333"],
+      expiresAt,
+    });
+    expect(mine).toMatchObject({ ok: false, error: { code: "promo_buyer_limit" } });
+    await returnPromoUses(deps, promo.id, "o-3");
+    expect((await organizer.get(codePath(eventId, code.id))).body).toMatchObject({
+      times_used: 0,
+      discount_given: 0,
+    });
   });
 });
