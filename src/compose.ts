@@ -9,6 +9,7 @@ import { createDb, createSessionDb, type Database } from "./db/client";
 import type { DeliveryJob } from "./delivery/jobs";
 import { darajaClientFor } from "./integrations/mpesa";
 import type { DarajaClient } from "./integrations/mpesa/types";
+import type { PromoCodeUses } from "./inventory/promo-code-uses";
 import type { TierInventory } from "./inventory/tier-inventory";
 import type { Logger } from "./lib/logger";
 import type { MailDeps } from "./mail/mailer";
@@ -21,6 +22,8 @@ export interface Services {
   media: R2Bucket;
   /** The tier seat objects (one writer per tier). */
   inventory: DurableObjectNamespace<TierInventory>;
+  /** The promo code uses objects (one writer per code). */
+  promoCodes: DurableObjectNamespace<PromoCodeUses>;
   /** The delivery queue (mail, ticket emails) and its dead-letter queue. */
   queue: Queue<DeliveryJob>;
   deadLetters: Queue<unknown>;
@@ -58,6 +61,7 @@ export function createServices(
     log,
     media: env.MEDIA,
     inventory: env.TIER_INVENTORY,
+    promoCodes: env.PROMO_CODE_USES,
     queue: env.DELIVERY_QUEUE,
     deadLetters: env.DELIVERY_DLQ,
     mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },

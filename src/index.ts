@@ -7,6 +7,7 @@ import { handleFetch } from "./http/app";
 import { createLogger, type Logger } from "./lib/logger";
 import { runScheduled } from "./scheduled";
 
+export { PromoCodeUses } from "./inventory/promo-code-uses";
 export { TierInventory } from "./inventory/tier-inventory";
 
 function runtimeOf(env: Env, ctx: ExecutionContext): Runtime {

@@ -288,6 +288,63 @@ export const tiers = sqliteTable(
   ],
 );
 
+export const PROMO_DISCOUNT_TYPES = ["PERCENT", "FIXED"] as const;
+export type PromoDiscountType = (typeof PROMO_DISCOUNT_TYPES)[number];
+
+/**
+ * Promo codes of an event (contract §12.1). `code` is stored upper case, so the unique index
+ * makes it unique per event case-insensitively. Uses are NOT counted here: the code's Durable
+ * Object (inventory/promo-code-uses.ts) is the one writer of used/held and holds its own copy
+ * of `max_uses` / `max_uses_per_buyer`, changed only through it.
+ */
+export const promoCodes = sqliteTable(
+  "promo_codes",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id, { onDelete: "cascade" }),
+    code: text("code").notNull(),
+    discountType: text("discount_type", { enum: PROMO_DISCOUNT_TYPES }).notNull(),
+    /** PERCENT 1–100, or FIXED whole KES off each eligible seat. */
+    value: integer("value").notNull(),
+    /**
+     * True: every tier of the event, tiers added later included (`tier_ids` []). False: the
+     * tiers in `promo_code_tiers`; when the last of them is deleted the code is deactivated,
+     * never widened to every tier.
+     */
+    allTiers: integer("all_tiers", { mode: "boolean" }).notNull().default(true),
+    maxUses: integer("max_uses"),
+    maxUsesPerBuyer: integer("max_uses_per_buyer"),
+    validFrom: integer("valid_from", { mode: "number" }),
+    validUntil: integer("valid_until", { mode: "number" }),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("promo_codes_event_code_unique").on(t.eventId, t.code),
+    index("promo_codes_event_created_idx").on(t.eventId, t.createdAt),
+  ],
+);
+
+/** The tiers a code covers when it does not cover all of them; a deleted tier drops out. */
+export const promoCodeTiers = sqliteTable(
+  "promo_code_tiers",
+  {
+    promoCodeId: text("promo_code_id")
+      .notNull()
+      .references(() => promoCodes.id, { onDelete: "cascade" }),
+    tierId: text("tier_id")
+      .notNull()
+      .references(() => tiers.id, { onDelete: "cascade" }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.promoCodeId, t.tierId] }),
+    index("promo_code_tiers_tier_idx").on(t.tierId),
+  ],
+);
+
 // ---------------------------------------------------------------------------------------
 // Money and tickets
 // ---------------------------------------------------------------------------------------
@@ -546,3 +603,4 @@ export type OrderItemRow = typeof orderItems.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
 export type StoreRow = typeof stores.$inferSelect;
+export type PromoCodeRow = typeof promoCodes.$inferSelect;

@@ -24,6 +24,7 @@ import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
 import { registerOrganizerOrderRoutes } from "./routes/organizer-orders";
 import { registerPayRoutes } from "./routes/pay";
+import { registerPromoCodeRoutes } from "./routes/promo-codes";
 import { registerScannerRoutes } from "./routes/scanner";
 import { registerStoreRoutes } from "./routes/stores";
 import { registerTeamRoutes } from "./routes/team";
@@ -46,6 +47,7 @@ export function buildApp() {
   registerPayRoutes(app);
   registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
+  registerPromoCodeRoutes(app);
   registerAttendeeRoutes(app);
   registerOrganizerOrderRoutes(app);
   registerScannerRoutes(app);

@@ -19,6 +19,8 @@ interface ErrorMapping {
   status: ContentfulStatusCode;
   /** Rendered in this dialect whatever the route asks for. */
   dialect?: "legacy";
+  /** The machine `code` on the wire when it differs from the internal one (one code, two statuses). */
+  wireCode?: string;
 }
 
 export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
@@ -55,6 +57,11 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   tier_not_found: { status: 404, dialect: "legacy" },
   mixed_events: { status: 400, dialect: "legacy" },
   buyer_limit: { status: 409, dialect: "legacy" },
+  invalid_promo_code: { status: 400, dialect: "legacy" },
+  promo_exhausted: { status: 409, dialect: "legacy" },
+  promo_buyer_limit: { status: 409, dialect: "legacy" },
+  promo_check_invalid: { status: 404, dialect: "legacy", wireCode: "invalid_promo_code" },
+  promo_check_exhausted: { status: 404, dialect: "legacy", wireCode: "promo_exhausted" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {
@@ -81,7 +88,7 @@ export function renderError(error: DomainError, routeDialect: ErrorDialect): Ren
       ...(error.extra ?? {}),
       error: error.detail,
       detail: error.detail,
-      code: error.code,
+      code: mapping.wireCode ?? error.code,
     };
   } else if (error.fields) {
     body = { ...error.fields, ...(error.extra ?? {}) };

@@ -45,6 +45,13 @@ export const ERROR_CODES = [
   "tier_not_found",
   "mixed_events",
   "buyer_limit",
+  // Promo codes (contract §12). At checkout a bad code is 400 and a used-up one 409; the
+  // public check answers both as 404 with the same machine code on the wire.
+  "invalid_promo_code",
+  "promo_exhausted",
+  "promo_buyer_limit",
+  "promo_check_invalid",
+  "promo_check_exhausted",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -14,6 +14,7 @@ import { escapeHtml } from "../lib/html";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
+import { deactivateCodesWithoutTiers } from "./promo-codes/tier-removal";
 import type { EventRow, TierRow } from "./tier-rules";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
 
@@ -358,6 +359,8 @@ export async function updateEvent(
               deletable.map((t) => t.id),
             ),
           ),
+          // Their promo_code_tiers rows went with them (cascade); §12.1: a code left with none is off.
+          deactivateCodesWithoutTiers(db, event.id, now),
         ]
       : []),
     ...(creates.length > 0

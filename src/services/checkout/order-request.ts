@@ -155,7 +155,12 @@ async function idempotencyScope(
  * guest tickets (an organizer typed that address; nobody proved it). A guest whose email
  * has no account yet is a new shadow user: nothing to refuse.
  */
-async function refuseBuyer(db: Database, user: User | null, email: string | undefined, event: SaleFacts["event"]) {
+async function refuseBuyer(
+  db: Database,
+  user: User | null,
+  email: string | undefined,
+  event: SaleFacts["event"],
+) {
   const buyer = user ?? (email ? await findUserByEmail(db, email) : undefined);
   if (buyer?.id === event.organizerId) {
     throw new DomainError("permission_denied", "You cannot buy tickets for your own event.");

@@ -1,0 +1,199 @@
+/**
+ * The seam between checkout and promo codes (contract §11.2 step 7–8, §11.4, §11.6, §12.2,
+ * §12.3). Checkout calls, in this order:
+ *
+ *   1. `resolveCheckoutPromo` — step 7, before any seat is touched: the typed code → the
+ *      code and its terms, or null (none typed); a bad code → 400 `invalid_promo_code`
+ *      (counted against the §12.4 limit), past the limit → 429 `rate_limited`.
+ *   2. reserve the seats on every tier's object (ascending tier id), then
+ *      `reservePromoUses` — step 8, last: k uses on the code's object for the order, and
+ *      the order priced with them. A refusal (`promo_exhausted` / `promo_buyer_limit`)
+ *      comes back as a value: release every tier hold, then throw it.
+ *   3. `releasePromoUses` wherever the tier holds are released (Daraja error or timeout,
+ *      failed payment, expiry, a replaced order).
+ *   4. `consumePromoUses` when the order is paid (with the tiers' confirm; all or nothing
+ *      on a late payment), `returnPromoUses` to undo that when the order ends up unfulfilled.
+ */
+import { eq } from "drizzle-orm";
+import type { Database } from "../../db/client";
+import { promoCodes } from "../../db/schema";
+import { promoCodeUses, seedFromPromoCode } from "../../inventory/promo-client";
+import type { PromoCodeUses } from "../../inventory/promo-code-uses";
+import type { PromoSeed, PromoSnapshot } from "../../inventory/promo-types";
+import type { BuyerKey } from "../../inventory/types";
+import { DomainError } from "../../lib/errors";
+import {
+  eligibleSeats,
+  type OrderLineInput,
+  type PricedOrder,
+  type PromoTerms,
+  priceOrder,
+} from "../checkout/promo-pricing";
+import { releaseHit } from "../rate-limit";
+import {
+  BUYER_USED_UP,
+  CODE_USED_UP,
+  findEventCode,
+  INVALID_CODE,
+  isUsableNow,
+  promoAttemptLimit,
+  takePromoAttempt,
+  termsOf,
+} from "./validity";
+
+export interface CheckoutPromoDeps {
+  db: Database;
+  promoCodes: DurableObjectNamespace<PromoCodeUses>;
+}
+
+/** A code valid for this order at initiate; freeze `id`, `code` and the pricing on the order. */
+export interface CheckoutPromo {
+  id: string;
+  /** As stored (upper case): the order's `promo_code`. */
+  code: string;
+  terms: PromoTerms;
+  /** Bootstraps the code's object if it is new. */
+  seed: PromoSeed;
+}
+
+export interface ResolvePromoInput {
+  eventId: string;
+  /** The event's end: the default `valid_until`. */
+  eventEndAt: number;
+  /** `promo_code` as sent (any type). `""`, blanks, null, absent = no code. */
+  promoCode: unknown;
+  /** For the per-address limit shared with the public check (§12.4). */
+  clientAddress: string;
+  /** The order's lines (unit prices from the tiers, never from the client). */
+  lines: readonly OrderLineInput[];
+}
+
+export const invalidPromoCode = () =>
+  new DomainError("invalid_promo_code", INVALID_CODE, { fields: { promo_code: [INVALID_CODE] } });
+
+/**
+ * §12.2: valid when it exists for the order's event, is active, now is within its window,
+ * and it covers at least one item priced above 0; else one 400 for every cause. The attempt
+ * is reserved atomically before the lookup and given back when the code was valid, so only
+ * failures count (and past the limit even a valid code answers 429, as the contract says).
+ */
+export async function resolveCheckoutPromo(
+  deps: CheckoutPromoDeps,
+  input: ResolvePromoInput,
+  now = Date.now(),
+): Promise<CheckoutPromo | null> {
+  if (input.promoCode === undefined || input.promoCode === null) return null;
+  const typed = typeof input.promoCode === "string" ? input.promoCode.trim() : null;
+  if (typed === "") return null;
+
+  const limit = promoAttemptLimit(input.clientAddress, input.eventId);
+  await takePromoAttempt(deps.db, limit, now);
+  const found = typed === null ? null : await findEventCode(deps.db, input.eventId, typed);
+  if (!found || !isUsableNow(found.row, input.eventEndAt, now)) throw invalidPromoCode();
+  const terms = termsOf(found.row, found.tierIds);
+  if (eligibleSeats(input.lines, terms) === 0) throw invalidPromoCode();
+
+  await releaseHit(deps.db, limit, now);
+  return { id: found.row.id, code: found.row.code, terms, seed: seedFromPromoCode(found.row) };
+}
+
+export interface ReservePromoInput {
+  orderId: string;
+  lines: readonly OrderLineInput[];
+  /** The order's buyer keys (the same the tier objects got). */
+  buyerKeys: readonly BuyerKey[];
+  /** The order's one `expires_at` (epoch ms). */
+  expiresAt: number;
+  /** Orders this one replaced on the tiers (their `replaced`): their uses end with this reservation. */
+  replaces?: readonly string[];
+}
+
+export type ReservePromoResult =
+  /** `priced`: the order's lines, subtotal, discount and amount with the k granted uses. */
+  | { ok: true; granted: number; priced: PricedOrder; snapshot: PromoSnapshot }
+  /** Nothing reserved: release the order's tier holds, then throw `error` (409). */
+  | { ok: false; error: DomainError };
+
+/** §12.3: k = min(eligible, max_uses − used − held, per-buyer remainder), k ≥ 1, or a 409. */
+export async function reservePromoUses(
+  deps: CheckoutPromoDeps,
+  promo: CheckoutPromo,
+  input: ReservePromoInput,
+): Promise<ReservePromoResult> {
+  const seats = eligibleSeats(input.lines, promo.terms);
+  const result = await promoCodeUses(deps.promoCodes, promo.id).reserve(
+    input.orderId,
+    {
+      seats,
+      buyerKeys: input.buyerKeys,
+      expiresAt: input.expiresAt,
+      ...(input.replaces ? { replaces: input.replaces } : {}),
+    },
+    promo.seed,
+  );
+  if (result.ok) {
+    return {
+      ok: true,
+      granted: result.granted,
+      priced: priceOrder(input.lines, promo.terms, result.granted),
+      snapshot: result.snapshot,
+    };
+  }
+  if (result.reason === "exhausted")
+    return { ok: false, error: new DomainError("promo_exhausted", CODE_USED_UP) };
+  if (result.reason === "buyer_limit") {
+    return { ok: false, error: new DomainError("promo_buyer_limit", BUYER_USED_UP) };
+  }
+  // resolveCheckoutPromo guarantees ≥ 1 eligible seat and the seed is always passed.
+  throw new Error(`promo code object refused the reservation: ${result.reason}`);
+}
+
+/** The order's hold ended: its uses go back. Idempotent; safe for orders that never reserved. */
+export async function releasePromoUses(
+  deps: CheckoutPromoDeps,
+  promoCodeId: string,
+  orderIds: readonly string[],
+): Promise<void> {
+  const stub = promoCodeUses(deps.promoCodes, promoCodeId);
+  for (const orderId of orderIds) await stub.release(orderId);
+}
+
+export interface ConsumePromoInput {
+  /** The discounted seats frozen on the order (k). */
+  seats: number;
+  /** The order's discount (KES), for `discount_given`. */
+  discount: number;
+  buyerKeys: readonly BuyerKey[];
+}
+
+/**
+ * The order is paid: its uses are consumed (idempotent). On a late payment the same k uses
+ * are taken again only if still free; `uses_gone` means none was taken, and the order must
+ * not be fulfilled (release/return its seats, PAID_UNFULFILLED).
+ */
+export async function consumePromoUses(
+  deps: CheckoutPromoDeps,
+  promoCodeId: string,
+  orderId: string,
+  input: ConsumePromoInput,
+): Promise<{ ok: true; lateConsume: boolean } | { ok: false; reason: "uses_gone" }> {
+  const stub = promoCodeUses(deps.promoCodes, promoCodeId);
+  let result = await stub.consume(orderId, input);
+  if (!result.ok && result.reason === "needs_seed") {
+    const [row] = await deps.db.select().from(promoCodes).where(eq(promoCodes.id, promoCodeId)).limit(1);
+    // A code deleted meanwhile (possible only once its holds lapsed): nothing to take.
+    if (!row) return { ok: false, reason: "uses_gone" };
+    result = await stub.consume(orderId, input, seedFromPromoCode(row));
+  }
+  if (result.ok) return { ok: true, lateConsume: result.lateConsume };
+  return { ok: false, reason: "uses_gone" };
+}
+
+/** Undo `consumePromoUses` for an order that ends up unfulfilled. Never for refunds (§12.3). */
+export async function returnPromoUses(
+  deps: CheckoutPromoDeps,
+  promoCodeId: string,
+  orderId: string,
+): Promise<void> {
+  await promoCodeUses(deps.promoCodes, promoCodeId).returnUses(orderId);
+}
