@@ -7,7 +7,8 @@
 import { type Config, loadConfig } from "./config";
 import { createDb, type Database } from "./db/client";
 import type { DeliveryJob } from "./delivery/jobs";
-import { darajaClientFor } from "./integrations/mpesa";
+import { b2cClientFor, darajaClientFor } from "./integrations/mpesa";
+import type { B2CClient } from "./integrations/mpesa/b2c";
 import type { DarajaClient } from "./integrations/mpesa/types";
 import type { TierInventory } from "./inventory/tier-inventory";
 import type { Logger } from "./lib/logger";
@@ -28,6 +29,8 @@ export interface Services {
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
+  /** M-Pesa B2C (money out: refunds, later payouts); only the queue consumer calls it. */
+  b2c: () => B2CClient;
 }
 
 /** What the runtime gives an invocation: keep work alive after it, and call ourselves. */
@@ -37,12 +40,15 @@ export interface Runtime {
   selfFetch: (request: Request) => Promise<Response>;
   /** Tests inject a Daraja; otherwise the configured one (or the simulator). */
   daraja?: DarajaClient;
+  b2c?: B2CClient;
 }
 
 export function createServices(env: Env, runtime: Runtime, log: Logger): Services {
   const config = loadConfig(env);
   const db = createDb(env.DB);
   let daraja = runtime.daraja;
+  let b2c = runtime.b2c;
+  const wiring = () => ({ db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
   return {
     config,
     db,
@@ -53,8 +59,12 @@ export function createServices(env: Env, runtime: Runtime, log: Logger): Service
     deadLetters: env.DELIVERY_DLQ,
     mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },
     daraja: () => {
-      daraja ??= darajaClientFor(config, { db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
+      daraja ??= darajaClientFor(config, wiring());
       return daraja;
+    },
+    b2c: () => {
+      b2c ??= b2cClientFor(config, wiring());
+      return b2c;
     },
   };
 }

@@ -50,6 +50,11 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   already_checked_in: { status: 409, dialect: "legacy" },
   ticket_cancelled: { status: 409, dialect: "legacy" },
   wrong_event: { status: 403, dialect: "legacy" },
+  not_refundable: { status: 400, dialect: "legacy" },
+  amount_too_high: { status: 400, dialect: "legacy" },
+  invalid_state: { status: 409, dialect: "legacy" },
+  retry_too_soon: { status: 409, dialect: "legacy" },
+  refunds_unavailable: { status: 503, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {

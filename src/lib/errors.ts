@@ -39,6 +39,12 @@ export const ERROR_CODES = [
   "already_checked_in",
   "ticket_cancelled",
   "wrong_event",
+  // Refunds (contract v3 §13).
+  "not_refundable",
+  "amount_too_high",
+  "invalid_state",
+  "retry_too_soon",
+  "refunds_unavailable",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

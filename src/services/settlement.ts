@@ -17,6 +17,7 @@ import { confirmSeats, seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
 import type { MailDeps } from "../mail/mailer";
+import { createSystemRefund } from "./refunds/record";
 import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
 import { copyCountsStatement } from "./tier-counts";
@@ -29,6 +30,9 @@ export interface SettlementDeps {
   /** Only the cron's STK query calls Daraja; a callback never does. */
   daraja: () => DarajaClient;
 }
+
+/** §13.3 rule 4: the refund a PAID_UNFULFILLED order gets (the cron picks up any it missed). */
+export const PAID_UNFULFILLED_REASON = "Sold out before your payment arrived";
 
 /** A failure result code → the reason shown by `verify/`. Unknown codes are failures too. */
 function failureReason(resultCode: number): string {
@@ -256,6 +260,11 @@ export async function settleOrder(
         return flagForReview("duplicate_receipt");
       });
     await copyCountsStatement(db, order.tierId, confirmed.snapshot);
+    if (unfulfilled && outcome === "paid_unfulfilled") {
+      // Sent from the delivery queue (the one the mail module already writes to).
+      const refundDeps = { ...deps, queue: deps.mail.queue };
+      await createSystemRefund(refundDeps, order.id, "PAID_UNFULFILLED", PAID_UNFULFILLED_REASON, now);
+    }
     return unfulfilled ? outcome : "duplicate";
   }
 
