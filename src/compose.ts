@@ -7,7 +7,8 @@
 import { type Config, loadConfig } from "./config";
 import { createDb, createSessionDb, type Database } from "./db/client";
 import type { DeliveryJob } from "./delivery/jobs";
-import { darajaClientFor } from "./integrations/mpesa";
+import { b2cClientFor, darajaClientFor } from "./integrations/mpesa";
+import type { B2CClient } from "./integrations/mpesa/b2c";
 import type { DarajaClient } from "./integrations/mpesa/types";
 import type { PromoCodeUses } from "./inventory/promo-code-uses";
 import type { TierInventory } from "./inventory/tier-inventory";
@@ -31,6 +32,8 @@ export interface Services {
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
+  /** M-Pesa B2C (money out: refunds, later payouts); only the queue consumer calls it. */
+  b2c: () => B2CClient;
 }
 
 /** What the runtime gives an invocation: keep work alive after it, and call ourselves. */
@@ -45,6 +48,7 @@ export interface Runtime {
    * writes); without one, the binding itself (the primary): queue batches and cron ticks.
    */
   d1?: D1DatabaseSession;
+  b2c?: B2CClient;
 }
 
 export function createServices(
@@ -55,6 +59,8 @@ export function createServices(
 ): Services {
   const db = runtime.d1 ? createSessionDb(runtime.d1) : createDb(env.DB);
   let daraja = runtime.daraja;
+  let b2c = runtime.b2c;
+  const wiring = () => ({ db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
   return {
     config,
     db,
@@ -66,8 +72,12 @@ export function createServices(
     deadLetters: env.DELIVERY_DLQ,
     mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },
     daraja: () => {
-      daraja ??= darajaClientFor(config, { db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
+      daraja ??= darajaClientFor(config, wiring());
       return daraja;
+    },
+    b2c: () => {
+      b2c ??= b2cClientFor(config, wiring());
+      return b2c;
     },
   };
 }

@@ -108,6 +108,7 @@ describe("POST /api/pay/initiate/ (paid tiers)", () => {
       reference: res.body.transaction_ref,
       reason: null,
       ticket_ids: [],
+      amount_refunded: 0,
     });
   });
 

@@ -1,3 +1,4 @@
+import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
@@ -28,4 +29,17 @@ export async function runBatch(db: Database, statements: Statement[]): Promise<u
   const [first, ...rest] = statements;
   if (!first) return [];
   return db.batch([first, ...rest]);
+}
+
+/**
+ * Raw SQL (`sql\`…\``) as a batch statement. drizzle's D1 batch binds parameters on the
+ * query's prepared `stmt`, which its raw-SQL query (`db.run`) does not carry (drizzle-orm
+ * 0.4x): give it one, so conditional INSERT … SELECT statements join a transaction with
+ * parameters bound by D1, never spliced into the text.
+ */
+export function batchableSql(db: Database, query: SQL): Statement {
+  const raw = db.run(query);
+  const { sql: text } = raw.getQuery();
+  Object.assign(raw, { stmt: db.$client.prepare(text) });
+  return raw;
 }

@@ -532,6 +532,130 @@ export const idempotencyKeys = sqliteTable(
 );
 
 // ---------------------------------------------------------------------------------------
+// Money out: refunds (contract §13) and the B2C requests that carry them (payouts later)
+// ---------------------------------------------------------------------------------------
+
+export const REFUND_STATUSES = ["PENDING", "SENT", "COMPLETED", "FAILED"] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+export const REFUND_TRIGGERS = ["ORGANIZER", "EVENT_CANCELLED", "PAID_UNFULFILLED"] as const;
+export type RefundTrigger = (typeof REFUND_TRIGGERS)[number];
+export const REFUND_RESOLUTIONS = ["MANUAL", "ABANDONED"] as const;
+export const REFUND_REVIEW_REASONS = ["amount_mismatch", "duplicate_payout", "stale"] as const;
+
+/**
+ * One refund of (part of) an order. Its `amount` is reserved against the order's payment from
+ * the moment the row exists (unless ABANDONED): rows are inserted only by a conditional write
+ * that checks Σ reserved + amount ≤ paid (services/refunds/record.ts).
+ */
+export const refunds = sqliteTable(
+  "refunds",
+  {
+    id: text("id").primaryKey(),
+    orderId: text("order_id")
+      .notNull()
+      .references(() => orders.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    amount: integer("amount").notNull(),
+    reason: text("reason").notNull().default(""),
+    trigger: text("trigger", { enum: REFUND_TRIGGERS }).notNull(),
+    /** This refund took the order's refundable to 0 (and so cancelled every ACTIVE ticket). */
+    full: integer("full", { mode: "boolean" }).notNull().default(false),
+    status: text("status", { enum: REFUND_STATUSES }).notNull().default("PENDING"),
+    /** The number that paid (`2547…`): the only one that may receive the money. */
+    phone: text("phone").notNull(),
+    mpesaReceipt: text("mpesa_receipt"),
+    /** B2C requests sent for it. */
+    attempts: integer("attempts").notNull().default(0),
+    /** The b2c_requests row of the attempt in flight (or the last one); null = may claim a new one. */
+    currentAttemptId: text("current_attempt_id"),
+    failureCode: text("failure_code"),
+    failureReason: text("failure_reason"),
+    retryable: integer("retryable", { mode: "boolean" }).notNull().default(false),
+    /** Automatic retries already scheduled (§13.4: at most 3). */
+    autoRetries: integer("auto_retries").notNull().default(0),
+    nextRetryAt: integer("next_retry_at", { mode: "number" }),
+    resolution: text("resolution", { enum: REFUND_RESOLUTIONS }),
+    resolutionNote: text("resolution_note"),
+    reviewReason: text("review_reason", { enum: REFUND_REVIEW_REASONS }),
+    createdBy: text("created_by"),
+    createdAt: createdAt(),
+    sentAt: integer("sent_at", { mode: "number" }),
+    failedAt: integer("failed_at", { mode: "number" }),
+    completedAt: integer("completed_at", { mode: "number" }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("refunds_order_idx").on(t.orderId),
+    index("refunds_event_created_idx").on(t.eventId, t.createdAt),
+    index("refunds_status_idx").on(t.status, t.updatedAt),
+    // §13.3 rule 5: a system trigger refunds an order at most once, however often it fires.
+    uniqueIndex("refunds_system_trigger_unique")
+      .on(t.orderId, t.trigger)
+      .where(sql`${t.trigger} <> 'ORGANIZER'`),
+  ],
+);
+
+/** The tickets a refund cancelled (written in the same transaction as the refund). */
+export const refundTickets = sqliteTable(
+  "refund_tickets",
+  {
+    refundId: text("refund_id")
+      .notNull()
+      .references(() => refunds.id),
+    ticketId: text("ticket_id")
+      .notNull()
+      .references(() => tickets.id),
+  },
+  (t) => [
+    primaryKey({ columns: [t.refundId, t.ticketId] }),
+    uniqueIndex("refund_tickets_ticket_unique").on(t.ticketId),
+  ],
+);
+
+export const B2C_PURPOSES = ["REFUND", "PAYOUT"] as const;
+export const B2C_REQUEST_STATUSES = [
+  "CREATED", // recorded, about to be (or being) sent: outcome unknown if we never hear back
+  "ACCEPTED", // Daraja answered ResponseCode 0
+  "REJECTED", // Daraja refused synchronously: money did not move
+  "UNKNOWN", // no usable answer (timeout, network, 5xx): money may have moved
+  "TIMED_OUT", // queue-timeout callback: outcome unknown, a late Result may still settle it
+  "COMPLETED", // Result 0
+  "FAILED", // Result ≠ 0
+] as const;
+export type B2CRequestStatus = (typeof B2C_REQUEST_STATUSES)[number];
+
+/**
+ * One row per B2C payment request we send. `id` IS the OriginatorConversationID (a fresh UUID
+ * per attempt), written before the request leaves, so every callback can be matched and
+ * deduplicated; `purpose` + `subject_id` say what it pays (a refund today, payouts later).
+ */
+export const b2cRequests = sqliteTable(
+  "b2c_requests",
+  {
+    id: text("id").primaryKey(),
+    purpose: text("purpose", { enum: B2C_PURPOSES }).notNull(),
+    subjectId: text("subject_id").notNull(),
+    amount: integer("amount").notNull(),
+    phone: text("phone").notNull(),
+    status: text("status", { enum: B2C_REQUEST_STATUSES }).notNull().default("CREATED"),
+    conversationId: text("conversation_id"),
+    resultCode: text("result_code"),
+    resultDesc: text("result_desc"),
+    receipt: text("receipt"),
+    resultAmount: integer("result_amount"),
+    createdAt: createdAt(),
+    answeredAt: integer("answered_at", { mode: "number" }),
+    settledAt: integer("settled_at", { mode: "number" }),
+  },
+  (t) => [
+    index("b2c_requests_subject_idx").on(t.purpose, t.subjectId),
+    index("b2c_requests_status_idx").on(t.status, t.createdAt),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------
 // Mail
 // ---------------------------------------------------------------------------------------
 
@@ -600,6 +724,8 @@ export const mpesaSimulatorPushes = sqliteTable("mpesa_simulator_pushes", {
 export type User = typeof users.$inferSelect;
 export type Order = typeof orders.$inferSelect;
 export type OrderItemRow = typeof orderItems.$inferSelect;
+export type Refund = typeof refunds.$inferSelect;
+export type B2CRequestRow = typeof b2cRequests.$inferSelect;
 export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
 export type StoreRow = typeof stores.$inferSelect;

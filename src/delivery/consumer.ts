@@ -6,6 +6,7 @@
  */
 import type { Services } from "../compose";
 import { describeError } from "../lib/logger";
+import { runRefundJob } from "../services/refunds/send";
 import { markDeliveryFailed } from "../services/ticket-delivery";
 import { DeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
 import { runMailJob } from "./mail-job";
@@ -71,7 +72,11 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
           message_id: message.id,
           attempts: message.attempts,
           job_type: job.type,
-          ...(job.type === "order_tickets" ? { order_id: job.orderId } : { mail_id: job.mailId }),
+          ...(job.type === "order_tickets"
+            ? { order_id: job.orderId }
+            : job.type === "refund"
+              ? { refund_id: job.refundId }
+              : { mail_id: job.mailId }),
           ...describeError(error),
         },
       );
@@ -90,5 +95,10 @@ async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
       return runMailJob(deps, job);
     case "order_tickets":
       return runOrderTicketsJob(deps, job);
+    case "refund": {
+      const outcome = await runRefundJob(deps, job);
+      deps.log.info("refund job", { refund_id: job.refundId, outcome });
+      return;
+    }
   }
 }

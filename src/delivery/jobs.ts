@@ -22,7 +22,15 @@ export const OrderTicketsJob = z.object({
 });
 export type OrderTicketsJob = z.infer<typeof OrderTicketsJob>;
 
-export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJob]);
+/**
+ * Send a refund's money (contract §13.4): claim it while PENDING and make one B2C request.
+ * `retryOf`: the failed attempt an automatic retry follows (§13.4 schedule); the consumer
+ * re-opens the refund only if that attempt is still its last one and the retry is due.
+ */
+export const RefundJob = z.object({ type: z.literal("refund"), refundId: Id, retryOf: Id.optional() });
+export type RefundJob = z.infer<typeof RefundJob>;
+
+export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJob, RefundJob]);
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
 /**

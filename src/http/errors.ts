@@ -62,6 +62,11 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   promo_buyer_limit: { status: 409, dialect: "legacy" },
   promo_check_invalid: { status: 404, dialect: "legacy", wireCode: "invalid_promo_code" },
   promo_check_exhausted: { status: 404, dialect: "legacy", wireCode: "promo_exhausted" },
+  not_refundable: { status: 400, dialect: "legacy" },
+  amount_too_high: { status: 400, dialect: "legacy" },
+  invalid_state: { status: 409, dialect: "legacy" },
+  retry_too_soon: { status: 409, dialect: "legacy" },
+  refunds_unavailable: { status: 503, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {

@@ -73,6 +73,10 @@ export class TierInventory extends DurableObject<Env> {
         PRIMARY KEY (buyer_key, order_id)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS order_buyers_order ON order_buyers (order_id);
+      CREATE TABLE IF NOT EXISTS returned_tickets (
+        ticket_id TEXT PRIMARY KEY,
+        order_id TEXT NOT NULL
+      );
     `);
   }
 
@@ -338,6 +342,33 @@ export class TierInventory extends DurableObject<Env> {
       this.sql.exec("DELETE FROM confirmed WHERE order_id = ?", orderId);
       this.forgetBuyers(orderId);
       this.sql.exec("UPDATE inventory SET sold = MAX(0, sold - ?) WHERE id = 1", row.quantity);
+      this.bump();
+    }
+    return this.read(Date.now());
+  }
+
+  /**
+   * Refunded tickets' seats go back on sale (contract §13.3 rule 2), one seat per ticket.
+   * Idempotent per ticket (a redelivered request returns nothing twice), and never more seats
+   * than the order bought here.
+   */
+  async returnTickets(orderId: string, ticketIds: string[]): Promise<InventorySnapshot> {
+    const row = this.sql
+      .exec<{ quantity: number }>("SELECT quantity FROM confirmed WHERE order_id = ?", orderId)
+      .toArray()[0];
+    let returned = 0;
+    for (const ticketId of new Set(ticketIds)) {
+      if (!row || returned >= row.quantity) break;
+      const inserted = this.sql.exec(
+        "INSERT INTO returned_tickets (ticket_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        ticketId,
+        orderId,
+      ).rowsWritten;
+      if (inserted > 0) returned++;
+    }
+    if (row && returned > 0) {
+      this.sql.exec("UPDATE confirmed SET quantity = quantity - ? WHERE order_id = ?", returned, orderId);
+      this.sql.exec("UPDATE inventory SET sold = MAX(0, sold - ?) WHERE id = 1", returned);
       this.bump();
     }
     return this.read(Date.now());

@@ -52,6 +52,12 @@ export const ERROR_CODES = [
   "promo_buyer_limit",
   "promo_check_invalid",
   "promo_check_exhausted",
+  // Refunds (contract v3 §13).
+  "not_refundable",
+  "amount_too_high",
+  "invalid_state",
+  "retry_too_soon",
+  "refunds_unavailable",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

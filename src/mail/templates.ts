@@ -104,3 +104,48 @@ export function ticketsMail(params: TicketsMailParams): RenderedMail {
     html: layout(count === 1 ? "Your ticket" : "Your tickets", lines, undefined, links),
   };
 }
+
+/** §13.6, first email: a refund cancelled tickets; the money is on its way. */
+export function refundTicketsCancelledMail(params: {
+  buyerName: string;
+  eventTitle: string;
+  amount: number;
+  maskedPhone: string;
+  ticketCount: number;
+  orderReference: string;
+  reason: string;
+}): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.buyerName) || "there"},`,
+    `Your ${params.ticketCount === 1 ? "ticket" : `${params.ticketCount} tickets`} for ${params.eventTitle} ${params.ticketCount === 1 ? "is" : "are"} cancelled; KES ${params.amount} is on its way to ${params.maskedPhone} by M-Pesa.`,
+    ...(params.reason ? [`Reason: ${unlinkable(params.reason)}`] : []),
+    `Order ${params.orderReference}. The cancelled tickets no longer open the gate.`,
+  ];
+  return {
+    subject: `Tickets cancelled: ${params.eventTitle}`,
+    text: `${lines.join("\n\n")}\n\nTicketSafi\n`,
+    html: layout("Your tickets are cancelled", lines),
+  };
+}
+
+/** §13.6, second email: the refund arrived (or was settled by hand). */
+export function refundCompletedMail(params: {
+  buyerName: string;
+  eventTitle: string;
+  amount: number;
+  receipt: string | null;
+  orderReference: string;
+  reason: string;
+}): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.buyerName) || "there"},`,
+    `We have refunded KES ${params.amount} for your order ${params.orderReference} (${params.eventTitle}).`,
+    params.receipt ? `M-Pesa receipt: ${params.receipt}` : "The refund was settled by the organizer.",
+    ...(params.reason ? [`Reason: ${unlinkable(params.reason)}`] : []),
+  ];
+  return {
+    subject: `Refund of KES ${params.amount}: ${params.eventTitle}`,
+    text: `${lines.join("\n\n")}\n\nTicketSafi\n`,
+    html: layout("Your refund", lines),
+  };
+}

@@ -7,6 +7,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { type EventCategory, events, orders, stores, tickets, tiers, type User, users } from "../db/schema";
+import type { DeliveryJob } from "../delivery/jobs";
 import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import { DomainError, type FieldErrors } from "../lib/errors";
@@ -15,6 +16,7 @@ import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
 import { deactivateCodesWithoutTiers } from "./promo-codes/tier-removal";
+import { afterRecorded, eventCancellationRefundStatements, refundsOfCancellation } from "./refunds/record";
 import type { EventRow, TierRow } from "./tier-rules";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
 
@@ -24,6 +26,8 @@ export interface OrganizerEventDeps {
   media: R2Bucket;
   inventory: DurableObjectNamespace<TierInventory>;
   mail: MailDeps;
+  /** Refunds of a cancelled event are sent from the delivery queue. */
+  queue: Queue<DeliveryJob>;
 }
 
 export interface TierInput {
@@ -446,11 +450,16 @@ export async function removeEvent(
   }
   if (event.status === "CANCELLED") throw DomainError.nonField("This event is already cancelled.");
 
-  const [, cancelledTickets, refundOrders] = await db.batch([
+  // One transaction: the event, a full refund per paid order (contract v3 §13.3 rule 3) with
+  // the tickets each cancels recorded, then the tickets themselves.
+  const [refundRows, refundTicketRows] = eventCancellationRefundStatements(db, event.id, now);
+  const [, , , cancelledTickets, refundOrders] = await db.batch([
     db
       .update(events)
       .set({ status: "CANCELLED", cancelledAt: now, updatedAt: now })
       .where(eq(events.id, event.id)),
+    refundRows as NonNullable<typeof refundRows>,
+    refundTicketRows as NonNullable<typeof refundTicketRows>,
     db
       .update(tickets)
       .set({ status: "CANCELLED", updatedAt: now })
@@ -482,6 +491,9 @@ export async function removeEvent(
       dedupeKey: `event:${event.id}:cancelled:${buyer.email.toLowerCase()}`,
     });
   }
+
+  // The cancellation email above is the buyer's first; the sends go out ≤ 5 a second.
+  await afterRecorded(deps, await refundsOfCancellation(db, event.id, now), now);
 
   return {
     outcome: "cancelled",

@@ -20,6 +20,7 @@ import type { MailDeps } from "../mail/mailer";
 import { holdBuyerKeys } from "./checkout/buyer-holds";
 import { orderLines } from "./order-lines";
 import { confirmOrderSeats, copyCountsStatements, releaseOrderSeats } from "./order-seats";
+import { createSystemRefund } from "./refunds/record";
 import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
 
@@ -31,6 +32,9 @@ export interface SettlementDeps {
   /** Only the cron's STK query calls Daraja; a callback never does. */
   daraja: () => DarajaClient;
 }
+
+/** §13.3 rule 4: the refund a PAID_UNFULFILLED order gets (the cron picks up any it missed). */
+export const PAID_UNFULFILLED_REASON = "Sold out before your payment arrived";
 
 /** A failure result code → the reason shown by `verify/`. Unknown codes are failures too. */
 function failureReason(resultCode: number): string {
@@ -268,6 +272,11 @@ export async function settleOrder(
         return flagForReview("duplicate_receipt");
       });
     await runBatch(db, countStatements());
+    if (unfulfilled && outcome === "paid_unfulfilled") {
+      // Sent from the delivery queue (the one the mail module already writes to).
+      const refundDeps = { ...deps, queue: deps.mail.queue };
+      await createSystemRefund(refundDeps, order.id, "PAID_UNFULFILLED", PAID_UNFULFILLED_REASON, now);
+    }
     return unfulfilled ? outcome : "duplicate";
   }
 

@@ -111,6 +111,7 @@ export const PaymentStatusSchema = z
     reference: z.string(),
     reason: z.string().nullable(),
     ticket_ids: z.array(z.string()),
+    amount_refunded: z.number(),
   })
   .openapi("PaymentStatus");
 
@@ -120,5 +121,6 @@ export function toPaymentStatus(status: PaymentStatus): z.infer<typeof PaymentSt
     reference: status.reference,
     reason: status.reason,
     ticket_ids: status.ticketIds,
+    amount_refunded: status.amountRefunded,
   };
 }

@@ -194,6 +194,11 @@ export interface MpesaSimulatorDeps {
   deliverCallback: (callbackUrl: string, body: unknown) => Promise<void>;
   /** Keeps the delayed callback alive after the response: pass `ctx.waitUntil`. */
   schedule: (task: Promise<unknown>) => void;
+  /**
+   * B2C requests seen per PartyB (254708000004's odd/even rule). Pass one map per isolate so
+   * a retry sent from a later invocation counts as the second request; default: per instance.
+   */
+  b2cCounts?: Map<string, number>;
 }
 
 type Outcome = { resultCode: number; answers: boolean };
@@ -418,8 +423,8 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     } satisfies StkQueryAnswer);
   }
 
-  /** Requests per PartyB, for 254708000004's odd/even behaviour (per isolate, like the rest). */
-  const b2cCounts = new Map<string, number>();
+  /** Requests per PartyB, for 254708000004's odd/even behaviour. */
+  const b2cCounts = deps.b2cCounts ?? new Map<string, number>();
 
   /** B2C payment request (contract §13.8): Daraja's sync answer, then a Result after delayMs. */
   async function b2cPayment(request: Request): Promise<Response> {
