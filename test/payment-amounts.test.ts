@@ -61,6 +61,7 @@ describe("a success callback's Amount must equal the order total exactly", () =>
       reference: init.transaction_ref,
       reason: "under_review",
       ticket_ids: [],
+      amount_refunded: 0,
     });
     expect(await countRows("tickets", "order_id = ?", init.order_id)).toBe(0);
     const row = await env.DB.prepare(
