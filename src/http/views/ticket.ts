@@ -2,7 +2,6 @@
 
 import { z } from "@hono/zod-openapi";
 import { TICKET_STATUSES } from "../../db/schema";
-import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
 import { mediaUrl } from "../../services/images";
 import type { TicketViewRow } from "../../services/wallet";
@@ -23,7 +22,9 @@ export const TicketSchema = z
     event_end_date: z.string(),
     organizer_name: z.string(),
     tier_name: z.string(),
-    tier_price: z.string(),
+    tier_price: z
+      .number()
+      .openapi({ description: "Computed money: whole shillings as a JSON number (contract §1)" }),
     checked_in_at: z.string().nullable(),
     png_url: z.string().openapi({
       description: "The rendered ticket (image/png); rendered on first request if delivery has not run yet",
@@ -48,7 +49,7 @@ export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.i
     event_end_date: toNairobiIso(row.endAt),
     organizer_name: row.organizerName,
     tier_name: row.tierName,
-    tier_price: formatPrice(row.tierPrice),
+    tier_price: row.tierPrice,
     checked_in_at: toNairobiIso(row.checkedInAt),
     // Always set: the endpoint renders the PNG on demand when delivery has not stored it yet.
     png_url: `${publicBaseUrl}/api/tickets/${row.id}/png/`,
