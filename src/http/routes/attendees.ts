@@ -124,14 +124,13 @@ export function registerAttendeeRoutes(app: Api): void {
         );
       }
 
-      let pass = null;
+      let started = null;
       if (query.sync_token !== undefined) {
-        const token = decodeSyncToken(query.sync_token);
-        if (!token || token.cursor) throw DomainError.field("sync_token", "Invalid sync token.");
-        pass = token;
+        started = decodeSyncToken(query.sync_token);
+        if (!started) throw DomainError.field("sync_token", "Invalid sync token.");
       }
       const page = parsePageRequest(query);
-      const listing = await listAttendees(db, event.id, page, pass);
+      const listing = await listAttendees(db, event.id, page, started);
       const built = buildPage(c, page, listing.total, listing.rows.map(toAttendee));
       return c.json(
         {

@@ -20,12 +20,9 @@ export const AttendeeSchema = z
     phone: z.string().openapi({ description: "Masked: `2547****678` (from the order)" }),
     tier_id: z.string(),
     tier_name: z.string(),
-    tier_price: z
-      .number()
-      .openapi({
-        description:
-          "Computed money: whole shillings as a JSON number (contract §1); the CSV keeps `1500.00`",
-      }),
+    tier_price: z.number().openapi({
+      description: "Computed money: whole shillings as a JSON number (contract §1); the CSV keeps `1500.00`",
+    }),
     status: z.enum(TICKET_STATUSES),
     purchase_date: z.string(),
     checked_in_at: z.string().nullable(),
