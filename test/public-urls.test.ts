@@ -5,6 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config";
 import { AttendeePageSchema } from "../src/http/views/attendee";
 import type { TicketSchema } from "../src/http/views/ticket";
 import { type PageOf, TestClient } from "./helpers/client";
@@ -90,5 +91,44 @@ describe("absolute URLs come from PUBLIC_BASE_URL, never the request's Host", ()
     expect(doc.status).toBe(200);
     expect(doc.body.servers.map((s) => s.url)).toEqual([PUBLIC]);
     expect(doc.text).not.toContain("attacker.example");
+  });
+});
+
+describe("PUBLIC_BASE_URL fails closed", () => {
+  const configWith = (vars: Partial<Record<keyof Env, string>>) => () =>
+    loadConfig({ ...env, MPESA_CONSUMER_KEY: "k", ...vars } as Env);
+
+  it("refuses a value that is not an absolute http(s) URL, in any environment", () => {
+    for (const environment of ["development", "test", "preview", "production"]) {
+      for (const bad of [
+        "api.ticketsafi.example",
+        "/api",
+        "ftp://api.example",
+        "javascript:alert(1)",
+        "https://u:p@api.example",
+        "https://api.example/?x=1",
+      ]) {
+        expect(
+          configWith({ ENVIRONMENT: environment, PUBLIC_BASE_URL: bad }),
+          `${environment} ${bad}`,
+        ).toThrow(ConfigError);
+      }
+    }
+  });
+
+  it("outside development and test: must be set, and https", () => {
+    for (const environment of ["preview", "production"]) {
+      expect(configWith({ ENVIRONMENT: environment, PUBLIC_BASE_URL: "" })).toThrow(ConfigError);
+      expect(
+        configWith({ ENVIRONMENT: environment, PUBLIC_BASE_URL: "http://api.ticketsafi.example" }),
+      ).toThrow(ConfigError);
+      expect(
+        configWith({ ENVIRONMENT: environment, PUBLIC_BASE_URL: "https://api.ticketsafi.example/" })()
+          .publicBaseUrl,
+      ).toBe("https://api.ticketsafi.example");
+    }
+    expect(configWith({ ENVIRONMENT: "development", PUBLIC_BASE_URL: "" })().publicBaseUrl).toBe(
+      "http://localhost:8787",
+    );
   });
 });
