@@ -257,13 +257,13 @@ async function sync(server, token, first) {
  * (what each one reads) and their own time. The local simulator reports no `rows_read`.
  */
 async function incrementalEvidence(eventId, syncToken) {
-  const [, w, r] = Buffer.from(syncToken, "base64url").toString("utf8").split(".");
-  const bound = `t.updated_at >= MIN(${w}, COALESCE((SELECT MIN(t2.created_at) FROM tickets AS t2 WHERE t2.rowid > ${r} AND +t2.event_id = ${q(eventId)}), ${w}))`;
+  const [, position] = Buffer.from(syncToken, "base64url").toString("utf8").split(".");
+  const bound = `t.change_seq > ${Number(position)}`;
   const statements = {
-    "changed tickets": `SELECT t.id, t.ticket_hash, t.status, tiers.name, orders.phone_number FROM tickets AS t JOIN tiers ON tiers.id = t.tier_id JOIN orders ON orders.id = t.order_id WHERE t.event_id = ${q(eventId)} AND ${bound} ORDER BY t.updated_at, t.id LIMIT ${PAGE_SIZE + 1}`,
+    "changed tickets": `SELECT t.id, t.ticket_hash, t.status, tiers.name, orders.phone_number FROM tickets AS t JOIN tiers ON tiers.id = t.tier_id JOIN orders ON orders.id = t.order_id WHERE t.event_id = ${q(eventId)} AND ${bound} ORDER BY t.change_seq LIMIT ${PAGE_SIZE + 1}`,
     "their count": `SELECT COUNT(*) AS n FROM tickets AS t WHERE t.event_id = ${q(eventId)} AND ${bound}`,
     "summary by tier (whole event)": `SELECT tiers.id, SUM(CASE WHEN t.status <> 'CANCELLED' THEN 1 ELSE 0 END), SUM(CASE WHEN t.status IN ('CHECKED_IN', 'USED') THEN 1 ELSE 0 END) FROM tiers LEFT JOIN tickets AS t ON t.tier_id = tiers.id AND t.event_id = ${q(eventId)} WHERE tiers.event_id = ${q(eventId)} GROUP BY tiers.id`,
-    "highest rowid": "SELECT MAX(rowid) FROM tickets",
+    "event's change position": `SELECT MAX(change_seq) FROM tickets WHERE event_id = ${q(eventId)}`,
   };
   const sqls = Object.values(statements);
   const results = await d1Statements("evidence.sql", [

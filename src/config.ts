@@ -100,6 +100,24 @@ function requireSecret(name: string, value: string, environment: Config["environ
   }
 }
 
+/**
+ * Every absolute URL the API hands out is built on PUBLIC_BASE_URL, never on the request's
+ * `Host` (§9), so it must be an http(s) origin. Outside development and test it must be set
+ * (no localhost default in a link a customer follows) and use https.
+ */
+function parsePublicBaseUrl(value: string | undefined, isLocal: boolean): string {
+  const raw = stripTrailingSlash((value ?? "").trim());
+  if (!raw && isLocal) return "http://localhost:8787";
+  const url = URL.canParse(raw) ? new URL(raw) : null;
+  if (!url || !/^https?:$/.test(url.protocol) || url.username || url.password || url.search || url.hash) {
+    throw new ConfigError("PUBLIC_BASE_URL must be an absolute http(s) URL.");
+  }
+  if (!isLocal && url.protocol !== "https:") {
+    throw new ConfigError("PUBLIC_BASE_URL must use https outside development and test.");
+  }
+  return raw;
+}
+
 const cache = new WeakMap<object, Config>();
 
 export function loadConfig(env: Bindings): Config {
@@ -114,7 +132,7 @@ export function loadConfig(env: Bindings): Config {
   const callbackToken = env.MPESA_CALLBACK_TOKEN ?? "";
   requireSecret("JWT_SECRET", jwtSecret, environment);
   requireSecret("MPESA_CALLBACK_TOKEN", callbackToken, environment);
-  const publicBaseUrl = stripTrailingSlash(env.PUBLIC_BASE_URL || "http://localhost:8787");
+  const publicBaseUrl = parsePublicBaseUrl(env.PUBLIC_BASE_URL, isLocal);
   const frontendUrl = stripTrailingSlash(env.FRONTEND_URL || "http://localhost:5173");
   const allowedOrigins = new Set(
     (env.ALLOWED_ORIGINS ?? "")

@@ -147,7 +147,7 @@ describe("GET /api/organizer/events/{id}/attendees/", () => {
       phone: "2547****678",
       tier_id: regular,
       tier_name: "Regular",
-      tier_price: "0.00",
+      tier_price: 0,
       status: "ACTIVE",
       purchase_date: expect.stringMatching(/\+03:00$/),
       checked_in_at: null,

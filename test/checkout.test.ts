@@ -641,7 +641,7 @@ describe("ticket wallet access", () => {
     );
     expect(mine.body).toMatchObject({
       status: "ACTIVE",
-      tier_price: "0.00",
+      tier_price: 0,
       event_image: "",
       organizer_name: organizerUser.username,
     });

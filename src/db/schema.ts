@@ -475,14 +475,24 @@ export const tickets = sqliteTable(
      * before it was recorded (then the tier's price at the time). */
     pricePaid: integer("price_paid"),
     createdAt: createdAt(),
-    /** Bumped on every change; drives the scanner's `?since=` sync. */
+    /** Bumped on every change (the writer's clock; informational, not the sync cursor). */
     updatedAt: updatedAt(),
+    /**
+     * The scanner sync's change cursor (contract §6): a strictly increasing number over all
+     * tickets, set by the triggers in migrations/0010_sync_cursor.sql on insert and on any
+     * update of a column the guest list shows (not png_key). D1 commits one write at a time,
+     * so a higher number is a later commit: "changed since" is `change_seq > token`.
+     * NULL only inside the inserting statement, before its trigger runs.
+     */
+    changeSeq: integer("change_seq"),
   },
   (t) => [
     uniqueIndex("tickets_order_seat_unique").on(t.orderId, t.seatIndex),
     uniqueIndex("tickets_ticket_hash_unique").on(t.ticketHash),
     index("tickets_owner_idx").on(t.ownerId, t.createdAt),
-    index("tickets_event_sync_idx").on(t.eventId, t.updatedAt, t.id),
+    index("tickets_event_change_seq_idx").on(t.eventId, t.changeSeq),
+    // The triggers' MAX(change_seq) reads this (one step down the index, not a scan).
+    uniqueIndex("tickets_change_seq_unique").on(t.changeSeq),
     // The attendee summary counts by tier and status; the attendee list pages by purchase.
     index("tickets_event_tier_status_idx").on(t.eventId, t.tierId, t.status),
     index("tickets_event_created_idx").on(t.eventId, t.createdAt, t.id),

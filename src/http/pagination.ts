@@ -56,6 +56,25 @@ export function parsePageRequest(query: {
   return { page, pageSize, limit: pageSize, offset: (page - 1) * pageSize };
 }
 
+/**
+ * What a handler's context offers for building links: the request (path and query) and the
+ * configured public origin. Links never use the request's own origin: the `Host` header is
+ * chosen by the client, and a forged one would put an attacker's host into `next`/`previous`.
+ */
+export interface LinkContext {
+  req: { url: string };
+  var: { config: { publicBaseUrl: string } };
+}
+
+/** The request's path and query on `PUBLIC_BASE_URL`'s origin (contract §9, issue #11 item 13). */
+export function publicRequestUrl(c: LinkContext): string {
+  const request = new URL(c.req.url);
+  const base = new URL(c.var.config.publicBaseUrl);
+  request.protocol = base.protocol;
+  request.host = base.host;
+  return request.toString();
+}
+
 function pageUrl(requestUrl: string, page: number): string {
   const url = new URL(requestUrl);
   if (page === 1) url.searchParams.delete("page");
@@ -63,8 +82,9 @@ function pageUrl(requestUrl: string, page: number): string {
   return url.toString();
 }
 
-/** Assemble a page from a known total and this page's rows. */
-export function buildPage<T>(requestUrl: string, request: PageRequest, count: number, results: T[]): Page<T> {
+/** Assemble a page from a known total and this page's rows; links are on `PUBLIC_BASE_URL`. */
+export function buildPage<T>(c: LinkContext, request: PageRequest, count: number, results: T[]): Page<T> {
+  const requestUrl = publicRequestUrl(c);
   const lastPage = Math.max(1, Math.ceil(count / request.pageSize));
   if (request.page > lastPage) throw invalidPage();
   return {
@@ -77,7 +97,7 @@ export function buildPage<T>(requestUrl: string, request: PageRequest, count: nu
 
 /** Count + page query, run in parallel (two reads; callers with a window count can use buildPage). */
 export async function pageOf<Row, T>(
-  c: { req: { url: string } },
+  c: LinkContext,
   query: { page?: string | undefined; page_size?: string | undefined },
   source: {
     count: () => Promise<number>;
@@ -87,5 +107,5 @@ export async function pageOf<Row, T>(
 ): Promise<Page<T>> {
   const request = parsePageRequest(query);
   const [count, rows] = await Promise.all([source.count(), source.rows(request.limit, request.offset)]);
-  return buildPage(c.req.url, request, count, rows.map(source.map));
+  return buildPage(c, request, count, rows.map(source.map));
 }

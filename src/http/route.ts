@@ -127,7 +127,11 @@ function firstValues(query: Record<string, string[]>): Record<string, string> {
   return out;
 }
 
-/** `post /api/pay/initiate/` → `postPayInitiate`; `{id}` → `ById`. Unique per route. */
+/**
+ * `post /api/pay/initiate/` → `postPayInitiate`; `{id}` → `ById`. Unique per route. Words
+ * without a letter (the `5.35.0` in a versioned asset path) are left out: generators want
+ * identifiers.
+ */
 export function operationIdFor(method: Method, path: string): string {
   const words = path
     .replace(/^\/api\//, "/")
@@ -138,7 +142,7 @@ export function operationIdFor(method: Method, path: string): string {
       return param ? `by_${param[1]}` : part;
     })
     .flatMap((part) => part.split(/[-_.]/))
-    .filter(Boolean);
+    .filter((word) => /[A-Za-z]/.test(word));
   return method + words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("");
 }
 

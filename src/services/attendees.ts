@@ -3,16 +3,17 @@
  * an offline copy, and the organizer's CSV export. Gate work belongs to the event's
  * organizer and to that organizer's SCANNER accounts; anyone else sees "not found".
  *
- * Sync (`?since=`): see lib/sync-token.ts for why a token holds a watermark, a rowid and a
- * cursor. The invariant the writers keep: every change to a ticket bumps `updated_at` to
- * the time of the write (give or take SYNC_OVERLAP_MS); inserts are covered by rowid.
+ * Sync (`?since=`): a token is a position on `tickets.change_seq` (lib/sync-token.ts), a
+ * strictly increasing number the database's triggers give a ticket on every insert and
+ * every update the guest list shows (migrations/0010_sync_cursor.sql). Writers do nothing
+ * special; a sync right after a sync returns nothing.
  */
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
 import { events, orders, type TICKET_STATUSES, tickets, tiers, type User } from "../db/schema";
 import { DomainError } from "../lib/errors";
-import { encodeSyncToken, type SyncPass, type SyncToken } from "../lib/sync-token";
+import { encodeSyncToken, type SyncToken } from "../lib/sync-token";
 import { loadVerificationKeys, type TicketKey } from "../lib/ticket-signing";
 
 /** One row of the guest list, unmasked (the view masks it). */
@@ -29,9 +30,6 @@ export interface AttendeeRow {
   createdAt: number;
   checkedInAt: number | null;
 }
-
-/** How far before a sync pass the next one starts again (writers stamp before they commit). */
-export const SYNC_OVERLAP_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------
 // Who may work the gate
@@ -89,7 +87,7 @@ const attendeeColumns = {
   status: tickets.status,
   createdAt: tickets.createdAt,
   checkedInAt: tickets.checkedInAt,
-  updatedAt: tickets.updatedAt,
+  changeSeq: tickets.changeSeq,
 };
 
 function attendeeSelect(db: Database, where: SQL | undefined) {
@@ -121,9 +119,15 @@ function summarySelect(db: Database, eventId: string) {
     .orderBy(asc(tiers.position), asc(tiers.createdAt));
 }
 
-/** The highest ticket rowid: every ticket inserted after this read gets a higher one. */
-function maxRowidSelect(db: Database) {
-  return db.select({ rowid: sql<number | null>`MAX(rowid)`.as("max_rowid") }).from(tickets);
+/**
+ * The event's highest change number: every write after this read gets a higher one. Read
+ * in the same batch (one snapshot) as the rows, so "everything up to here" is what was sent.
+ */
+function changePositionSelect(db: Database, eventId: string) {
+  return db
+    .select({ position: sql<number | null>`MAX(${tickets.changeSeq})`.as("change_position") })
+    .from(tickets)
+    .where(eq(tickets.eventId, eventId));
 }
 
 export interface AttendeeSummary {
@@ -157,19 +161,19 @@ export interface AttendeeListing {
 }
 
 /**
- * A page of the whole list, by purchase (the web page). `pass` is the sync pass the caller
- * started on an earlier page (carried in the page links), so that after paging through the
- * list a client holds the token from when it began, not from when it finished.
+ * A page of the whole list, by purchase (the web page). `started` is the token of the
+ * caller's first page (carried in the page links), so that after paging through the list a
+ * client holds the position from when it began, not from when it finished: whatever
+ * changed while it paged comes in its next sync.
  */
 export async function listAttendees(
   db: Database,
   eventId: string,
   page: { limit: number; offset: number },
-  pass: SyncPass | null,
-  now = Date.now(),
+  started: SyncToken | null,
 ): Promise<AttendeeListing> {
   // One batch: one snapshot, so the token covers exactly what the page and counts saw.
-  const [rows, counted, summary, rowid] = await db.batch([
+  const [rows, counted, summary, position] = await db.batch([
     attendeeSelect(db, eq(tickets.eventId, eventId))
       .orderBy(asc(tickets.createdAt), asc(tickets.id))
       .limit(page.limit)
@@ -179,14 +183,14 @@ export async function listAttendees(
       .from(tickets)
       .where(eq(tickets.eventId, eventId)),
     summarySelect(db, eventId),
-    maxRowidSelect(db),
+    changePositionSelect(db, eventId),
   ]);
-  const started = pass ?? { watermark: now - SYNC_OVERLAP_MS, rowid: Number(rowid[0]?.rowid ?? 0) };
+  const token = started ?? { position: Number(position[0]?.position ?? 0) };
   return {
     total: Number(counted[0]?.n ?? 0),
     rows,
     summary: toSummary(summary),
-    syncToken: encodeSyncToken({ ...started, cursor: null }),
+    syncToken: encodeSyncToken(token),
   };
 }
 
@@ -195,62 +199,49 @@ export interface ChangedAttendees {
   remaining: number;
   rows: AttendeeRow[];
   summary: AttendeeSummary;
-  /** Where the next page resumes, or null when this pass is complete. */
+  /** Where the next page resumes, or null when this page holds the last changes. */
   nextToken: string | null;
-  /** What the client keeps: the resume point, or at the end of a pass the next pass. */
+  /** What the client keeps: the resume point, or after the last page the event's position. */
   syncToken: string;
 }
 
 /**
- * The tickets changed since `token`, oldest change first, keyset-paged by (updated_at, id).
- * An incremental sync reads only the changed rows through the (event_id, updated_at, id)
- * index; a ticket that changes while a client pages moves to the end and is sent again.
+ * The tickets changed since `token`, oldest change first, keyset-paged by `change_seq`
+ * through the (event_id, change_seq) index. A ticket that changes while a client pages
+ * takes a higher number, so it moves to the end and is sent again, with its new state.
  */
 export async function listChangedAttendees(
   db: Database,
   eventId: string,
   token: SyncToken,
   limit: number,
-  now = Date.now(),
 ): Promise<ChangedAttendees> {
-  let bound: SQL | undefined;
-  if (token.cursor) {
-    bound = sql`(${tickets.updatedAt}, ${tickets.id}) > (${token.cursor.updatedAt}, ${token.cursor.id})`;
-  } else if (token.watermark > 0) {
-    // A pass starts at its watermark, or earlier when tickets were inserted since the last
-    // pass with older stamps than that (rowid above the last pass's: committed after it).
-    const watermark = Math.min(token.watermark, now);
-    bound = sql`${tickets.updatedAt} >= MIN(${watermark}, COALESCE((SELECT MIN(t2.created_at) FROM ${tickets} AS t2 WHERE t2.rowid > ${token.rowid} AND +t2.event_id = ${eventId}), ${watermark}))`;
-  }
-  const where = and(eq(tickets.eventId, eventId), bound);
-  const [rows, counted, summary, rowid] = await db.batch([
+  const where = and(eq(tickets.eventId, eventId), gt(tickets.changeSeq, token.position));
+  const [rows, counted, summary, position] = await db.batch([
     attendeeSelect(db, where)
-      .orderBy(asc(tickets.updatedAt), asc(tickets.id))
+      .orderBy(asc(tickets.changeSeq))
       .limit(limit + 1),
     db
       .select({ n: sql<number>`COUNT(*)`.as("ticket_count") })
       .from(tickets)
       .where(where),
     summarySelect(db, eventId),
-    maxRowidSelect(db),
+    changePositionSelect(db, eventId),
   ]);
 
-  // The pass this page belongs to: carried along, or begun by this request.
-  const pass: SyncPass = token.cursor
-    ? { watermark: token.watermark, rowid: token.rowid }
-    : { watermark: now - SYNC_OVERLAP_MS, rowid: Number(rowid[0]?.rowid ?? 0) };
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   const more = rows.length > limit && last !== undefined;
-  const nextToken = more
-    ? encodeSyncToken({ ...pass, cursor: { updatedAt: last.updatedAt, id: last.id } })
-    : null;
+  const nextToken = more ? encodeSyncToken({ position: Number(last.changeSeq) }) : null;
+  // At the end of the changes, the event's highest number in this snapshot: nothing of this
+  // event at or below it is unsent. Never behind the token the client came with.
+  const reached = Math.max(token.position, Number(position[0]?.position ?? 0));
   return {
     remaining: Number(counted[0]?.n ?? 0),
     rows: page,
     summary: toSummary(summary),
     nextToken,
-    syncToken: nextToken ?? encodeSyncToken({ ...pass, cursor: null }),
+    syncToken: nextToken ?? encodeSyncToken({ position: reached }),
   };
 }
 

@@ -37,6 +37,8 @@ export interface RequestOptions {
   bearer?: string;
   /** Send no cookies on this request. */
   noCookies?: boolean;
+  /** Send to this origin instead of BASE_URL (a forged `Host`: the URL's host is the Host). */
+  origin?: string;
 }
 
 /**
@@ -82,7 +84,7 @@ export class TestClient {
     if (!options.noCookies && this.cookies.size > 0 && !headers.has("cookie")) {
       headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
     }
-    const request = new Request(`${BASE_URL}${path}`, { method, headers, body });
+    const request = new Request(`${options.origin ?? BASE_URL}${path}`, { method, headers, body });
     let response: Response;
     if (Object.keys(this.vars).length === 0) {
       response = await exports.default.fetch(request);

@@ -14,7 +14,12 @@ const API_CSP = {
   formAction: ["'none'"],
 };
 
-/** The docs page: its own script and styles, the schema from this origin, nothing else. */
+/**
+ * The docs page (Swagger UI, served by this Worker): its own scripts and styles, the schema
+ * from this origin, nothing else. Swagger UI 5 renders under `style-src 'self'` with no
+ * 'unsafe-inline' (React sets styles through the CSSOM, which CSP does not govern): checked
+ * in headless Chromium with no violation reported.
+ */
 export const DOCS_CSP = [
   "default-src 'none'",
   "script-src 'self'",

@@ -18,7 +18,7 @@ import {
   listChangedAttendees,
   loadGateEvent,
 } from "../../services/attendees";
-import { buildPage, PaginationQuery, parsePageRequest } from "../pagination";
+import { buildPage, PaginationQuery, parsePageRequest, publicRequestUrl } from "../pagination";
 import { type Api, defineRoute } from "../route";
 import { AttendeePageSchema, toAttendee } from "../views/attendee";
 
@@ -112,7 +112,7 @@ export function registerAttendeeRoutes(app: Api): void {
           {
             count: changed.remaining,
             next: changed.nextToken
-              ? withParams(c.req.url, { since: changed.nextToken, page: null, sync_token: null })
+              ? withParams(publicRequestUrl(c), { since: changed.nextToken, page: null, sync_token: null })
               : null,
             previous: null,
             results: changed.rows.map(toAttendee),
@@ -124,15 +124,14 @@ export function registerAttendeeRoutes(app: Api): void {
         );
       }
 
-      let pass = null;
+      let started = null;
       if (query.sync_token !== undefined) {
-        const token = decodeSyncToken(query.sync_token);
-        if (!token || token.cursor) throw DomainError.field("sync_token", "Invalid sync token.");
-        pass = token;
+        started = decodeSyncToken(query.sync_token);
+        if (!started) throw DomainError.field("sync_token", "Invalid sync token.");
       }
       const page = parsePageRequest(query);
-      const listing = await listAttendees(db, event.id, page, pass);
-      const built = buildPage(c.req.url, page, listing.total, listing.rows.map(toAttendee));
+      const listing = await listAttendees(db, event.id, page, started);
+      const built = buildPage(c, page, listing.total, listing.rows.map(toAttendee));
       return c.json(
         {
           ...built,

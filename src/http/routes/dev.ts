@@ -40,7 +40,7 @@ export function registerDevRoutes(app: Api): void {
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(
-          c.req.url,
+          c,
           page,
           total,
           mails.map((mail) => toOutboxMail(base, mail)),

@@ -1,6 +1,6 @@
 /** GET /api/schema/ (OpenAPI 3.1, generated from the route declarations) and /api/docs/. */
 import { z } from "@hono/zod-openapi";
-import { DOCS_CSS, DOCS_HTML, DOCS_JS, DOCS_SCRIPT_PATH, DOCS_STYLE_PATH } from "../docs-page/assets";
+import { DOCS_ASSETS, DOCS_HTML, SWAGGER_UI_VERSION } from "../docs-page/assets";
 import { DOCS_CSP } from "../middleware/security-headers";
 import { type Api, defineRoute } from "../route";
 
@@ -46,11 +46,12 @@ export function registerDocsRoutes(app: Api): void {
       ),
   );
 
-  // The page and its assets are served by this Worker (no CDN), under a strict CSP.
-  const page = (body: string, type: string) =>
+  // The page and its assets (Swagger UI, pinned) are served by this Worker, no CDN, under a
+  // strict CSP. The vendored files are immutable under their versioned path.
+  const respond = (body: string, type: string, cache: string) =>
     new Response(body, {
       status: 200,
-      headers: { "Content-Type": type, "Content-Security-Policy": DOCS_CSP, "Cache-Control": "no-cache" },
+      headers: { "Content-Type": type, "Content-Security-Policy": DOCS_CSP, "Cache-Control": cache },
     });
   defineRoute(
     app,
@@ -58,7 +59,7 @@ export function registerDocsRoutes(app: Api): void {
       method: "get",
       path: "/api/docs/",
       tags: ["Operations"],
-      summary: "Interactive API documentation",
+      summary: "Interactive API documentation (Swagger UI)",
       responses: {
         200: {
           description: "HTML page rendering /api/schema/",
@@ -67,28 +68,33 @@ export function registerDocsRoutes(app: Api): void {
         },
       },
     },
-    () => page(DOCS_HTML, "text/html; charset=utf-8"),
+    () => respond(DOCS_HTML, "text/html; charset=utf-8", "no-cache"),
   );
-  defineRoute(
-    app,
-    {
-      method: "get",
-      path: DOCS_SCRIPT_PATH,
-      tags: ["Operations"],
-      summary: "The docs page's script",
-      responses: { 200: { description: "JavaScript", schema: z.string(), contentType: "text/javascript" } },
-    },
-    () => page(DOCS_JS, "text/javascript; charset=utf-8"),
-  );
-  defineRoute(
-    app,
-    {
-      method: "get",
-      path: DOCS_STYLE_PATH,
-      tags: ["Operations"],
-      summary: "The docs page's stylesheet",
-      responses: { 200: { description: "CSS", schema: z.string(), contentType: "text/css" } },
-    },
-    () => page(DOCS_CSS, "text/css; charset=utf-8"),
-  );
+  for (const asset of DOCS_ASSETS) {
+    const isScript = asset.contentType.startsWith("text/javascript");
+    defineRoute(
+      app,
+      {
+        method: "get",
+        path: asset.path,
+        tags: ["Operations"],
+        summary: asset.immutable
+          ? `The docs page's Swagger UI ${SWAGGER_UI_VERSION} ${isScript ? "script" : "stylesheet"}`
+          : "The docs page's Swagger UI initializer",
+        responses: {
+          200: {
+            description: isScript ? "JavaScript" : "CSS",
+            schema: z.string(),
+            contentType: isScript ? "text/javascript" : "text/css",
+          },
+        },
+      },
+      () =>
+        respond(
+          asset.body,
+          asset.contentType,
+          asset.immutable ? "public, max-age=31536000, immutable" : "no-cache",
+        ),
+    );
+  }
 }

@@ -148,7 +148,7 @@ export function registerEventRoutes(app: Api): void {
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(
-          c.req.url,
+          c,
           page,
           total,
           rows.map((row) => toEventListItem(base, row)),

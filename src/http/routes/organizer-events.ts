@@ -213,7 +213,7 @@ export function registerOrganizerEventRoutes(app: Api): void {
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(
-          c.req.url,
+          c,
           page,
           total,
           items.map((item) => ({

@@ -42,7 +42,7 @@ export function registerOrganizerOrderRoutes(app: Api): void {
       const user = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
       const listing = await listEventOrders(c.var.db, user.id, params.id, query, page);
-      return c.json(buildPage(c.req.url, page, listing.total, listing.rows.map(toOrganizerOrder)), 200);
+      return c.json(buildPage(c, page, listing.total, listing.rows.map(toOrganizerOrder)), 200);
     },
   );
 

@@ -97,7 +97,7 @@ export function registerRefundRoutes(app: Api): void {
       const organizer = await c.var.auth.requireUser();
       const page = parsePageRequest(query);
       const { total, rows } = await listEventRefunds(c.var.db, organizer.id, params.id, query.status, page);
-      return c.json(buildPage(c.req.url, page, total, rows.map(toRefund)), 200);
+      return c.json(buildPage(c, page, total, rows.map(toRefund)), 200);
     },
   );
 

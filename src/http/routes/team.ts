@@ -38,7 +38,7 @@ export function registerTeamRoutes(app: Api): void {
       const page = parsePageRequest(query);
       // Past the last page the window count is 0, so buildPage answers "Invalid page.".
       const { total, rows } = await listScanners(c.var.services, organizer.id, page);
-      return c.json(buildPage(c.req.url, page, total, rows.map(toScanner)), 200);
+      return c.json(buildPage(c, page, total, rows.map(toScanner)), 200);
     },
   );
 

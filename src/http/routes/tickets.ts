@@ -32,7 +32,7 @@ export function registerTicketRoutes(app: Api): void {
       const base = c.var.config.publicBaseUrl;
       return c.json(
         buildPage(
-          c.req.url,
+          c,
           page,
           total,
           rows.map((row) => toTicketResponse(base, row)),

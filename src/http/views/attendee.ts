@@ -8,7 +8,6 @@
 import { z } from "@hono/zod-openapi";
 import { TICKET_STATUSES } from "../../db/schema";
 import { maskEmail, maskPhoneNumber, maskTicketRef } from "../../lib/masking";
-import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
 import type { AttendeeRow } from "../../services/attendees";
 
@@ -21,7 +20,9 @@ export const AttendeeSchema = z
     phone: z.string().openapi({ description: "Masked: `2547****678` (from the order)" }),
     tier_id: z.string(),
     tier_name: z.string(),
-    tier_price: z.string(),
+    tier_price: z.number().openapi({
+      description: "Computed money: whole shillings as a JSON number (contract §1); the CSV keeps `1500.00`",
+    }),
     status: z.enum(TICKET_STATUSES),
     purchase_date: z.string(),
     checked_in_at: z.string().nullable(),
@@ -78,7 +79,7 @@ export function toAttendee(row: AttendeeRow): z.infer<typeof AttendeeSchema> {
     phone: maskPhoneNumber(row.phone),
     tier_id: row.tierId,
     tier_name: row.tierName,
-    tier_price: formatPrice(row.tierPrice),
+    tier_price: row.tierPrice,
     status: row.status,
     purchase_date: toNairobiIso(row.createdAt),
     checked_in_at: toNairobiIso(row.checkedInAt),

@@ -2,7 +2,6 @@
 
 import { z } from "@hono/zod-openapi";
 import { TICKET_STATUSES } from "../../db/schema";
-import { formatPrice } from "../../lib/money";
 import { toNairobiIso } from "../../lib/time";
 import { mediaUrl } from "../../services/images";
 import type { TicketViewRow } from "../../services/wallet";
@@ -23,7 +22,9 @@ export const TicketSchema = z
     event_end_date: z.string(),
     organizer_name: z.string(),
     tier_name: z.string(),
-    tier_price: z.string(),
+    tier_price: z
+      .number()
+      .openapi({ description: "Computed money: whole shillings as a JSON number (contract §1)" }),
     price_paid: z
       .number()
       .openapi({ description: "What was paid for this seat after discount (contract §5, §12.5)" }),
@@ -51,7 +52,7 @@ export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.i
     event_end_date: toNairobiIso(row.endAt),
     organizer_name: row.organizerName,
     tier_name: row.tierName,
-    tier_price: formatPrice(row.tierPrice),
+    tier_price: row.tierPrice,
     // Tickets issued before price_paid was recorded were sold at the tier's price.
     price_paid: row.pricePaid ?? row.tierPrice,
     checked_in_at: toNairobiIso(row.checkedInAt),
