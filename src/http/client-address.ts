@@ -1,7 +1,7 @@
 /**
  * The caller's address, for per-address limits. Behind Cloudflare `cf-connecting-ip` is set by
- * the edge and cannot be forged by the client. (Same rule as routes/auth.ts, which keeps its
- * own copy for now; the two can be merged.)
+ * the edge and cannot be forged by the client (Cloudflare overwrites a client's own copy).
+ * `x-real-ip` is only for local runs behind a proxy; `wrangler dev` sets neither.
  */
 import type { AppContext } from "./route";
 

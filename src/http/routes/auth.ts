@@ -14,6 +14,7 @@ import { confirmPasswordReset, requestPasswordReset } from "../../services/accou
 import { updateProfile } from "../../services/accounts/profile";
 import { ACCOUNT_EXISTS_NEEDS_ACTIVATION, register } from "../../services/accounts/registration";
 import { type IssuedTokens, logout, renewSession, type SessionMeta } from "../../services/sessions";
+import { clientAddress } from "../client-address";
 import {
   bearerToken,
   clearClaimCookie,
@@ -129,10 +130,6 @@ const ResetConfirmBody = z
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-function clientAddress(c: AppContext): string {
-  return c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? "unknown";
-}
 
 function sessionMeta(c: AppContext): SessionMeta {
   return { userAgent: c.req.header("user-agent"), ipAddress: clientAddress(c) };
