@@ -7,7 +7,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { sweepRefunds } from "../src/services/refunds/sweep";
 import { PAID_UNFULFILLED_REASON } from "../src/services/settlement";
-import { attemptsOf, paidOrder, refundOf, refundRow, refundWorld } from "./helpers/refunds";
+import { TestClient } from "./helpers/client";
+import {
+  attemptsOf,
+  b2cCallback,
+  paidOrder,
+  RESULT_PATH,
+  refundOf,
+  refundRow,
+  refundWorld,
+} from "./helpers/refunds";
 import { servicesFor } from "./helpers/services";
 
 const HOUR = 60 * 60 * 1000;
@@ -67,5 +76,41 @@ describe("refund sweep", () => {
       [],
     );
     expect(await attemptsOf(res.body.id)).toHaveLength(1);
+  });
+
+  it("the organizer order view carries amount_refunded, refundable and refund_status (§11.7, §13.1)", async () => {
+    const world = refundWorld();
+    const order = await paidOrder(world, { price: 1000 });
+    const view = () =>
+      order.organizer.get<{ amount_refunded: number; refundable: number; refund_status: string }>(
+        `/api/organizer/orders/${order.orderId}/`,
+      );
+    expect((await view()).body).toMatchObject({
+      amount_refunded: 0,
+      refundable: 1000,
+      refund_status: "NONE",
+    });
+    const res = await refundOf(order.organizer, { amount: 400 }, order.orderId);
+    expect(res.status, res.text).toBe(202);
+    // Reserved while in flight: not refundable again, not refunded yet.
+    expect((await view()).body).toMatchObject({ amount_refunded: 0, refundable: 600, refund_status: "NONE" });
+    await world.drain();
+    const [attempt] = await attemptsOf(res.body.id);
+    const result = await b2cCallback(attempt?.id ?? "");
+    expect((await new TestClient().post(RESULT_PATH, result.body)).status).toBe(200);
+    expect((await view()).body).toMatchObject({
+      amount_refunded: 400,
+      refundable: 600,
+      refund_status: "PARTIAL",
+    });
+    const rest = await refundOf(order.organizer, {}, order.orderId);
+    await world.drain();
+    const [, second] = await attemptsOf(rest.body.id).then(async (a) => [null, a[0]]);
+    await new TestClient().post(RESULT_PATH, (await b2cCallback(second?.id ?? "")).body);
+    expect((await view()).body).toMatchObject({
+      amount_refunded: 1000,
+      refundable: 0,
+      refund_status: "FULL",
+    });
   });
 });
