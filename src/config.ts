@@ -34,6 +34,9 @@ export interface Config {
       resultToken: string;
       resultUrl: string;
       queueTimeoutUrl: string;
+      /** Transaction Status query callbacks (reconciliation; same token). */
+      statusResultUrl: string;
+      statusTimeoutUrl: string;
       retryBaseSeconds: number;
     };
   };
@@ -196,6 +199,8 @@ function b2cConfig(env: Env, publicBaseUrl: string, stkConsumerKey: string): Con
     resultToken,
     resultUrl: `${base}/api/pay/b2c/result/${resultToken}/`,
     queueTimeoutUrl: `${base}/api/pay/b2c/timeout/${resultToken}/`,
+    statusResultUrl: `${base}/api/pay/b2c/status/result/${resultToken}/`,
+    statusTimeoutUrl: `${base}/api/pay/b2c/status/timeout/${resultToken}/`,
     retryBaseSeconds: intVar(env.REFUND_RETRY_BASE_SECONDS, 600, 1, 86_400),
   };
 }

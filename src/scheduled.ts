@@ -1,5 +1,6 @@
 /**
- * The cron trigger (every minute): settle PENDING orders whose hold lapsed (STK query), then
+ * The cron trigger (every minute): settle PENDING orders whose hold lapsed (STK query), sweep
+ * refunds and reconcile B2C attempts with no Result (Transaction Status query), then
  * housekeeping that keeps D1 small and nothing stuck. Each step lives beside the table it
  * works on; this file only sequences them.
  * Each step is independent and bounded; one failing does not stop the others.
@@ -8,10 +9,12 @@ import type { Services } from "./compose";
 import { describeError } from "./lib/logger";
 import { requeueStuckMail } from "./mail/mail-sweeps";
 import { purgeAccountTokens } from "./services/account-token-purges";
+import { queryOpenB2CAttempts } from "./services/b2c-reconciliation";
 import { purgeIdempotencyKeys } from "./services/idempotency-purges";
 import { purgeRateLimits } from "./services/rate-limit";
+import { sweepRefunds } from "./services/refunds/sweep";
 import { purgeDeadSessions, purgeExpiredBlacklist } from "./services/session-purges";
-import { settlePendingOrders } from "./services/settlement";
+import { PAID_UNFULFILLED_REASON, settlePendingOrders } from "./services/settlement";
 import { requeueUndeliveredOrders } from "./services/ticket-delivery";
 
 export async function runScheduled(
@@ -30,7 +33,18 @@ export async function runScheduled(
     log.error("settlement failed", describeError(error));
   }
 
+  // Money out: refunds nothing may leave stuck (§13.3 rule 4, §13.4), then B2C attempts
+  // with no Result asked about (Transaction Status query; it never sends money).
+  try {
+    const sweep = await sweepRefunds(services, PAID_UNFULFILLED_REASON, now);
+    for (const [key, value] of Object.entries(sweep)) results[`refunds_${key}`] = value;
+  } catch (error) {
+    results.refunds = "error";
+    log.error("refund sweep failed", describeError(error));
+  }
+
   const steps: Array<[string, () => Promise<number>]> = [
+    ["b2c_status_queries", () => queryOpenB2CAttempts(services, now)],
     ["purged_blacklisted_tokens", () => purgeExpiredBlacklist(db, now)],
     ["purged_sessions", () => purgeDeadSessions(db, now)],
     ["purged_account_tokens", () => purgeAccountTokens(db, now)],

@@ -658,8 +658,17 @@ export const b2cRequests = sqliteTable(
     createdAt: createdAt(),
     answeredAt: integer("answered_at", { mode: "number" }),
     settledAt: integer("settled_at", { mode: "number" }),
+    /**
+     * Reconciliation (Daraja Transaction Status query) of an attempt we never heard final word
+     * on: the ConversationID of the last query Daraja accepted (its Result is matched on it),
+     * when we last asked, and how often.
+     */
+    statusQueryId: text("status_query_id"),
+    statusQueriedAt: integer("status_queried_at", { mode: "number" }),
+    statusQueries: integer("status_queries").notNull().default(0),
   },
   (t) => [
+    index("b2c_requests_status_query_idx").on(t.statusQueryId),
     index("b2c_requests_subject_idx").on(t.purpose, t.subjectId),
     index("b2c_requests_status_idx").on(t.status, t.createdAt),
   ],

@@ -8,7 +8,16 @@
  */
 import { and, asc, desc, eq, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { events, type Order, type OrderStatus, orderItems, orders, tickets, tiers } from "../db/schema";
+import {
+  events,
+  type Order,
+  type OrderStatus,
+  orderItems,
+  orders,
+  refunds,
+  tickets,
+  tiers,
+} from "../db/schema";
 import { DomainError } from "../lib/errors";
 import { normalizeKenyanPhone } from "../lib/phone";
 import type { OrderLine } from "./order-lines";
@@ -19,6 +28,9 @@ export interface OrganizerOrder {
   eventTitle: string;
   lines: Array<Omit<OrderLine, "maxPerBuyer">>;
   ticketIds: string[];
+  /** §13.1: Σ COMPLETED refunds, and Σ refunds still holding their reservation (not ABANDONED). */
+  refunded: number;
+  reserved: number;
 }
 
 export interface OrderTicket {
@@ -53,7 +65,7 @@ async function withLines(
 ): Promise<OrganizerOrder[]> {
   if (list.length === 0) return [];
   const ids = list.map((row) => row.order.id);
-  const [lines, issued] = await db.batch([
+  const [lines, issued, refundSums] = await db.batch([
     db
       .select({
         orderId: orderItems.orderId,
@@ -73,6 +85,15 @@ async function withLines(
       .from(tickets)
       .where(and(inArray(tickets.orderId, ids), ne(tickets.status, "CANCELLED")))
       .orderBy(asc(tickets.seatIndex)),
+    db
+      .select({
+        orderId: refunds.orderId,
+        refunded: sql<number>`COALESCE(SUM(CASE WHEN ${refunds.status} = 'COMPLETED' THEN ${refunds.amount} ELSE 0 END), 0)`,
+        reserved: sql<number>`COALESCE(SUM(CASE WHEN ${refunds.resolution} IS NULL OR ${refunds.resolution} <> 'ABANDONED' THEN ${refunds.amount} ELSE 0 END), 0)`,
+      })
+      .from(refunds)
+      .where(inArray(refunds.orderId, ids))
+      .groupBy(refunds.orderId),
   ]);
   return list.map(({ order, eventTitle, tierName }) => {
     const own = lines.filter((line) => line.orderId === order.id).map(({ orderId: _id, ...line }) => line);
@@ -94,6 +115,8 @@ async function withLines(
               },
             ],
       ticketIds: issued.filter((t) => t.orderId === order.id).map((t) => t.id),
+      refunded: Number(refundSums.find((r) => r.orderId === order.id)?.refunded ?? 0),
+      reserved: Number(refundSums.find((r) => r.orderId === order.id)?.reserved ?? 0),
     };
   });
 }

@@ -13,7 +13,10 @@ import type {
   StkPushAnswer,
   StkQueryAnswer,
 } from "../../src/integrations/mpesa/schemas";
-import { B2CPaymentRequestSchema } from "../../src/integrations/mpesa/schemas";
+import {
+  B2CPaymentRequestSchema,
+  TransactionStatusRequestSchema,
+} from "../../src/integrations/mpesa/schemas";
 import { buildStkCallbackBody, randomReceiptNumber } from "../../src/integrations/mpesa/simulator";
 import type { FakeUpstream } from "./network";
 
@@ -90,7 +93,20 @@ export class DarajaFake implements FakeUpstream {
     push: [] as Scripted[],
     query: [] as Scripted[],
     b2c: [] as Scripted[],
+    status: [] as Scripted[],
   };
+
+  /** Transaction Status queries Daraja accepted: what was asked, and the ConversationID it gave. */
+  readonly statusQueries: Array<{
+    originalConversationId: string;
+    conversationId: string;
+    body: Record<string, unknown>;
+  }> = [];
+
+  /** Answer the next Transaction Status query with this status and body (default: Daraja's error). */
+  failNextStatusQuery(status: number, body?: unknown): void {
+    this.scripts.status.push({ kind: "fail", status, body: body ?? this.defaultError(status) });
+  }
 
   /** Answer the next B2C payment request with this status and body (default: Daraja's error). */
   failNextB2C(status: number, body?: unknown): void {
@@ -213,7 +229,35 @@ export class DarajaFake implements FakeUpstream {
     if (route === "POST /mpesa/b2c/v3/paymentrequest") {
       return this.withBearer(request, () => this.runScript(request, this.scripts.b2c, () => this.b2c(body)));
     }
+    if (route === "POST /mpesa/transactionstatus/v1/query") {
+      return this.withBearer(request, () =>
+        this.runScript(request, this.scripts.status, () => this.transactionStatus(body)),
+      );
+    }
     return Response.json(darajaErrorBody("404.001.01", "Resource not found"), { status: 404 });
+  }
+
+  /** Daraja's synchronous acknowledgement of a Transaction Status query; the Result comes later. */
+  private async transactionStatus(body: Record<string, unknown> | null): Promise<Response> {
+    const parsed = TransactionStatusRequestSchema.safeParse(body);
+    if (!parsed.success) {
+      return Response.json(darajaErrorBody("400.002.02", "Bad Request - Invalid request body"), {
+        status: 400,
+      });
+    }
+    const day = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+    const conversationId = `AG_${day}_${crypto.randomUUID().replace(/-/g, "").slice(0, 20)}`;
+    this.statusQueries.push({
+      originalConversationId: parsed.data.OriginalConversationID,
+      conversationId,
+      body: body ?? {},
+    });
+    return Response.json({
+      ConversationID: conversationId,
+      OriginatorConversationID: `${Math.floor(Math.random() * 1e5)}-${Math.floor(Math.random() * 1e8)}-1`,
+      ResponseCode: "0",
+      ResponseDescription: "Accept the service request successfully.",
+    });
   }
 
   /** Daraja's synchronous B2C answer (§13.9): accepted, not paid. */
@@ -243,6 +287,8 @@ export class DarajaFake implements FakeUpstream {
     this.scripts.push = [];
     this.scripts.query = [];
     this.scripts.b2c = [];
+    this.scripts.status = [];
+    this.statusQueries.length = 0;
   }
 
   private defaultError(status: number) {

@@ -4,9 +4,16 @@
  * compared in constant time; the body is matched on our own OriginatorConversationID.
  */
 import { z } from "@hono/zod-openapi";
-import { B2CResultBodySchema, B2CTimeoutBodySchema, readB2CResult } from "../../integrations/mpesa/schemas";
+import {
+  B2CResultBodySchema,
+  B2CTimeoutBodySchema,
+  readB2CResult,
+  readTransactionStatusResult,
+  TransactionStatusResultBodySchema,
+} from "../../integrations/mpesa/schemas";
 import { timingSafeEqualStrings } from "../../lib/crypto";
 import { DomainError } from "../../lib/errors";
+import { settleStatusResult } from "../../services/b2c-reconciliation";
 import { settleB2CCallback } from "../../services/refunds/callbacks";
 import { ErrorDetailSchema } from "../errors";
 import { readRequestBody } from "../request-body";
@@ -92,6 +99,44 @@ export function registerB2CCallbackRoutes(app: Api): void {
       const result = readB2CResult(body);
       const outcome = await settleB2CCallback(c.var.services, "timeout", result);
       c.var.log.info("b2c timeout", { attempt_id: result.originatorConversationId, outcome });
+      return c.json({ ResultCode: 0 as const, ResultDesc: "Accepted" as const }, 200);
+    },
+  );
+  // Reconciliation: the Transaction Status query's callbacks (README "Refunds"). Same token.
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/api/pay/b2c/status/result/{token}/",
+      tags: TAGS,
+      summary: "Daraja's Transaction Status Result for a B2C attempt with no Result (idempotent)",
+      params: z.object({ token: z.string().max(200) }),
+      documentedBody: TransactionStatusResultBodySchema.meta({ id: "TransactionStatusResult" }),
+      responses,
+    },
+    async (c, { params }) => {
+      const body = await readCallback(c, params.token, TransactionStatusResultBodySchema);
+      const result = readTransactionStatusResult(body);
+      const outcome = await settleStatusResult(c.var.services, result);
+      c.var.log.info("b2c status result", { query_id: result.queryConversationId, outcome });
+      return c.json({ ResultCode: 0 as const, ResultDesc: "Accepted" as const }, 200);
+    },
+  );
+
+  defineRoute(
+    app,
+    {
+      method: "post",
+      path: "/api/pay/b2c/status/timeout/{token}/",
+      tags: TAGS,
+      summary: "Daraja's queue timeout for a Transaction Status query: nothing changes; asked again later",
+      params: z.object({ token: z.string().max(200) }),
+      documentedBody: B2CTimeoutBodySchema.meta({ id: "TransactionStatusQueueTimeout" }),
+      responses,
+    },
+    async (c, { params }) => {
+      const body = await readCallback(c, params.token, B2CTimeoutBodySchema);
+      c.var.log.info("b2c status query timed out", { query_id: body.Result.ConversationID ?? null });
       return c.json({ ResultCode: 0 as const, ResultDesc: "Accepted" as const }, 200);
     },
   );

@@ -48,7 +48,23 @@ export const OrganizerOrderDetailSchema = OrganizerOrderSchema.extend({
   ),
 }).openapi("OrganizerOrderDetail");
 
-export function toOrganizerOrder({ order, eventTitle, lines, ticketIds }: OrganizerOrder) {
+/** §13.2: the orders a refund may be asked for. */
+const REFUNDABLE = new Set(["COMPLETED", "PAID_UNFULFILLED", "UNDER_REVIEW"]);
+
+/** §11.7: `FULL` when everything paid came back, `PARTIAL` when some did. */
+function refundStatusOf(amountPaid: number, refunded: number): "NONE" | "PARTIAL" | "FULL" {
+  if (refunded <= 0) return "NONE";
+  return amountPaid > 0 && refunded >= amountPaid ? "FULL" : "PARTIAL";
+}
+
+export function toOrganizerOrder({
+  order,
+  eventTitle,
+  lines,
+  ticketIds,
+  refunded,
+  reserved,
+}: OrganizerOrder) {
   const items = lines.map((line) => ({
     tier_id: line.tierId,
     tier_name: line.tierName,
@@ -67,8 +83,7 @@ export function toOrganizerOrder({ order, eventTitle, lines, ticketIds }: Organi
     event_id: order.eventId,
     event_title: eventTitle,
     status: order.status,
-    // No refund is recorded here yet (§13 adds them): nothing refunded.
-    refund_status: "NONE" as const,
+    refund_status: refundStatusOf(amountPaid, refunded),
     buyer_name: order.buyerName,
     buyer_email: order.buyerEmail,
     buyer_phone: order.paidPhone ?? order.phoneNumber,
@@ -77,8 +92,9 @@ export function toOrganizerOrder({ order, eventTitle, lines, ticketIds }: Organi
     discount,
     amount: order.amount,
     amount_paid: amountPaid,
-    amount_refunded: 0,
-    refundable: order.status === "COMPLETED" || order.status === "PAID_UNFULFILLED" ? amountPaid : 0,
+    amount_refunded: refunded,
+    // §13.1: what is paid less what refunds still reserve; only paid orders can be refunded.
+    refundable: REFUNDABLE.has(order.status) ? Math.max(0, amountPaid - reserved) : 0,
     promo_code: null,
     mpesa_receipt: order.mpesaReceiptNumber,
     ticket_ids: ticketIds,

@@ -17,7 +17,12 @@
  * Then `wrangler secret put MPESA_SECURITY_CREDENTIAL`.
  */
 import { createDarajaTransport, type DarajaAnswer, darajaErrorOf } from "./daraja";
-import { B2CPaymentAnswerSchema, type B2CPaymentRequestBody } from "./schemas";
+import {
+  B2CPaymentAnswerSchema,
+  type B2CPaymentRequestBody,
+  TransactionStatusAnswerSchema,
+  type TransactionStatusRequestBody,
+} from "./schemas";
 import { DarajaError } from "./types";
 
 export interface B2CClientOptions {
@@ -32,6 +37,9 @@ export interface B2CClientOptions {
   resultUrl: string;
   /** {PUBLIC_BASE_URL}/api/pay/b2c/timeout/{MPESA_RESULT_TOKEN}/ */
   queueTimeoutUrl: string;
+  /** Transaction Status query callbacks; absent → no reconciliation queries. */
+  statusResultUrl?: string;
+  statusTimeoutUrl?: string;
   /** §13.4: no answer within 10 s → outcome unknown. */
   timeoutMs?: number;
   fetch?: typeof fetch;
@@ -86,6 +94,21 @@ export class B2COutcomeUnknownError extends Error {
 
 export interface B2CClient {
   pay(request: B2CPaymentRequest): Promise<B2CAccepted>;
+  /**
+   * Daraja's Transaction Status query for one of our payment requests, by its
+   * OriginatorConversationID. Asynchronous: the answer is only an acknowledgement (its
+   * ConversationID is what the Result, POSTed to the status ResultURL, is matched on). Any
+   * failure throws; a query moves no money, so the caller simply asks again later.
+   */
+  queryStatus(originatorConversationId: string): Promise<{ conversationId: string }>;
+}
+
+/** The status query was not accepted (refused, unreadable or no answer): ask again later. */
+export class StatusQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StatusQueryError";
+  }
 }
 
 function judge(answer: DarajaAnswer): B2CAccepted {
@@ -139,7 +162,61 @@ export function createB2CClient(options: B2CClientOptions): B2CClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { post } = createDarajaTransport({ ...options, timeoutMs });
 
+  function missingConfig(): string[] {
+    return [
+      ["MPESA_B2C_SHORTCODE", options.shortcode],
+      ["MPESA_INITIATOR_NAME", options.initiatorName],
+      ["MPESA_SECURITY_CREDENTIAL", options.securityCredential],
+      ["consumer key", options.consumerKey],
+      ["consumer secret", options.consumerSecret],
+    ]
+      .filter(([, value]) => !value?.trim())
+      .map(([name]) => name as string);
+  }
+
   return {
+    async queryStatus(originatorConversationId) {
+      const missing = missingConfig();
+      if (!options.statusResultUrl || !options.statusTimeoutUrl) missing.push("status callback URLs");
+      if (missing.length > 0) {
+        throw new DarajaError("misconfigured", `B2C is not configured: missing ${missing.join(", ")}`);
+      }
+      const payload: TransactionStatusRequestBody = {
+        Initiator: options.initiatorName,
+        SecurityCredential: options.securityCredential,
+        CommandID: "TransactionStatusQuery",
+        OriginalConversationID: originatorConversationId,
+        PartyA: options.shortcode,
+        IdentifierType: "4",
+        ResultURL: options.statusResultUrl ?? "",
+        QueueTimeOutURL: options.statusTimeoutUrl ?? "",
+        Remarks: "Reconciliation",
+        Occasion: originatorConversationId,
+      };
+      let answer: DarajaAnswer;
+      try {
+        answer = await post(
+          "/mpesa/transactionstatus/v1/query",
+          payload,
+          AbortSignal.timeout(timeoutMs),
+          "transaction status query",
+        );
+      } catch (error) {
+        if (error instanceof DarajaError) throw new StatusQueryError(error.message);
+        throw error;
+      }
+      const error = darajaErrorOf(answer);
+      if (error) throw new StatusQueryError(`Daraja refused the status query (${error.code})`);
+      if (answer.status < 200 || answer.status >= 300) {
+        throw new StatusQueryError(`Daraja answered HTTP ${answer.status} to the status query`);
+      }
+      const body = TransactionStatusAnswerSchema.parse(answer.body ?? {});
+      if (body.ResponseCode !== "0" || !body.ConversationID) {
+        throw new StatusQueryError(`Daraja did not accept the status query (${body.ResponseCode ?? "?"})`);
+      }
+      return { conversationId: body.ConversationID };
+    },
+
     async pay(request) {
       const missing = [
         ["MPESA_B2C_SHORTCODE", options.shortcode],

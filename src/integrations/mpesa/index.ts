@@ -7,7 +7,7 @@ import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import { type B2CClient, createB2CClient } from "./b2c";
 import { createDarajaClient } from "./daraja";
-import { createSimulatedB2CClient, createSimulatedDarajaClient } from "./simulator";
+import { createSimulatedB2CClient, createSimulatedDarajaClient, type SimulatedB2CRecord } from "./simulator";
 import { type DarajaClient, DarajaError } from "./types";
 
 export interface DarajaWiring {
@@ -70,6 +70,8 @@ export function darajaClientFor(config: Config, wiring: DarajaWiring): DarajaCli
  * "customer's" second request (254708000004 fails odd requests, passes even ones).
  */
 const simulatorB2CCounts = new Map<string, number>();
+/** Per isolate too: what the simulated M-Pesa did with each B2C request (its status query reads it). */
+const simulatorB2CLedger = new Map<string, SimulatedB2CRecord>();
 
 /**
  * Can money go out? The simulator always can; real Daraja needs the B2C shortcode, initiator
@@ -91,6 +93,7 @@ export function b2cClientFor(config: Config, wiring: DarajaWiring): B2CClient {
       schedule: wiring.schedule,
       deliverCallback: selfDelivery(wiring),
       b2cCounts: simulatorB2CCounts,
+      b2cLedger: simulatorB2CLedger,
     });
   }
   return createB2CClient({
@@ -102,5 +105,7 @@ export function b2cClientFor(config: Config, wiring: DarajaWiring): B2CClient {
     securityCredential: config.mpesa.b2c.securityCredential,
     resultUrl: config.mpesa.b2c.resultUrl,
     queueTimeoutUrl: config.mpesa.b2c.queueTimeoutUrl,
+    statusResultUrl: config.mpesa.b2c.statusResultUrl,
+    statusTimeoutUrl: config.mpesa.b2c.statusTimeoutUrl,
   });
 }

@@ -257,3 +257,87 @@ export function readB2CResult(body: B2CResultBody): B2CResult {
     amount: Number.isFinite(amount) && value("TransactionAmount") !== undefined ? amount : null,
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// Transaction Status query (reconciliation of B2C attempts with no Result; see README)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * `POST /mpesa/transactionstatus/v1/query`. Asked by our OriginatorConversationID
+ * (`OriginalConversationID`), since an attempt with no Result has no receipt to ask by.
+ * `IdentifierType` 4 = an organisation shortcode (PartyA, the B2C shortcode).
+ */
+export const TransactionStatusRequestSchema = z.strictObject({
+  Initiator: z.string().min(1),
+  SecurityCredential: z.string().min(1),
+  CommandID: z.literal("TransactionStatusQuery"),
+  TransactionID: z.string().max(20).optional(),
+  OriginalConversationID: z.string().min(1).max(100),
+  PartyA: z.string().min(1),
+  IdentifierType: z.literal("4"),
+  ResultURL: z.string().url(),
+  QueueTimeOutURL: z.string().url(),
+  Remarks: z.string().min(1).max(100),
+  Occasion: z.string().max(100).optional(),
+});
+export type TransactionStatusRequestBody = z.infer<typeof TransactionStatusRequestSchema>;
+
+/** The synchronous acknowledgement: the query is queued; its Result comes to ResultURL. */
+export const TransactionStatusAnswerSchema = B2CPaymentAnswerSchema;
+export type TransactionStatusAnswer = B2CPaymentAnswer;
+
+/**
+ * The query's Result, POSTed to its ResultURL: the B2C Result envelope, whose
+ * `ConversationID` / `OriginatorConversationID` are the QUERY's (not the payment's), and
+ * whose parameters describe the payment asked about (`ReceiptNo`, `TransactionStatus`,
+ * `Amount`, `FinalisedTime`, …). `ResultCode` ≠ 0: the query could not answer (e.g. no such
+ * transaction).
+ */
+export const TransactionStatusResultBodySchema = z.object({
+  Result: z.object({
+    ...B2CResultCore,
+    ConversationID: z.string().min(1),
+    TransactionID: z.string().optional(),
+    ResultParameters: ResultParametersSchema.optional(),
+  }),
+});
+export type TransactionStatusResultBody = z.infer<typeof TransactionStatusResultBodySchema>;
+
+/** What a status Result says about the payment asked about. */
+export interface TransactionStatusResult {
+  /** The query's ConversationID (what we stored when Daraja accepted the query). */
+  queryConversationId: string;
+  /** As sent, as a string ("0" = the query answered; codes like "R000001" are not numbers). */
+  resultCode: string;
+  resultDesc: string;
+  /** `TransactionStatus` parameter: "Completed" means the money moved. */
+  transactionStatus: string | null;
+  /** `ReceiptNo` parameter, else TransactionID; only when completed. */
+  receipt: string | null;
+  /** `Amount` parameter. */
+  amount: number | null;
+}
+
+export function readTransactionStatusResult(body: TransactionStatusResultBody): TransactionStatusResult {
+  const result = body.Result;
+  const parameters = parametersOf(result.ResultParameters);
+  const value = (key: string) => parameters.find((item) => item.Key === key)?.Value;
+  const code = String(result.ResultCode).trim().slice(0, 40);
+  const status = value("TransactionStatus");
+  const transactionStatus = status === undefined ? null : String(status).slice(0, 40);
+  const completed = code === "0" && transactionStatus?.toLowerCase() === "completed";
+  const receiptNo = value("ReceiptNo");
+  const amount = Number(value("Amount"));
+  return {
+    queryConversationId: result.ConversationID,
+    resultCode: code,
+    resultDesc: result.ResultDesc.slice(0, 200),
+    transactionStatus,
+    receipt: completed
+      ? receiptNo !== undefined
+        ? String(receiptNo)
+        : (result.TransactionID ?? null)
+      : null,
+    amount: value("Amount") !== undefined && Number.isFinite(amount) ? amount : null,
+  };
+}

@@ -34,6 +34,10 @@ import {
   type StkPushAnswer,
   StkPushRequestSchema,
   type StkQueryAnswer,
+  type TransactionStatusAnswer,
+  type TransactionStatusRequestBody,
+  TransactionStatusRequestSchema,
+  type TransactionStatusResultBody,
 } from "./schemas";
 import { type DarajaClient, DarajaError } from "./types";
 
@@ -183,6 +187,87 @@ export function b2cCallbackFor(
   };
 }
 
+/** What the simulated M-Pesa did with a B2C request, for the Transaction Status query. */
+export interface SimulatedB2CRecord {
+  partyB: string;
+  amount: number;
+  /** Completed (money moved) or Failed, with the receipt when completed. */
+  status: "Completed" | "Failed";
+  receipt: string;
+}
+
+/**
+ * The simulated B2C outcome for a request: 254708000006 times out in the queue, but the
+ * payment behind it went through (the case reconciliation exists for); a failure Result is
+ * Failed; everything else Completed with the Result's TransactionID.
+ */
+export function simulatedB2CRecord(
+  request: B2CPaymentRequestBody,
+  callback: { body: B2CResultBody | B2CTimeoutBody },
+): SimulatedB2CRecord {
+  const result = callback.body.Result;
+  const paid = request.PartyB === B2C_TEST_PHONES.queueTimeout || Number(result.ResultCode) === 0;
+  return {
+    partyB: request.PartyB,
+    amount: request.Amount,
+    status: paid ? "Completed" : "Failed",
+    receipt: paid ? (result.TransactionID ?? randomReceiptNumber()) : "",
+  };
+}
+
+/**
+ * Daraja's Transaction Status Result for a query about `originalConversationId`, in its
+ * wire shape: the query's own ids in the envelope; the payment's in the parameters. Not
+ * found → ResultCode 2001-style failure without parameters (see README: any ≠ 0 = no answer).
+ */
+export function transactionStatusResultFor(
+  request: TransactionStatusRequestBody,
+  query: { conversationId: string; originatorConversationId: string },
+  record: SimulatedB2CRecord | undefined,
+  now: number,
+): TransactionStatusResultBody {
+  const core = {
+    ResultType: 0,
+    OriginatorConversationID: query.originatorConversationId,
+    ConversationID: query.conversationId,
+    ReferenceData: { ReferenceItem: { Key: "Occasion", Value: request.Occasion ?? "" } },
+  };
+  if (!record) {
+    return {
+      Result: {
+        ...core,
+        ResultCode: "R000001",
+        ResultDesc: "The transaction does not exist.",
+        TransactionID: "NLJ0000000",
+      },
+    };
+  }
+  const stamp = new Date(now + 3 * 60 * 60 * 1000).toISOString().replace(/\D/g, "").slice(0, 14);
+  return {
+    Result: {
+      ...core,
+      ResultCode: 0,
+      ResultDesc: "The service request is processed successfully.",
+      TransactionID: record.receipt || "NLJ0000000",
+      ResultParameters: {
+        ResultParameter: [
+          { Key: "DebitPartyName", Value: "600996 - Simulated Disbursements" },
+          { Key: "CreditPartyName", Value: `${record.partyB} - Simulated Customer` },
+          { Key: "OriginatorConversationID", Value: request.OriginalConversationID },
+          { Key: "InitiatedTime", Value: Number(stamp) },
+          { Key: "DebitAccountType", Value: "Utility Account" },
+          { Key: "DebitPartyCharges", Value: "" },
+          { Key: "ReasonType", Value: "Business Payment to Customer via API" },
+          { Key: "TransactionStatus", Value: record.status },
+          { Key: "FinalisedTime", Value: Number(stamp) },
+          { Key: "Amount", Value: record.amount },
+          { Key: "ReceiptNo", Value: record.receipt },
+        ],
+      },
+    },
+  };
+}
+
 export interface MpesaSimulatorDeps {
   db: Database;
   /** How long the "customer" takes to answer before the callback is posted. */
@@ -199,6 +284,8 @@ export interface MpesaSimulatorDeps {
    * a retry sent from a later invocation counts as the second request; default: per instance.
    */
   b2cCounts?: Map<string, number>;
+  /** What happened to each B2C request, by OriginatorConversationID (the status query reads it). */
+  b2cLedger?: Map<string, SimulatedB2CRecord>;
 }
 
 type Outcome = { resultCode: number; answers: boolean };
@@ -425,6 +512,7 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
 
   /** Requests per PartyB, for 254708000004's odd/even behaviour. */
   const b2cCounts = deps.b2cCounts ?? new Map<string, number>();
+  const b2cLedger = deps.b2cLedger ?? new Map<string, SimulatedB2CRecord>();
 
   /** B2C payment request (contract §13.8): Daraja's sync answer, then a Result after delayMs. */
   async function b2cPayment(request: Request): Promise<Response> {
@@ -439,6 +527,7 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     const day = new Date(now()).toISOString().slice(0, 10).replace(/-/g, "");
     const conversationId = `AG_${day}_${randomFrom("0123456789abcdef", 20)}`;
     const callback = b2cCallbackFor(body, conversationId, count);
+    b2cLedger.set(body.OriginatorConversationID, simulatedB2CRecord(body, callback));
     deps.schedule(
       (async () => {
         await new Promise((resolve) => setTimeout(resolve, deps.delayMs));
@@ -457,6 +546,37 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
     } satisfies B2CPaymentAnswer);
   }
 
+  /** Transaction Status query: acknowledged now, its Result POSTed to ResultURL after delayMs. */
+  async function transactionStatus(request: Request): Promise<Response> {
+    const parsed = TransactionStatusRequestSchema.safeParse(await readJson(request));
+    if (!parsed.success) return darajaError(400, "400.002.02", "Bad Request - Invalid request body");
+    const body = parsed.data;
+    const day = new Date(now()).toISOString().slice(0, 10).replace(/-/g, "");
+    const query = {
+      conversationId: `AG_${day}_${randomFrom("0123456789abcdef", 20)}`,
+      originatorConversationId: `${randomFrom("0123456789", 5)}-${randomFrom("0123456789", 8)}-1`,
+    };
+    const result = transactionStatusResultFor(body, query, b2cLedger.get(body.OriginalConversationID), now());
+    deps.schedule(
+      (async () => {
+        await new Promise((resolve) => setTimeout(resolve, deps.delayMs));
+        try {
+          await deps.deliverCallback(body.ResultURL, result);
+        } catch (error) {
+          log.warn("status_callback_failed", {
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      })(),
+    );
+    return Response.json({
+      ConversationID: query.conversationId,
+      OriginatorConversationID: query.originatorConversationId,
+      ResponseCode: "0",
+      ResponseDescription: "Accept the service request successfully.",
+    } satisfies TransactionStatusAnswer);
+  }
+
   const simulatorFetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -467,6 +587,12 @@ export function createSimulatorFetch(deps: MpesaSimulatorDeps): typeof fetch {
         return darajaError(404, "404.001.03", "Invalid Access Token");
       }
       return b2cPayment(request);
+    }
+    if (route === "POST /mpesa/transactionstatus/v1/query") {
+      if (!/^Bearer \S+$/.test(request.headers.get("authorization") ?? "")) {
+        return darajaError(404, "404.001.03", "Invalid Access Token");
+      }
+      return transactionStatus(request);
     }
     if (route !== "POST /mpesa/stkpush/v1/processrequest" && route !== "POST /mpesa/stkpushquery/v1/query") {
       return darajaError(404, "404.001.01", "Resource not found");
@@ -533,6 +659,8 @@ export function createSimulatedB2CClient(
     securityCredential: config.mpesa.b2c.securityCredential || "simulator",
     resultUrl: config.mpesa.b2c.resultUrl,
     queueTimeoutUrl: config.mpesa.b2c.queueTimeoutUrl,
+    statusResultUrl: config.mpesa.b2c.statusResultUrl,
+    statusTimeoutUrl: config.mpesa.b2c.statusTimeoutUrl,
     fetch: createSimulatorFetch({
       ...simulatorDeps,
       delayMs: config.mpesa.simulatorDelayMs,

@@ -3,7 +3,7 @@
  * conditional update on the state it expects AND on the attempt still being the refund's
  * current one, so a late or repeated answer about an older attempt never moves it back.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Config } from "../../config";
 import type { Database } from "../../db/client";
 import { events, orders, type Refund, refunds, users } from "../../db/schema";
@@ -39,7 +39,19 @@ export async function failRefund(
   deps: OutcomeDeps,
   refundId: string,
   attemptId: string,
-  failure: { code: string; reason: string; transient: boolean; timeout?: boolean },
+  failure: {
+    code: string;
+    reason: string;
+    transient: boolean;
+    timeout?: boolean;
+    /** Advice for the organizer when it differs from `transient || timeout`. */
+    retryable?: boolean;
+    /**
+     * Reconciliation proved the attempt behind a `timeout` failure never paid: the refund,
+     * already FAILED by `timeout`, takes this failure instead (so `retry_too_soon` lifts).
+     */
+    fromTimeout?: boolean;
+  },
   now = Date.now(),
 ): Promise<boolean> {
   const current = await deps.db.query.refunds.findFirst({
@@ -55,7 +67,7 @@ export async function failRefund(
       status: "FAILED",
       failureCode: failure.code.slice(0, 40),
       failureReason: failure.reason.slice(0, 200),
-      retryable: failure.transient || Boolean(failure.timeout),
+      retryable: failure.retryable ?? (failure.transient || Boolean(failure.timeout)),
       failedAt: now,
       nextRetryAt: autoRetry ? now + delaySeconds * 1000 : null,
       ...(autoRetry ? { autoRetries: sql`${refunds.autoRetries} + 1` } : {}),
@@ -64,7 +76,16 @@ export async function failRefund(
     .where(
       and(
         eq(refunds.id, refundId),
-        inArray(refunds.status, ["PENDING", "SENT"]),
+        failure.fromTimeout
+          ? or(
+              inArray(refunds.status, ["PENDING", "SENT"]),
+              and(
+                eq(refunds.status, "FAILED"),
+                eq(refunds.failureCode, "timeout"),
+                isNull(refunds.resolution),
+              ),
+            )
+          : inArray(refunds.status, ["PENDING", "SENT"]),
         eq(refunds.currentAttemptId, attemptId),
       ),
     )
@@ -102,6 +123,8 @@ export async function completeRefund(
       status: "COMPLETED",
       mpesaReceipt: result.receipt,
       completedAt: now,
+      // Settled at last (e.g. by reconciliation): no longer stale.
+      ...(refund.reviewReason === "stale" ? { reviewReason: null } : {}),
       // Paid after being abandoned: its amount is reserved again, and a human should look.
       ...(refund.resolution === "ABANDONED"
         ? { resolution: null, reviewReason: "duplicate_payout" as const }
