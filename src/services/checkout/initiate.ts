@@ -160,6 +160,8 @@ export async function initiateCheckout(
       quantity,
       unitPrice: tier.price,
     })),
+    null,
+    0,
   );
 
   // A fresh order per attempt, with or without a key: the key's claim (below) is what makes a
