@@ -79,7 +79,7 @@ export function toOrganizerOrder({ order, eventTitle, lines, ticketIds }: Organi
     amount_paid: amountPaid,
     amount_refunded: 0,
     refundable: order.status === "COMPLETED" || order.status === "PAID_UNFULFILLED" ? amountPaid : 0,
-    promo_code: null,
+    promo_code: order.promoCode,
     mpesa_receipt: order.mpesaReceiptNumber,
     ticket_ids: ticketIds,
     delivery_failed: order.deliveryStatus === "FAILED",
