@@ -770,6 +770,7 @@ describe("the purchase's few round trips stay correct", () => {
         db,
         config: loadConfig(env),
         inventory: env.TIER_INVENTORY,
+        promoCodes: env.PROMO_CODE_USES,
         mail: { db, config: loadConfig(env), media: env.MEDIA, queue: env.DELIVERY_QUEUE },
         daraja: () => {
           throw new Error("settling a callback never calls Daraja");

@@ -6,7 +6,7 @@ import {
   type PromoTerms,
   priceOrder,
   seatDiscount,
-} from "../src/services/checkout/promo-pricing";
+} from "../src/lib/order-pricing";
 
 const percent = (value: number, tierIds: string[] = []): PromoTerms => ({
   discountType: "PERCENT",

@@ -379,6 +379,13 @@ export const orders = sqliteTable(
      */
     placedAsGuest: integer("placed_as_guest", { mode: "boolean" }).notNull().default(false),
     holdExpiresAt: integer("hold_expires_at", { mode: "number" }),
+    // Promo code (§12), frozen at initiate: the code's id and its text as typed-then-stored
+    // (upper case), so the order keeps showing it even if the code is renamed; `discount` =
+    // Σ line discounts (KES), `discountedSeats` = the k uses reserved on the code's object.
+    promoCodeId: text("promo_code_id").references(() => promoCodes.id),
+    promoCode: text("promo_code"),
+    discount: integer("discount").notNull().default(0),
+    discountedSeats: integer("discounted_seats").notNull().default(0),
     // Daraja
     merchantRequestId: text("merchant_request_id"),
     checkoutRequestId: text("checkout_request_id"),

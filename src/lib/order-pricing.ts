@@ -1,62 +1,117 @@
 /**
- * An order's prices (contract §11.3), computed on the server only and frozen on the order:
- * a line per tier, then the order's subtotal, discount and amount. Pure, so checkout, tests
- * and the promo code step (§12.3) agree on every shilling.
+ * The one place an order is priced (contract §11.3, §12.3), pure: lines in, frozen amounts
+ * out, so checkout, ticket issuance, the public check and tests agree on every shilling.
+ * Checkout calls it twice: `eligibleSeats` before reserving uses (the most the order can ask
+ * the code's object for), then `priceOrder` with the k uses the object granted (no code:
+ * `priceOrder(lines, null, 0)`, every line at full price).
  *
- * The seam for discounts: `priceOrder(lines, discounts)` takes, per line, how many of its
- * seats are discounted and by how much each (what a promo code's object grants, §12.3); with
- * none every line is at full price. A discount is clamped so no seat goes below 0.
+ * Rules: an eligible seat is a seat of a covered tier (`tierIds` empty = every tier) with a
+ * unit price above 0. Per eligible seat, PERCENT takes floor(unit_price × value / 100) (never
+ * a fraction of a shilling: M-Pesa moves whole shillings, and rounding down never charges
+ * the buyer more than the organizer promised), FIXED takes min(value, unit_price). The k
+ * discounted seats are the most expensive first, ties in `items` order. Every discounted seat
+ * of a line is off by the same whole amount, so a ticket's `price_paid` is exact (seatPrices).
  */
 
-export interface LineToPrice {
+export type DiscountType = "PERCENT" | "FIXED";
+
+export interface PromoTerms {
+  discountType: DiscountType;
+  /** PERCENT 1–100, FIXED ≥ 1 (KES off each eligible seat). */
+  value: number;
+  /** Covered tiers; empty = every tier of the event. */
+  tierIds: readonly string[];
+}
+
+export interface OrderLineInput {
   tierId: string;
   tierName: string;
   quantity: number;
-  /** The tier's price now, whole shillings. */
+  /** The tier's price at initiate (whole KES). */
   unitPrice: number;
 }
 
-/** What a discount step grants one line: `seats` of its seats, each `perSeat` shillings off. */
-export interface LineDiscount {
-  seats: number;
-  perSeat: number;
-}
-
-export interface PricedLine extends LineToPrice {
-  /** The line's total discount. */
+export interface PricedLine extends OrderLineInput {
+  /** The line's total discount (KES). */
   discount: number;
-  /** How many seats carry it (each the same amount off). */
-  discountedSeats: number;
+  /** unit_price × quantity − discount. */
   lineTotal: number;
+  /** How many of the line's seats carry the discount. */
+  discountedSeats: number;
 }
 
 export interface PricedOrder {
   lines: PricedLine[];
   subtotal: number;
   discount: number;
-  /** What the buyer pays: subtotal − discount, never below 0. 0 = the free path. */
+  /** subtotal − discount, never below 0. */
   amount: number;
+  /** Seats that carry the discount (≤ the k granted). */
+  discountedSeats: number;
 }
 
+/** The discount on one eligible seat of price `unitPrice`. */
+export function seatDiscount(unitPrice: number, terms: PromoTerms): number {
+  if (!(unitPrice > 0)) return 0;
+  const off =
+    terms.discountType === "PERCENT"
+      ? Math.floor((unitPrice * Math.min(100, Math.max(0, terms.value))) / 100)
+      : Math.min(Math.max(0, terms.value), unitPrice);
+  return Math.max(0, Math.min(unitPrice, Math.floor(off)));
+}
+
+function covers(terms: PromoTerms, line: OrderLineInput): boolean {
+  return line.unitPrice > 0 && (terms.tierIds.length === 0 || terms.tierIds.includes(line.tierId));
+}
+
+/** Seats of the order the code could discount (what to ask the code's object for). */
+export function eligibleSeats(lines: readonly OrderLineInput[], terms: PromoTerms): number {
+  return lines.reduce((sum, line) => sum + (covers(terms, line) ? line.quantity : 0), 0);
+}
+
+/**
+ * Price the order with `discountedSeats` (k, as granted by the code's object) discounted
+ * seats, the most expensive first; no code (`terms` null) or k = 0 prices at full price.
+ */
 export function priceOrder(
-  lines: readonly LineToPrice[],
-  discounts: readonly (LineDiscount | undefined)[] = [],
+  lines: readonly OrderLineInput[],
+  terms: PromoTerms | null,
+  discountedSeats: number,
 ): PricedOrder {
-  const priced = lines.map((line, i): PricedLine => {
-    const grant = discounts[i];
-    const seats = grant ? Math.max(0, Math.min(line.quantity, Math.floor(grant.seats))) : 0;
-    const perSeat = grant ? Math.max(0, Math.min(line.unitPrice, Math.floor(grant.perSeat))) : 0;
-    const discount = seats * perSeat;
+  const perLine = lines.map(() => 0);
+  let left = terms ? Math.max(0, Math.floor(discountedSeats)) : 0;
+  if (terms && left > 0) {
+    // Stable sort: equal prices keep `items` order.
+    const order = lines
+      .map((line, index) => ({ line, index }))
+      .filter(({ line }) => covers(terms, line))
+      .sort((a, b) => b.line.unitPrice - a.line.unitPrice);
+    for (const { line, index } of order) {
+      if (left === 0) break;
+      const seats = Math.min(left, line.quantity);
+      perLine[index] = seats;
+      left -= seats;
+    }
+  }
+  const priced = lines.map((line, index): PricedLine => {
+    const seats = perLine[index] ?? 0;
+    const discount = terms ? seats * seatDiscount(line.unitPrice, terms) : 0;
     return {
       ...line,
       discount,
-      discountedSeats: perSeat > 0 ? seats : 0,
       lineTotal: line.unitPrice * line.quantity - discount,
+      discountedSeats: seats,
     };
   });
   const subtotal = priced.reduce((sum, line) => sum + line.unitPrice * line.quantity, 0);
   const discount = priced.reduce((sum, line) => sum + line.discount, 0);
-  return { lines: priced, subtotal, discount, amount: Math.max(0, subtotal - discount) };
+  return {
+    lines: priced,
+    subtotal,
+    discount,
+    amount: Math.max(0, subtotal - discount),
+    discountedSeats: priced.reduce((sum, line) => sum + line.discountedSeats, 0),
+  };
 }
 
 /**

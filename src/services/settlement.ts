@@ -14,12 +14,15 @@ import { type Order, orders, tiers } from "../db/schema";
 import type { StkCallback } from "../integrations/mpesa/schemas";
 import { type DarajaClient, DarajaError } from "../integrations/mpesa/types";
 import { seedFromTier, tierInventory } from "../inventory/client";
+import type { PromoCodeUses } from "../inventory/promo-code-uses";
 import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
 import type { MailDeps } from "../mail/mailer";
 import { holdBuyerKeys } from "./checkout/buyer-holds";
+import { releaseOrderPromo } from "./checkout/order-promo";
 import { orderLines } from "./order-lines";
 import { confirmOrderSeats, copyCountsStatements, releaseOrderSeats } from "./order-seats";
+import { consumePromoUses, returnPromoUses } from "./promo-codes/at-checkout";
 import { createSystemRefund } from "./refunds/record";
 import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
@@ -28,6 +31,8 @@ export interface SettlementDeps {
   db: Database;
   config: Config;
   inventory: DurableObjectNamespace<TierInventory>;
+  /** The promo code uses objects: an order's uses follow its seats (§12.3). */
+  promoCodes: DurableObjectNamespace<PromoCodeUses>;
   mail: MailDeps;
   /** Only the cron's STK query calls Daraja; a callback never does. */
   daraja: () => DarajaClient;
@@ -206,6 +211,7 @@ export async function settleOrder(
       .returning({ id: orders.id });
     if (!failed) return "duplicate";
     await releaseOrderSeats(deps, order.id, tierIds);
+    await releaseOrderPromo(deps, order);
     return "failed";
   }
 
@@ -235,6 +241,7 @@ export async function settleOrder(
     const [flagged] = await flagForReview("amount_mismatch");
     if (!flagged) return "duplicate";
     await releaseOrderSeats(deps, order.id, tierIds);
+    await releaseOrderPromo(deps, order);
     return "under_review";
   }
 
@@ -245,10 +252,31 @@ export async function settleOrder(
     phone: order.phoneNumber ?? "",
     paid: order.amount > 0,
   });
-  const confirmed = await confirmOrderSeats(deps, order.id, lines, buyerKeys, async (tierId) => {
+  let confirmed = await confirmOrderSeats(deps, order.id, lines, buyerKeys, async (tierId) => {
     const tier = await db.query.tiers.findFirst({ where: eq(tiers.id, tierId) });
     return tier ? seedFromTier(tier) : undefined;
   });
+  if (!confirmed.ok) {
+    await releaseOrderPromo(deps, order);
+  } else if (order.promoCodeId) {
+    // The seats are sold to the order: its promo uses are consumed with them (a late payment
+    // takes the same k again only if still free). If they are gone, the seats go back too:
+    // the buyer was prompted for the discounted amount, never the full one (§11.6).
+    const consumed = await consumePromoUses(deps, order.promoCodeId, order.id, {
+      seats: order.discountedSeats,
+      discount: order.discount,
+      buyerKeys,
+    });
+    if (!consumed.ok) {
+      const returned = await Promise.all(
+        tierIds.map(
+          async (tierId) =>
+            [tierId, await tierInventory(deps.inventory, tierId).returnSeats(order.id)] as const,
+        ),
+      );
+      confirmed = { ok: false, reason: "seats_gone", snapshots: new Map(returned) };
+    }
+  }
   const countStatements = () => copyCountsStatements(db, confirmed.snapshots);
   if (!confirmed.ok) {
     // Paid after the hold lapsed and some tier's seats went to someone else (or the buyer
@@ -314,6 +342,7 @@ export async function settleOrder(
         ),
       );
       await runBatch(db, copyCountsStatements(db, new Map(returned)));
+      if (order.promoCodeId) await returnPromoUses(deps, order.promoCodeId, order.id);
       return "under_review";
     }
     // A concurrent settlement moved the order to review or refund first: nothing to do.
@@ -387,6 +416,7 @@ export async function settlePendingOrders(
             order.id,
             lines.map((line) => line.tierId),
           );
+          await releaseOrderPromo(deps, order);
           report.failed++;
         }
         continue;

@@ -6,6 +6,7 @@ import { DomainError } from "../../lib/errors";
 import { initiateCheckout } from "../../services/checkout/initiate";
 import { paymentStatus } from "../../services/payment-status";
 import { settleStkCallback } from "../../services/settlement";
+import { clientAddress } from "../client-address";
 import { ErrorDetailSchema, LegacyErrorSchema } from "../errors";
 import { emptyToUndefined, IntegerInput } from "../fields";
 import { readRequestBody } from "../request-body";
@@ -44,6 +45,14 @@ const InitiateBody = z
     quantity: z.preprocess(emptyToUndefined, IntegerInput(1, 100).optional().default(1)),
     email: z.preprocess(emptyToUndefined, z.string().trim().max(254).pipe(z.email()).optional()),
     name: z.preprocess(emptyToUndefined, z.string().trim().max(150).optional()),
+    // Checked by checkout (§12.2): anything but a known code of the event is one 400.
+    promo_code: z
+      .unknown()
+      .optional()
+      .openapi({
+        type: ["string", "null"],
+        description: 'A promo code of the event (contract §12.2), case-insensitive; `""`/null = none.',
+      }),
   })
   .openapi("InitiatePaymentRequest");
 
@@ -79,7 +88,7 @@ export function registerPayRoutes(app: Api): void {
         202: { description: "STK push sent; poll verify/", schema: PaymentInitiatedSchema },
         400: {
           description:
-            "Invalid input (`invalid_items`, `too_many_seats`, `mixed_events`, `invalid_phone`, …), or not on sale",
+            "Invalid input (`invalid_items`, `too_many_seats`, `mixed_events`, `invalid_phone`, `invalid_promo_code`, …), or not on sale",
           schema: LegacyErrorSchema,
         },
         403: { description: "Organizer buying for their own event", schema: LegacyErrorSchema },
@@ -88,12 +97,14 @@ export function registerPayRoutes(app: Api): void {
           schema: LegacyErrorSchema,
         },
         409: {
-          description: "Not enough seats on a tier (`sold_out`), or the buyer's limit (`buyer_limit`)",
+          description:
+            "Not enough seats on a tier (`sold_out`), the buyer's limit (`buyer_limit`), or the promo code's uses (`promo_exhausted`, `promo_buyer_limit`)",
           schema: LegacyErrorSchema,
         },
         422: { description: "Idempotency-Key reused with another body", schema: LegacyErrorSchema },
         429: {
-          description: "Too many bookings to this email address this hour (`rate_limited`, Retry-After)",
+          description:
+            "Too many bookings to this email address this hour, or too many wrong promo codes (`rate_limited`, Retry-After)",
           schema: LegacyErrorSchema,
         },
         503: { description: "M-Pesa unavailable; seats released", schema: LegacyErrorSchema },
@@ -107,6 +118,8 @@ export function registerPayRoutes(app: Api): void {
         phoneNumber: body.phone_number,
         email: body.email,
         name: body.name,
+        promoCode: body.promo_code,
+        clientAddress: clientAddress(c),
         idempotencyKey: c.req.header("idempotency-key"),
         currentUser: () => c.var.auth.user(),
       });

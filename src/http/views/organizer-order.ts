@@ -95,7 +95,7 @@ export function toOrganizerOrder({
     amount_refunded: refunded,
     // §13.1: what is paid less what refunds still reserve; only paid orders can be refunded.
     refundable: REFUNDABLE.has(order.status) ? Math.max(0, amountPaid - reserved) : 0,
-    promo_code: null,
+    promo_code: order.promoCode,
     mpesa_receipt: order.mpesaReceiptNumber,
     ticket_ids: ticketIds,
     delivery_failed: order.deliveryStatus === "FAILED",

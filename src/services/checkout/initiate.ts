@@ -10,6 +10,7 @@ import type { Config } from "../../config";
 import { type Database, runBatch } from "../../db/client";
 import { type Order, orderItems, orders, type User, users } from "../../db/schema";
 import { type DarajaClient, DarajaError } from "../../integrations/mpesa/types";
+import type { PromoCodeUses } from "../../inventory/promo-code-uses";
 import type { TierInventory } from "../../inventory/tier-inventory";
 import type { InventorySnapshot } from "../../inventory/types";
 import { DomainError, type ErrorCode } from "../../lib/errors";
@@ -29,9 +30,17 @@ import {
   releaseOrderSeats,
   reserveOrderSeats,
 } from "../order-seats";
+import {
+  type CheckoutPromo,
+  consumePromoUses,
+  releasePromoUses,
+  reservePromoUses,
+  resolveCheckoutPromo,
+} from "../promo-codes/at-checkout";
 import { queueTicketEmail } from "../ticket-delivery";
 import { ensureTicketsIssued } from "../ticket-issuance";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
+import { releaseReplacedOrdersPromo } from "./order-promo";
 import { type CheckedOrder, checkedOrder } from "./order-request";
 import { reserveRecipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
@@ -42,6 +51,8 @@ export interface CheckoutDeps {
   db: Database;
   config: Config;
   inventory: DurableObjectNamespace<TierInventory>;
+  /** The promo code uses objects (§12.3). */
+  promoCodes: DurableObjectNamespace<PromoCodeUses>;
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
@@ -125,6 +136,9 @@ function refusalError(
  */
 async function endReplacedOrders(deps: CheckoutDeps, replaced: readonly string[], now: number) {
   if (replaced.length === 0) return [];
+  // Their promo uses go with their seats (a reservation of the same code below would also
+  // end them; this covers another code or none).
+  await releaseReplacedOrdersPromo(deps, replaced);
   const tiersByOrder = await tiersOfOrders(deps.db, replaced);
   const snapshots = new Map<string, InventorySnapshot>();
   for (const [orderId, tierIds] of tiersByOrder) {
@@ -152,15 +166,15 @@ export async function initiateCheckout(
   const email = user?.email ?? input.email ?? "";
   const name = user ? `${user.firstName} ${user.lastName}`.trim() || user.username : (input.name ?? "");
 
-  // Prices come from the tiers as checkout read them, never from the client (§11.3).
-  const priced = priceOrder(
-    input.lines.map(({ tier, quantity }) => ({
-      tierId: tier.id,
-      tierName: tier.name,
-      quantity,
-      unitPrice: tier.price,
-    })),
-  );
+  // Prices come from the tiers as checkout read them, never from the client (§11.3); a
+  // promo code's discount is priced in once its object granted the uses (below).
+  const lineInputs = input.lines.map(({ tier, quantity }) => ({
+    tierId: tier.id,
+    tierName: tier.name,
+    quantity,
+    unitPrice: tier.price,
+  }));
+  let priced = priceOrder(lineInputs, null, 0);
 
   // A fresh order per attempt, with or without a key: the key's claim (below) is what makes a
   // repeat answer the first result, and a key released after a failure (Daraja down) must
@@ -182,7 +196,22 @@ export async function initiateCheckout(
 
   const tierIds = input.lines.map((line) => line.tier.id);
   let holding = false;
+  let promo: CheckoutPromo | null = null;
+  let promoHeld = false;
   try {
+    // §11.2 step 7: the code, before any seat is touched (a bad one holds nothing).
+    promo = await resolveCheckoutPromo(
+      deps,
+      {
+        eventId: event.id,
+        eventEndAt: event.endAt,
+        promoCode: input.promoCode,
+        clientAddress: input.clientAddress,
+        lines: lineInputs,
+      },
+      now,
+    );
+
     // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
     // answered, not counted) and before any seat is touched.
     await reserveRecipientBooking(deps, user, email, now);
@@ -205,6 +234,25 @@ export async function initiateCheckout(
       throw refusalError(input, held.tierId, held.refusal);
     }
 
+    // §11.2 step 8, last: the code's uses, with the order's one expires_at. A refusal takes
+    // nothing; the catch below gives back the seats just held.
+    if (promo) {
+      const reserved = await reservePromoUses(deps, promo, {
+        orderId,
+        lines: lineInputs,
+        buyerKeys,
+        expiresAt: held.expiresAt,
+        replaces: held.replaced,
+      });
+      if (!reserved.ok) {
+        const [first, ...rest] = replaced;
+        if (first) await db.batch([first, ...rest]);
+        throw reserved.error;
+      }
+      promoHeld = true;
+      priced = reserved.priced;
+    }
+
     // Guests must give a name (checkedOrder); a signed-in buyer's falls back to the username.
     const buyer = buyerFor(db, user, email, name, now);
     const [firstLine] = priced.lines;
@@ -217,6 +265,10 @@ export async function initiateCheckout(
       quantity: priced.lines.reduce((sum, line) => sum + line.quantity, 0),
       unitPrice: firstLine?.unitPrice ?? 0,
       amount: priced.amount,
+      promoCodeId: promo?.id ?? null,
+      promoCode: promo?.code ?? null,
+      discount: priced.discount,
+      discountedSeats: priced.discountedSeats,
       buyerName: name,
       phoneNumber: input.phoneNumber,
       // What the wallet needs to know (services/ticket-access): a guest's tickets land on the
@@ -276,6 +328,7 @@ export async function initiateCheckout(
     if (holding) {
       await releaseOrderSeats(deps, orderId, tierIds).catch(() => undefined);
     }
+    if (promo && promoHeld) await releasePromoUses(deps, promo.id, [orderId]).catch(() => undefined);
     // Either way nothing was answered for the key: a retry with it may try again.
     if (input.idempotency) await releaseIdempotencyKey(db, input.idempotency).catch(() => undefined);
     throw error;
@@ -330,6 +383,15 @@ async function completeFreeOrder(
     async () => undefined,
   );
   if (!confirmed.ok) throw refuse("sold_out", "These tickets are no longer available.");
+  // A 100 % code (§11.5): the uses are consumed with the seats, before the order is written.
+  if (base.promoCodeId) {
+    const consumed = await consumePromoUses(deps, base.promoCodeId, base.id, {
+      seats: priced.discountedSeats,
+      discount: priced.discount,
+      buyerKeys,
+    });
+    if (!consumed.ok) throw refuse("promo_exhausted", "This promo code has been used up.");
+  }
   const reference = `FREE-${base.reference.slice(3)}`;
   const results = await runBatch(db, [
     ...buyer.statements,
@@ -407,6 +469,7 @@ async function startPayment(
     // No push went out (or we cannot know it did): give every tier's seats back, fail the
     // order, and let the same Idempotency-Key try again.
     const snapshots = await releaseOnTiers(deps, order.id, order.tierIds);
+    if (order.promoCodeId) await releasePromoUses(deps, order.promoCodeId, [order.id]);
     await db.batch([
       db
         .update(orders)

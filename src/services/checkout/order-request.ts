@@ -32,6 +32,10 @@ export interface CheckoutRequest {
   email?: string | undefined;
   /** Required of guests. */
   name?: string | undefined;
+  /** §12.2, as sent (any type; checked by checkout before any seat is held). */
+  promoCode?: unknown;
+  /** The caller's address: the promo check limit (§12.4). */
+  clientAddress?: string | undefined;
   /** The `Idempotency-Key` header, as sent. */
   idempotencyKey?: string | undefined;
   /**
@@ -54,6 +58,9 @@ export interface CheckedOrder {
   email: string | undefined;
   name: string | undefined;
   idempotency: IdempotencyScope | undefined;
+  /** As sent; resolved by checkout (§11.2 step 7). */
+  promoCode: unknown;
+  clientAddress: string;
 }
 
 interface Deps {
@@ -127,6 +134,13 @@ function checkKey(request: CheckoutRequest): string | undefined {
  * the request as understood (normalised phone, lower-case email), so equivalent spellings of
  * the same purchase replay rather than conflict. The original form keeps its fingerprint.
  */
+function promoFingerprint(promoCode: unknown): Record<string, unknown> {
+  if (promoCode === undefined || promoCode === null) return {};
+  if (typeof promoCode !== "string") return { promo_code: promoCode };
+  const typed = promoCode.trim().toUpperCase();
+  return typed === "" ? {} : { promo_code: typed };
+}
+
 async function idempotencyScope(
   key: string | undefined,
   user: User | null,
@@ -141,6 +155,8 @@ async function idempotencyScope(
     key,
     requestHash: await requestFingerprint({
       ...purchase,
+      // The same key with another code is another request; absent/blank = none (as before).
+      ...promoFingerprint(request.promoCode),
       phone_number: phone,
       email: request.email?.toLowerCase(),
       name: request.name,
@@ -205,6 +221,8 @@ async function checkedSingle(
     user,
     email: request.email,
     name: request.name,
+    promoCode: request.promoCode,
+    clientAddress: request.clientAddress ?? "unknown",
     idempotency: await idempotencyScope(key, user, request, { tier_id: tierId, quantity }, phone),
   };
 }
@@ -255,6 +273,8 @@ async function checkedItems(deps: Deps, request: CheckoutRequest, now: number): 
     user,
     email: request.email,
     name: request.name,
+    promoCode: request.promoCode,
+    clientAddress: request.clientAddress ?? "unknown",
     idempotency: await idempotencyScope(key, user, request, purchase, phone),
   };
 }

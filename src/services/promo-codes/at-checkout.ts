@@ -28,7 +28,7 @@ import {
   type PricedOrder,
   type PromoTerms,
   priceOrder,
-} from "../checkout/promo-pricing";
+} from "../../lib/order-pricing";
 import { releaseHit } from "../rate-limit";
 import {
   BUYER_USED_UP,

@@ -5,7 +5,7 @@
  */
 import type { PromoSnapshot } from "../../inventory/promo-types";
 import { DomainError } from "../../lib/errors";
-import { eligibleSeats, type PromoTerms } from "../checkout/promo-pricing";
+import { eligibleSeats, type PromoTerms } from "../../lib/order-pricing";
 import { getPublicEvent } from "../event-catalogue";
 import { type PromoCodeDeps, usageOf } from "./codes";
 import {

@@ -7,7 +7,7 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../../db/client";
 import { type PromoCodeRow, promoCodes, promoCodeTiers } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
-import type { PromoTerms } from "../checkout/promo-pricing";
+import type { PromoTerms } from "../../lib/order-pricing";
 import { consumeLimits, type Limit } from "../rate-limit";
 import { normalizeCode } from "./codes";
 
