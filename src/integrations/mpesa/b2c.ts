@@ -162,6 +162,7 @@ export function createB2CClient(options: B2CClientOptions): B2CClient {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const { post } = createDarajaTransport({ ...options, timeoutMs });
 
+  /** The settings every B2C call needs, named as the operator sets them; empty when all are set. */
   function missingConfig(): string[] {
     return [
       ["MPESA_B2C_SHORTCODE", options.shortcode],
@@ -218,15 +219,7 @@ export function createB2CClient(options: B2CClientOptions): B2CClient {
     },
 
     async pay(request) {
-      const missing = [
-        ["MPESA_B2C_SHORTCODE", options.shortcode],
-        ["MPESA_INITIATOR_NAME", options.initiatorName],
-        ["MPESA_SECURITY_CREDENTIAL", options.securityCredential],
-        ["consumer key", options.consumerKey],
-        ["consumer secret", options.consumerSecret],
-      ]
-        .filter(([, value]) => !value?.trim())
-        .map(([name]) => name);
+      const missing = missingConfig();
       if (missing.length > 0) {
         // Nothing was sent: a definite "not moved".
         throw new DarajaError("misconfigured", `B2C is not configured: missing ${missing.join(", ")}`);
