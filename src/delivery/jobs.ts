@@ -30,7 +30,14 @@ export type OrderTicketsJob = z.infer<typeof OrderTicketsJob>;
 export const RefundJob = z.object({ type: z.literal("refund"), refundId: Id, retryOf: Id.optional() });
 export type RefundJob = z.infer<typeof RefundJob>;
 
-export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJob, RefundJob]);
+/**
+ * Send a withdrawal's money (contract §17): claim it while PENDING and make its one B2C
+ * request (a payout is never re-sent: a redelivery that finds it claimed leaves it SENT).
+ */
+export const PayoutJob = z.object({ type: z.literal("payout"), payoutId: Id });
+export type PayoutJob = z.infer<typeof PayoutJob>;
+
+export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJob, RefundJob, PayoutJob]);
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
 /**

@@ -67,6 +67,12 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   invalid_state: { status: 409, dialect: "legacy" },
   retry_too_soon: { status: 409, dialect: "legacy" },
   refunds_unavailable: { status: 503, dialect: "legacy" },
+  invalid_amount: { status: 400, dialect: "legacy" },
+  amount_out_of_range: { status: 400, dialect: "legacy" },
+  insufficient_balance: { status: 400, dialect: "legacy" },
+  kyc_required: { status: 400, dialect: "legacy" },
+  wallet_frozen: { status: 400, dialect: "legacy" },
+  wallet_inactive: { status: 400, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {
