@@ -8,7 +8,7 @@
  * state that justifies it (the order COMPLETED, the refund COMPLETED, the payout FAILED), so
  * a retried or repeated writer inserts nothing and a writer that lost a race inserts nothing.
  */
-import { and, desc, eq, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { batchableSql, type Database, type Statement } from "../db/client";
 import { events, type LedgerEntryRow, ledgerEntries } from "../db/schema";
 import type { LedgerAmount } from "../lib/wallet-balance";
@@ -36,15 +36,16 @@ export function saleEntryStatements(
     ),
   ];
   if (feeBasisPoints > 0) {
-    // Integer division of positive integers: the fee rounded down to the shilling.
+    // Integer division of positive integers: the fee rounded down to the shilling (D1 binds
+    // numbers as REAL, hence the CAST).
     statements.push(
       batchableSql(
         db,
         sql`
         INSERT INTO ledger_entries (id, organizer_id, type, amount, status, reference, dedupe_key, event_id, order_id, available_at, created_at)
-        SELECT ${crypto.randomUUID()}, e.organizer_id, 'FEE', -((o.amount * ${feeBasisPoints}) / 10000), 'COMPLETED', o.reference, 'fee:' || o.id, o.event_id, o.id, e.end_datetime + ${holdMs}, ${now}
+        SELECT ${crypto.randomUUID()}, e.organizer_id, 'FEE', -(CAST(o.amount * ${feeBasisPoints} AS INTEGER) / 10000), 'COMPLETED', o.reference, 'fee:' || o.id, o.event_id, o.id, e.end_datetime + ${holdMs}, ${now}
         FROM orders o JOIN events e ON e.id = o.event_id
-        WHERE o.id = ${orderId} AND o.status = 'COMPLETED' AND (o.amount * ${feeBasisPoints}) / 10000 > 0
+        WHERE o.id = ${orderId} AND o.status = 'COMPLETED' AND CAST(o.amount * ${feeBasisPoints} AS INTEGER) / 10000 > 0
         ON CONFLICT (dedupe_key) DO NOTHING`,
       ),
     );
@@ -118,6 +119,15 @@ export function payoutReversedStatement(db: Database, payoutId: string, now: num
 }
 
 /**
+ * The entry's event, aliased: drizzle maps a joined row's columns by name, and `status` is
+ * both the entry's and the event's.
+ */
+const eventColumns = {
+  endAt: sql<number | null>`${events.endAt}`.as("event_end_at"),
+  eventStatus: sql<string | null>`${events.status}`.as("event_status"),
+};
+
+/**
  * An organizer's entries, summed per (type, status, event): what the balance needs, in rows
  * that grow with the organizer's events rather than their sales.
  */
@@ -128,8 +138,7 @@ export async function ledgerAmounts(db: Database, organizerId: string): Promise<
       status: ledgerEntries.status,
       amount: sql<number>`SUM(${ledgerEntries.amount})`,
       availableAt: sql<number | null>`MAX(${ledgerEntries.availableAt})`,
-      endAt: events.endAt,
-      eventStatus: events.status,
+      ...eventColumns,
     })
     .from(ledgerEntries)
     .leftJoin(events, eq(events.id, ledgerEntries.eventId))
@@ -164,9 +173,9 @@ export async function ledgerHistory(
       .from(ledgerEntries)
       .where(eq(ledgerEntries.organizerId, organizerId)),
     db
-      .select({ entry: ledgerEntries, endAt: events.endAt, eventStatus: events.status })
+      .select({ entry: ledgerEntries, ...eventColumns })
       .from(ledgerEntries)
-      .leftJoin(events, and(eq(events.id, ledgerEntries.eventId)))
+      .leftJoin(events, eq(events.id, ledgerEntries.eventId))
       .where(eq(ledgerEntries.organizerId, organizerId))
       .orderBy(desc(ledgerEntries.createdAt), desc(sql`ledger_entries.rowid`))
       .limit(page.limit)
