@@ -92,10 +92,14 @@ export const WalletAlreadyActiveSchema = z
 
 export const WithdrawalRequestSchema = z
   .object({
-    amount: z.unknown().openapi({
-      type: ["string", "number"],
-      description: 'Whole shillings (`1500` or `"1500"`)',
-    }),
+    // Checked by the service, so every bad amount answers `invalid_amount`.
+    amount: z
+      .unknown()
+      .optional()
+      .openapi({
+        type: ["string", "number"],
+        description: 'Whole shillings (`1500` or `"1500"`)',
+      }),
   })
   .openapi("WithdrawalRequest");
 
