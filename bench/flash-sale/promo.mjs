@@ -28,7 +28,7 @@ function classify(r) {
   return "error";
 }
 
-/** A distinct private address per buyer (`x-real-ip`, which `wrangler dev` does not set). */
+/** A distinct private address per buyer (`cf-connecting-ip`, and `x-real-ip` should the runtime drop it). */
 const buyerAddress = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
 /** Accepted purchases per second from the phase's start to its last 202. */
@@ -55,7 +55,7 @@ export async function promoPhase(server, agent, opts, data, daraja) {
           url: `${server.baseUrl}/api/pay/initiate/`,
           // 2,000 fans are 2,000 addresses: the code's attempt limit (§12.4, 10 a minute per
           // address and event, reserved while the code is looked up) is not what is measured.
-          headers: { "x-real-ip": buyerAddress(i) },
+          headers: { "cf-connecting-ip": buyerAddress(i), "x-real-ip": buyerAddress(i) },
           body: {
             tier_id: data.promoTier.id,
             phone_number: b.phone,
