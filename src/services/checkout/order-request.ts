@@ -14,7 +14,7 @@ import { DomainError } from "../../lib/errors";
 import { normalizeKenyanPhone } from "../../lib/phone";
 import { isUuid } from "../../lib/uuid";
 import { findUserByEmail } from "../accounts/users";
-import { type IdempotencyScope, requestFingerprint } from "../idempotency";
+import { checkedIdempotencyKey, type IdempotencyScope, requestFingerprint } from "../idempotency";
 import { isTierOnSale } from "../tier-rules";
 import { tierSaleFacts } from "../tier-sale-cache";
 
@@ -139,11 +139,7 @@ function checkBuyerFields(request: CheckoutRequest, user: User | null): string {
 }
 
 function checkKey(request: CheckoutRequest): string | undefined {
-  const key = request.idempotencyKey?.trim();
-  if (key !== undefined && (key.length === 0 || key.length > 255)) {
-    throw DomainError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
-  }
-  return key || undefined;
+  return checkedIdempotencyKey(request.idempotencyKey);
 }
 
 /**
