@@ -23,6 +23,8 @@ CREATE TABLE `ticket_transfers` (
 	`from_version` integer NOT NULL,
 	`to_version` integer NOT NULL,
 	`transferred_at` integer NOT NULL,
+	`delivery_attempts` integer DEFAULT 0 NOT NULL,
+	`delivered_at` integer,
 	FOREIGN KEY (`ticket_id`) REFERENCES `tickets`(`id`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`event_id`) REFERENCES `events`(`id`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`from_user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action,
@@ -32,6 +34,8 @@ CREATE TABLE `ticket_transfers` (
 CREATE UNIQUE INDEX `ticket_transfers_ticket_version_unique` ON `ticket_transfers` (`ticket_id`,`to_version`);--> statement-breakpoint
 CREATE INDEX `ticket_transfers_event_idx` ON `ticket_transfers` (`event_id`,`transferred_at`);--> statement-breakpoint
 CREATE INDEX `ticket_transfers_to_user_idx` ON `ticket_transfers` (`to_user_id`);--> statement-breakpoint
+CREATE INDEX `ticket_transfers_ticket_idx` ON `ticket_transfers` (`ticket_id`,`transferred_at`);--> statement-breakpoint
+CREATE INDEX `ticket_transfers_undelivered_idx` ON `ticket_transfers` (`delivered_at`,`delivery_attempts`,`transferred_at`);--> statement-breakpoint
 ALTER TABLE `events` ADD `allow_transfers` integer DEFAULT true NOT NULL;--> statement-breakpoint
 ALTER TABLE `tickets` ADD `transfer_count` integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE `tickets` ADD `token_version` integer DEFAULT 1 NOT NULL;--> statement-breakpoint

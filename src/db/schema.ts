@@ -570,12 +570,18 @@ export const ticketTransfers = sqliteTable(
     fromVersion: integer("from_version").notNull(),
     toVersion: integer("to_version").notNull(),
     transferredAt: integer("transferred_at", { mode: "number" }).notNull(),
+    /** Runs of its delivery job (render, the two emails); 0 = its enqueue may have failed. */
+    deliveryAttempts: integer("delivery_attempts").notNull().default(0),
+    /** When both emails were sent (or found sent); null while delivery is owed. */
+    deliveredAt: integer("delivered_at", { mode: "number" }),
   },
   (t) => [
     // A token version is issued once: a second winner of one version is impossible.
     uniqueIndex("ticket_transfers_ticket_version_unique").on(t.ticketId, t.toVersion),
     index("ticket_transfers_event_idx").on(t.eventId, t.transferredAt),
     index("ticket_transfers_to_user_idx").on(t.toUserId),
+    index("ticket_transfers_ticket_idx").on(t.ticketId, t.transferredAt),
+    index("ticket_transfers_undelivered_idx").on(t.deliveredAt, t.deliveryAttempts, t.transferredAt),
   ],
 );
 

@@ -29,6 +29,7 @@ export async function requestTicketResend(
       orderId: tickets.orderId,
       ownerId: tickets.ownerId,
       placedAsGuest: orders.placedAsGuest,
+      transferCount: tickets.transferCount,
       status: tickets.status,
       organizerId: events.organizerId,
     })

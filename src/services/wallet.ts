@@ -41,6 +41,7 @@ const columns = {
   attendeeEmail: tickets.attendeeEmail,
   ownerId: tickets.ownerId,
   placedAsGuest: orders.placedAsGuest,
+  transferCount: tickets.transferCount,
   eventId: tickets.eventId,
   eventTitle: events.title,
   posterKey: events.posterKey,
