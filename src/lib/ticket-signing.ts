@@ -116,7 +116,12 @@ export async function verifyTicket(keys: TicketKey[], token: string): Promise<Ti
     if (typeof claims.t !== "string" || typeof claims.e !== "string" || typeof claims.r !== "string")
       return null;
     const version = claims.v ?? 1;
-    if (typeof version !== "number" || !Number.isInteger(version) || version < 1 || version > MAX_TOKEN_VERSION)
+    if (
+      typeof version !== "number" ||
+      !Number.isInteger(version) ||
+      version < 1 ||
+      version > MAX_TOKEN_VERSION
+    )
       return null;
     return { ticketId: claims.t, eventId: claims.e, tierId: claims.r, version };
   } catch {
