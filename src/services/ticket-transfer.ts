@@ -350,20 +350,23 @@ export function transferStatements(db: Database, config: Config, plan: TransferP
 // ---------------------------------------------------------------------------------------
 
 /**
- * Transfer `ticketId` from `sender` to the recipient in `body`. Throws the contract's
+ * Transfer `ticketId` from `sender` to the recipient in the body. Throws the contract's
  * answers; on success the ticket is the recipient's, the old token is revoked, and one
  * `ticket_transfer` job (render, recipient email, sender confirmation) is queued.
+ *
+ * `readBody` is called only at §14.2 step 7, so even an unreadable body on someone else's
+ * ticket is "not found", as the contract orders the checks.
  */
 export async function transferTicket(
   deps: TransferDeps,
   sender: User,
   ticketId: string,
-  body: TransferRequest,
+  readBody: () => Promise<TransferRequest>,
   now = Date.now(),
 ): Promise<TransferOutcome> {
   const { db, config } = deps;
   const ticket = checkTicket(config, sender, await loadTicket(db, ticketId), now);
-  const recipient = await checkRecipient(db, sender, body);
+  const recipient = await checkRecipient(db, sender, await readBody());
 
   // Ticket mail to one inbox is limited as bookings are (one bucket: both send tickets there).
   const limit = await consumeLimit(
