@@ -254,7 +254,7 @@ describe("the conditions of §14.2, in order", () => {
     const paid = await paidOrder(world, { quantity: 2 });
     const [cancelled = "", other = ""] = paid.ticketIds;
     const refund = await refundOf(paid.organizer, { ticket_ids: [cancelled], reason: "Asked" }, paid.orderId);
-    expect(refund.status, refund.text).toBe(201);
+    expect(refund.status, refund.text).toBe(202);
     expect(refund.body.status).toBe("PENDING");
 
     const a = await transfer(paid.buyer, cancelled, { email: newAddress(), name: "A" });
