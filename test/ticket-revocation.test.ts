@@ -3,7 +3,6 @@
  * only, full and incremental), online verify's 409 TICKET REVOKED, offline batches' `revoked`,
  * a scan of the old token racing the transfer, and cancelled tickets revoked the same way.
  */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AttendeePageSchema } from "../src/http/views/attendee";
 import { countRows } from "./helpers/accounts";
