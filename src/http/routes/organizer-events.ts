@@ -70,6 +70,9 @@ const eventFields = {
   end_datetime: DateTimeInput,
   is_published: z.preprocess(emptyToUndefined, BooleanInput.optional().default(true)),
   is_private: z.preprocess(emptyToUndefined, BooleanInput.optional().default(false)),
+  allow_transfers: z.preprocess(emptyToUndefined, BooleanInput.optional().default(true)).openapi({
+    description: 'Whether holders may transfer tickets (default true; multipart `"true"`/`"false"`)',
+  }),
   store: z.preprocess(emptyToNull, z.string().uuid({ error: "Invalid store id." }).nullable().optional()),
   poster_image: FileInput.optional(),
   tiers: TiersField,
@@ -87,6 +90,7 @@ const UpdateEventBody = z
     end_datetime: DateTimeInput.optional(),
     is_published: z.preprocess(emptyToUndefined, BooleanInput.optional()),
     is_private: z.preprocess(emptyToUndefined, BooleanInput.optional()),
+    allow_transfers: z.preprocess(emptyToUndefined, BooleanInput.optional()),
     store: eventFields.store,
     poster_image: FileInput.optional(),
     tiers: TiersField.optional(),
@@ -183,6 +187,7 @@ function eventFieldsFrom<B extends z.infer<typeof UpdateEventBody>>(body: B) {
     endAt: body.end_datetime as B["end_datetime"],
     isPublished: body.is_published as B["is_published"],
     isPrivate: body.is_private as B["is_private"],
+    allowTransfers: body.allow_transfers as B["allow_transfers"],
     storeId: body.store as B["store"],
   };
 }
