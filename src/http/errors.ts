@@ -73,6 +73,12 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   kyc_required: { status: 400, dialect: "legacy" },
   wallet_frozen: { status: 400, dialect: "legacy" },
   wallet_inactive: { status: 400, dialect: "legacy" },
+  transfer_disabled: { status: 403, dialect: "legacy" },
+  not_transferable: { status: 409, dialect: "legacy" },
+  refund_in_progress: { status: 409, dialect: "legacy" },
+  transfer_window_closed: { status: 409, dialect: "legacy" },
+  transfer_limit: { status: 409, dialect: "legacy" },
+  revoked: { status: 409, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {

@@ -65,6 +65,13 @@ export const ERROR_CODES = [
   "kyc_required",
   "wallet_frozen",
   "wallet_inactive",
+  // Ticket transfer (contract v3 §14) and the gate's answer to a superseded token (§14.4).
+  "transfer_disabled",
+  "not_transferable",
+  "refund_in_progress",
+  "transfer_window_closed",
+  "transfer_limit",
+  "revoked",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
