@@ -10,6 +10,7 @@ import type { DeliveryJob } from "./delivery/jobs";
 import { b2cClientFor, darajaClientFor } from "./integrations/mpesa";
 import type { B2CClient } from "./integrations/mpesa/b2c";
 import type { DarajaClient } from "./integrations/mpesa/types";
+import type { OrganizerLedger } from "./inventory/organizer-ledger";
 import type { PromoCodeUses } from "./inventory/promo-code-uses";
 import type { TierInventory } from "./inventory/tier-inventory";
 import type { Logger } from "./lib/logger";
@@ -34,6 +35,8 @@ export interface Services {
   inventory: DurableObjectNamespace<TierInventory>;
   /** The promo code uses objects (one writer per code). */
   promoCodes: DurableObjectNamespace<PromoCodeUses>;
+  /** The organizer ledger objects (one writer of withdrawals per organizer). */
+  ledgers: DurableObjectNamespace<OrganizerLedger>;
   /** The delivery queue (mail, ticket emails) and its dead-letter queue. */
   queue: Queue<DeliveryJob>;
   deadLetters: Queue<unknown>;
@@ -41,7 +44,7 @@ export interface Services {
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
-  /** M-Pesa B2C (money out: refunds, later payouts); only the queue consumer calls it. */
+  /** M-Pesa B2C (money out: refunds, payouts); only the queue consumer calls it. */
   b2c: () => B2CClient;
 }
 
@@ -85,6 +88,7 @@ export function createServices(
     media: env.MEDIA,
     inventory: env.TIER_INVENTORY,
     promoCodes: env.PROMO_CODE_USES,
+    ledgers: env.ORGANIZER_LEDGER,
     queue: env.DELIVERY_QUEUE,
     deadLetters: env.DELIVERY_DLQ,
     mail: { db, config, media: env.MEDIA, queue: env.DELIVERY_QUEUE, log },

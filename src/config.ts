@@ -61,6 +61,17 @@ export interface Config {
   /** Transfers one ticket may have (§14.2 rule 6, MAX_TRANSFERS_PER_TICKET). */
   maxTransfersPerTicket: number;
   organizerInviteRequired: boolean;
+  /** The organizer wallet (contract §17). */
+  wallet: {
+    /** PLATFORM_FEE_PERCENT in basis points (2.5 % → 250); default 0. */
+    platformFeeBasisPoints: number;
+    /** PAYOUT_HOLD_DAYS after an event ends, in ms; default 2 days. */
+    payoutHoldMs: number;
+    /** PAYOUT_MIN_KES, the smallest withdrawal; default 100. */
+    payoutMinKes: number;
+    /** M-Pesa's B2C limit per transaction. */
+    payoutMaxKes: number;
+  };
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
   ticketPreviousSigningKeys: string;
@@ -84,6 +95,16 @@ function intVar(value: string | undefined, fallback: number, min: number, max: n
   const n = Number.parseInt(value ?? "", 10);
   if (!Number.isFinite(n)) return fallback;
   return Math.min(max, Math.max(min, n));
+}
+
+/** M-Pesa's B2C limit per withdrawal (contract §17). */
+const PAYOUT_MAX_KES = 150_000;
+
+/** A percentage 0–100 with at most two decimals → basis points; anything else → 0. */
+function percentVar(value: string | undefined): number {
+  const text = (value ?? "").trim();
+  if (!/^\d{1,3}(\.\d{1,2})?$/.test(text)) return 0;
+  return Math.min(10_000, Math.round(Number(text) * 100));
 }
 
 /** `Name <addr@host>` or a bare address. */
@@ -185,6 +206,12 @@ export function loadConfig(env: Bindings): Config {
     transferCutoffHours: intVar(env.TRANSFER_CUTOFF_HOURS, 3, 0, 24 * 30),
     maxTransfersPerTicket: intVar(env.MAX_TRANSFERS_PER_TICKET, 2, 0, 100),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
+    wallet: {
+      platformFeeBasisPoints: percentVar(env.PLATFORM_FEE_PERCENT),
+      payoutHoldMs: intVar(env.PAYOUT_HOLD_DAYS, 2, 0, 365) * 24 * 60 * 60 * 1000,
+      payoutMinKes: intVar(env.PAYOUT_MIN_KES, 100, 1, PAYOUT_MAX_KES),
+      payoutMaxKes: PAYOUT_MAX_KES,
+    },
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",
   };

@@ -7,6 +7,7 @@ import { handleFetch } from "./http/app";
 import { createLogger, type Logger } from "./lib/logger";
 import { runScheduled } from "./scheduled";
 
+export { OrganizerLedger } from "./inventory/organizer-ledger";
 export { PromoCodeUses } from "./inventory/promo-code-uses";
 export { TierInventory } from "./inventory/tier-inventory";
 

@@ -11,6 +11,7 @@ import { requeueStuckMail } from "./mail/mail-sweeps";
 import { purgeAccountTokens } from "./services/account-token-purges";
 import { queryOpenB2CAttempts } from "./services/b2c-reconciliation";
 import { purgeIdempotencyKeys } from "./services/idempotency-purges";
+import { requeueStuckPayouts } from "./services/organizer-wallet/payouts";
 import { purgeRateLimits } from "./services/rate-limit";
 import { sweepRefunds } from "./services/refunds/sweep";
 import { purgeDeadSessions, purgeExpiredBlacklist } from "./services/session-purges";
@@ -46,6 +47,7 @@ export async function runScheduled(
 
   const steps: Array<[string, () => Promise<number>]> = [
     ["b2c_status_queries", () => queryOpenB2CAttempts(services, now)],
+    ["requeued_payouts", () => requeueStuckPayouts(db, queue, now)],
     ["purged_blacklisted_tokens", () => purgeExpiredBlacklist(db, now)],
     ["purged_sessions", () => purgeDeadSessions(db, now)],
     ["purged_account_tokens", () => purgeAccountTokens(db, now)],

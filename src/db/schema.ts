@@ -78,10 +78,20 @@ export const users = sqliteTable(
     /** Bumped on every password change; reset links issued before it are dead. */
     passwordChangedAt: integer("password_changed_at", { mode: "number" }),
     lastLoginAt: integer("last_login_at", { mode: "number" }),
+    // The organizer wallet (contract §17): `wallet_id` once activated (the user object shows
+    // it); the payout number and its verification are set only by the operator's
+    // `organizer:verify` script, the freeze only by `organizer:freeze`.
+    walletId: text("wallet_id"),
+    walletActivatedAt: integer("wallet_activated_at", { mode: "number" }),
+    isKycVerified: integer("is_kyc_verified", { mode: "boolean" }).notNull().default(false),
+    /** `2547…`/`2541…`: the only number payouts go to. */
+    payoutPhone: text("payout_phone"),
+    isWalletFrozen: integer("is_wallet_frozen", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
+    uniqueIndex("users_wallet_id_unique").on(t.walletId),
     uniqueIndex("users_email_lower_unique").on(sql`lower(${t.email})`),
     uniqueIndex("users_username_lower_unique").on(sql`lower(${t.username})`),
     uniqueIndex("users_google_sub_unique").on(t.googleSub),
@@ -761,6 +771,88 @@ export const b2cRequests = sqliteTable(
 );
 
 // ---------------------------------------------------------------------------------------
+// The organizer wallet (contract §17): an immutable ledger, and payouts
+// ---------------------------------------------------------------------------------------
+
+export const LEDGER_ENTRY_TYPES = ["SALE", "FEE", "REFUND", "PAYOUT", "PAYOUT_REVERSED"] as const;
+export type LedgerEntryType = (typeof LEDGER_ENTRY_TYPES)[number];
+export const LEDGER_ENTRY_STATUSES = ["COMPLETED", "PENDING", "FAILED"] as const;
+export type LedgerEntryStatus = (typeof LEDGER_ENTRY_STATUSES)[number];
+
+/**
+ * An organizer's money, one immutable entry per movement, in signed whole shillings: SALE
+ * (+ an order's total), FEE (− the platform's cut of it), REFUND (− money sent back to a fan),
+ * PAYOUT (− a withdrawal), PAYOUT_REVERSED (+ a withdrawal M-Pesa did not complete).
+ * Balances are sums (lib/wallet-balance.ts), never a counter. `dedupe_key` (`sale:<order>`,
+ * `fee:<order>`, `refund:<refund>`, `payout:<payout>`, `payout_reversed:<payout>`) makes every
+ * writer idempotent: a retried settlement or a repeated B2C result inserts nothing. Triggers
+ * (migration 0013) refuse deletes and every update except a PAYOUT leaving PENDING.
+ */
+export const ledgerEntries = sqliteTable(
+  "ledger_entries",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id").notNull(),
+    type: text("type", { enum: LEDGER_ENTRY_TYPES }).notNull(),
+    amount: integer("amount").notNull(),
+    status: text("status", { enum: LEDGER_ENTRY_STATUSES }).notNull().default("COMPLETED"),
+    /** What the organizer recognises: the order reference, the refund id or `WD-…`. */
+    reference: text("reference").notNull(),
+    dedupeKey: text("dedupe_key").notNull(),
+    /** The event a SALE, FEE or REFUND belongs to: its end (and cancellation) decide availability. */
+    eventId: text("event_id"),
+    orderId: text("order_id"),
+    refundId: text("refund_id"),
+    payoutId: text("payout_id"),
+    /** SALE/FEE: event end + PAYOUT_HOLD_DAYS when written (the event's current end also counts). */
+    availableAt: integer("available_at", { mode: "number" }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("ledger_entries_dedupe_unique").on(t.dedupeKey),
+    index("ledger_entries_organizer_created_idx").on(t.organizerId, t.createdAt),
+    index("ledger_entries_organizer_event_idx").on(t.organizerId, t.eventId),
+  ],
+);
+
+export const PAYOUT_STATUSES = [
+  "PENDING", // recorded (PAYOUT entry written), not yet accepted by Daraja
+  "SENT", // Daraja accepted it, or may have (no answer, queue timeout): only Daraja's word settles it
+  "COMPLETED", // Result 0 (or the status query said Completed)
+  "FAILED", // Daraja refused or the Result said no: PAYOUT_REVERSED written, organizer emailed
+] as const;
+export type PayoutStatus = (typeof PAYOUT_STATUSES)[number];
+
+/** A withdrawal: exactly one B2C attempt (never re-sent; a failure is reversed instead). */
+export const payouts = sqliteTable(
+  "payouts",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id").notNull(),
+    /** `WD-XXXXXXXX`. */
+    reference: text("reference").notNull(),
+    amount: integer("amount").notNull(),
+    phone: text("phone").notNull(),
+    status: text("status", { enum: PAYOUT_STATUSES }).notNull().default("PENDING"),
+    /** The b2c_requests row (its id is the OriginatorConversationID). */
+    b2cRequestId: text("b2c_request_id"),
+    mpesaReceipt: text("mpesa_receipt"),
+    failureCode: text("failure_code"),
+    failureReason: text("failure_reason"),
+    createdAt: createdAt(),
+    sentAt: integer("sent_at", { mode: "number" }),
+    completedAt: integer("completed_at", { mode: "number" }),
+    failedAt: integer("failed_at", { mode: "number" }),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("payouts_reference_unique").on(t.reference),
+    index("payouts_organizer_created_idx").on(t.organizerId, t.createdAt),
+    index("payouts_status_idx").on(t.status, t.createdAt),
+  ],
+);
+
+// ---------------------------------------------------------------------------------------
 // Mail
 // ---------------------------------------------------------------------------------------
 
@@ -835,5 +927,7 @@ export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
 export type StoreRow = typeof stores.$inferSelect;
 export type PromoCodeRow = typeof promoCodes.$inferSelect;
+export type LedgerEntryRow = typeof ledgerEntries.$inferSelect;
+export type PayoutRow = typeof payouts.$inferSelect;
 export type TicketRevocationRow = typeof ticketRevocations.$inferSelect;
 export type TicketTransferRow = typeof ticketTransfers.$inferSelect;

@@ -6,6 +6,7 @@
  */
 import type { Services } from "../compose";
 import { describeError } from "../lib/logger";
+import { runPayoutJob } from "../services/organizer-wallet/payouts";
 import { runRefundJob } from "../services/refunds/send";
 import { markDeliveryFailed } from "../services/ticket-delivery";
 import { DeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
@@ -77,9 +78,11 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
             ? { order_id: job.orderId }
             : job.type === "refund"
               ? { refund_id: job.refundId }
-              : job.type === "ticket_transfer"
-                ? { transfer_id: job.transferId }
-                : { mail_id: job.mailId }),
+              : job.type === "payout"
+                ? { payout_id: job.payoutId }
+                : job.type === "ticket_transfer"
+                  ? { transfer_id: job.transferId }
+                  : { mail_id: job.mailId }),
           ...describeError(error),
         },
       );
@@ -104,6 +107,11 @@ async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
     case "refund": {
       const outcome = await runRefundJob(deps, job);
       deps.log.info("refund job", { refund_id: job.refundId, outcome });
+      return;
+    }
+    case "payout": {
+      const outcome = await runPayoutJob(deps, job);
+      deps.log.info("payout job", { payout_id: job.payoutId, outcome });
       return;
     }
   }

@@ -31,6 +31,13 @@ export const RefundJob = z.object({ type: z.literal("refund"), refundId: Id, ret
 export type RefundJob = z.infer<typeof RefundJob>;
 
 /**
+ * Send a withdrawal's money (contract §17): claim it while PENDING and make its one B2C
+ * request (a payout is never re-sent: a redelivery that finds it claimed leaves it SENT).
+ */
+export const PayoutJob = z.object({ type: z.literal("payout"), payoutId: Id });
+export type PayoutJob = z.infer<typeof PayoutJob>;
+
+/**
  * A ticket transfer's delivery (contract v3 §14.3): render the ticket's new PNG, email it to
  * the recipient as a ticket delivery and send the sender a confirmation, each email once.
  * `resend` (a fresh id per request) asks for another copy of the recipient's email only.
@@ -47,6 +54,7 @@ export const DeliveryJob = z.discriminatedUnion("type", [
   OrderTicketsJob,
   RefundJob,
   TicketTransferJob,
+  PayoutJob,
 ]);
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 

@@ -24,6 +24,7 @@ import { registerHealthRoutes } from "./routes/health";
 import { registerMediaRoutes } from "./routes/media";
 import { registerOrganizerEventRoutes } from "./routes/organizer-events";
 import { registerOrganizerOrderRoutes } from "./routes/organizer-orders";
+import { registerOrganizerWalletRoutes } from "./routes/organizer-wallet";
 import { registerPayRoutes } from "./routes/pay";
 import { registerPromoCodeRoutes } from "./routes/promo-codes";
 import { registerRefundRoutes } from "./routes/refunds";
@@ -54,6 +55,7 @@ export function buildApp() {
   registerRefundRoutes(app);
   registerAttendeeRoutes(app);
   registerOrganizerOrderRoutes(app);
+  registerOrganizerWalletRoutes(app);
   registerScannerRoutes(app);
   registerTeamRoutes(app);
   registerDevRoutes(app);

@@ -58,6 +58,13 @@ export const ERROR_CODES = [
   "invalid_state",
   "retry_too_soon",
   "refunds_unavailable",
+  // The organizer wallet (contract v3 §17): withdrawals.
+  "invalid_amount",
+  "amount_out_of_range",
+  "insufficient_balance",
+  "kyc_required",
+  "wallet_frozen",
+  "wallet_inactive",
   // Ticket transfer (contract v3 §14) and the gate's answer to a superseded token (§14.4).
   "transfer_disabled",
   "not_transferable",

@@ -128,6 +128,26 @@ export function refundTicketsCancelledMail(params: {
   };
 }
 
+/** §17: a withdrawal M-Pesa did not complete; its amount is back in the wallet. */
+export function payoutReversedMail(params: {
+  name: string;
+  amount: number;
+  reference: string;
+  /** Masked (`2547****678`). */
+  phone: string;
+}): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.name) || "there"},`,
+    `Your withdrawal ${params.reference} of KES ${params.amount} to ${params.phone} could not be completed by M-Pesa.`,
+    `The KES ${params.amount} is back in your TicketSafi wallet's available balance. You can withdraw it again from the Payouts page; if this keeps happening, contact support.`,
+  ];
+  return {
+    subject: `Withdrawal ${params.reference} reversed: KES ${params.amount} is back in your wallet`,
+    text: `${lines.join("\n\n")}\n\nTicketSafi\n`,
+    html: layout("Your withdrawal was reversed", lines),
+  };
+}
+
 /** §13.6, second email: the refund arrived (or was settled by hand). */
 export function refundCompletedMail(params: {
   buyerName: string;

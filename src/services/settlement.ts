@@ -14,6 +14,7 @@ import { type Order, orders, tiers } from "../db/schema";
 import type { StkCallback } from "../integrations/mpesa/schemas";
 import { type DarajaClient, DarajaError } from "../integrations/mpesa/types";
 import { seedFromTier, tierInventory } from "../inventory/client";
+import { saleEntryStatements } from "../inventory/ledger-store";
 import type { PromoCodeUses } from "../inventory/promo-code-uses";
 import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
@@ -359,8 +360,9 @@ export async function settleOrder(
     return unfulfilled ? outcome : "duplicate";
   }
 
-  // One round trip completes the order, copies the counts and issues the tickets; the
-  // tickets are guarded on the order being COMPLETED (see ticketInsertStatements).
+  // One round trip completes the order, copies the counts, issues the tickets and writes the
+  // ledger; tickets and entries are guarded on the order being COMPLETED (see
+  // ticketInsertStatements).
   const rows = await ticketRowsFor(config.ticketSigningKey, order, lines, order.buyerName, now);
   let completed: { id: string }[];
   try {
@@ -379,6 +381,13 @@ export async function settleOrder(
         .returning({ id: orders.id }),
       ...countStatements(),
       ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
+      // The organizer's SALE (and FEE) in the same transaction (contract §17): an order is
+      // never paid without its ledger entries, and a repeat inserts none (dedupe keys).
+      ...saleEntryStatements(db, order.id, {
+        feeBasisPoints: config.wallet.platformFeeBasisPoints,
+        holdMs: config.wallet.payoutHoldMs,
+        now,
+      }),
     ])) as [{ id: string }[]];
   } catch (error) {
     if (isReusedReceipt(error)) {

@@ -10,6 +10,7 @@ import {
   type TierInput,
   updateEvent,
 } from "../../services/organizer-events";
+import { availableBalance } from "../../services/organizer-wallet/wallet";
 import { BooleanInput, DateTimeInput, FileInput, IntegerInput, PriceInput } from "../fields";
 import { buildPage, PaginationQuery, pageSchema, parsePageRequest } from "../pagination";
 import { type Api, defineRoute } from "../route";
@@ -139,6 +140,8 @@ export const DashboardSchema = z
         refunded: z.number().openapi({ description: "Refunds completed that day (Nairobi), of any sale" }),
       }),
     ),
+    /** The wallet's available balance (contract §17). */
+    wallet_balance: z.number(),
   })
   .openapi("OrganizerDashboard");
 
@@ -213,7 +216,11 @@ export function registerOrganizerEventRoutes(app: Api): void {
     },
     async (c) => {
       const organizer = await c.var.auth.requireUser();
-      return c.json(await organizerDashboard(c.var.db, organizer.id), 200);
+      const [dashboard, walletBalance] = await Promise.all([
+        organizerDashboard(c.var.db, organizer.id),
+        availableBalance(c.var.services, organizer.id),
+      ]);
+      return c.json({ ...dashboard, wallet_balance: walletBalance }, 200);
     },
   );
 

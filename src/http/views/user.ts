@@ -12,7 +12,8 @@ export const UserSchema = z
     last_name: z.string(),
     avatar_url: z.string(),
     is_verified: z.boolean(),
-    wallet_id: z.null(),
+    /** The organizer's wallet id once activated (contract §17), else null. */
+    wallet_id: z.string().nullable(),
   })
   .openapi("User");
 
@@ -28,6 +29,6 @@ export function toUserResponse(user: User): UserResponse {
     last_name: user.lastName,
     avatar_url: user.avatarUrl,
     is_verified: user.isVerified,
-    wallet_id: null,
+    wallet_id: user.walletId ?? null,
   };
 }

@@ -4,11 +4,12 @@
  * Matched on our own OriginatorConversationID (a b2c_requests row); when we hold Daraja's
  * ConversationID it must match too. An attempt settles once: a conditional update on its
  * state, so repeats, and a failure arriving after a success, change nothing. Then its
- * purpose decides what follows (`dispatchSettlement`: refunds today; payouts join there).
+ * purpose decides what follows (`dispatchSettlement`: refunds, and organizer payouts).
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { type B2CRequestRow as B2CRequest, b2cRequests } from "../../db/schema";
 import type { B2CResult } from "../../integrations/mpesa/schemas";
+import { settlePayoutAttempt } from "../organizer-wallet/payouts";
 import { completeRefund, failRefund, isTransientResultCode, type OutcomeDeps } from "./outcome";
 
 export type B2CCallbackOutcome =
@@ -111,6 +112,8 @@ async function dispatchSettlement(
   switch (attempt.purpose) {
     case "REFUND":
       return settleRefundAttempt(deps, attempt, settlement, now);
+    case "PAYOUT":
+      return settlePayoutAttempt(deps, attempt, settlement, now);
     default:
       deps.log.error("b2c attempt settled with no handler for its purpose", {
         attempt_id: attempt.id,

@@ -5,9 +5,10 @@
  */
 import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Config } from "../../config";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import { events, orders, type Refund, refunds, users } from "../../db/schema";
 import type { DeliveryJob } from "../../delivery/jobs";
+import { refundEntryStatement } from "../../inventory/ledger-store";
 import type { Logger } from "../../lib/logger";
 import { type MailDeps, queueMail } from "../../mail/mailer";
 import { refundCompletedMail } from "../../mail/templates";
@@ -109,6 +110,8 @@ export async function completeRefund(
   const refund = await deps.db.query.refunds.findFirst({ where: eq(refunds.id, refundId) });
   if (!refund) return "unknown";
   if (refund.status === "COMPLETED") {
+    // Heal a ledger entry a crash between the two writes may have left out (idempotent).
+    await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now)]);
     await deps.db
       .update(refunds)
       .set({ reviewReason: "duplicate_payout", updatedAt: now })
@@ -139,8 +142,13 @@ export async function completeRefund(
   return "completed";
 }
 
-/** The order's refund state follows, and the buyer is told (once per refund). */
+/**
+ * The organizer's REFUND ledger entry (contract §17; once per refund, and only for an order
+ * whose sale is in the ledger) and the order's refund state follow, and the buyer is told
+ * (once per refund).
+ */
 export async function afterCompleted(deps: OutcomeDeps, refund: Refund, now = Date.now()): Promise<void> {
+  await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now)]);
   await deps.db
     .update(orders)
     .set({
