@@ -83,7 +83,9 @@ export class ShardedTier {
 
   private async everyShard(call: (stub: Stub) => Promise<InventorySnapshot>): Promise<InventorySnapshot> {
     const snapshots = await Promise.all(Array.from({ length: this.shards }, (_, i) => call(this.stub(i))));
-    snapshots.forEach((snapshot, i) => this.seen(i, snapshot));
+    snapshots.forEach((snapshot, i) => {
+      this.seen(i, snapshot);
+    });
     return sumSnapshots(snapshots);
   }
 
@@ -115,7 +117,9 @@ export class ShardedTier {
           this.stub(index).shardPrepare(orderId, keys, index === seatsAt ? wanted : null),
         ),
       );
-      answers.forEach((answer, i) => this.seen(byShard[i]?.[0] ?? 0, answer.snapshot));
+      answers.forEach((answer, i) => {
+        this.seen(byShard[i]?.[0] ?? 0, answer.snapshot);
+      });
       if (answers.every((a) => !a.busy)) {
         return new Map(
           answers.map((a, i) => [byShard[i]?.[0] ?? 0, a as Extract<ShardPrepareResult, { busy: false }>]),
@@ -146,7 +150,9 @@ export class ShardedTier {
         this.stub(index).shardCommit(orderId, keys, record, forget, index === dropSeatsAt),
       ),
     );
-    snapshots.forEach((snapshot, i) => this.seen(byShard[i]?.[0] ?? 0, snapshot));
+    snapshots.forEach((snapshot, i) => {
+      this.seen(byShard[i]?.[0] ?? 0, snapshot);
+    });
   }
 
   /** Other orders in the ledgers read, once each, with their newest state. */
@@ -321,7 +327,9 @@ export class ShardedTier {
     const answers = await Promise.all(
       Array.from({ length: this.shards }, (_, i) => this.stub(i).shardConfirm(orderId, quantity, false)),
     );
-    answers.forEach((a, i) => this.seen(i, a.snapshot));
+    answers.forEach((a, i) => {
+      this.seen(i, a.snapshot);
+    });
     let hit: Awaited<ReturnType<Stub["shardConfirm"]>> | undefined = answers.find((a) => a.ok);
     let late = false;
     if (!hit) {
