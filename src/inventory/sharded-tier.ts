@@ -120,6 +120,9 @@ export class ShardedTier {
       answers.forEach((answer, i) => {
         this.seen(byShard[i]?.[0] ?? 0, answer.snapshot);
       });
+      for (const answer of answers) {
+        if (!answer.busy) for (const [index, snapshot] of answer.lenders) this.seen(index, snapshot);
+      }
       if (answers.every((a) => !a.busy)) {
         return new Map(
           answers.map((a, i) => [byShard[i]?.[0] ?? 0, a as Extract<ShardPrepareResult, { busy: false }>]),

@@ -827,12 +827,18 @@ export class TierInventory extends DurableObject<Env> {
       );
     }
     const entries = this.ledgerOf(unique, now);
-    const answer = seats ? await this.takeSeats(orderId, seats.quantity, seats.expiresAt) : null;
-    return { busy: false, entries, seats: answer, snapshot: this.read(Date.now()) };
+    const round: Round = { attempt: 0, empty: false, lenders: [] };
+    const answer = seats ? await this.takeSeats(orderId, seats.quantity, seats.expiresAt, round) : null;
+    return { busy: false, entries, seats: answer, snapshot: this.read(Date.now()), lenders: round.lenders };
   }
 
-  private async takeSeats(orderId: string, quantity: number, expiresAt: number): Promise<ShardSeatAnswer> {
-    for (let attempt = 0; ; attempt++) {
+  private async takeSeats(
+    orderId: string,
+    quantity: number,
+    expiresAt: number,
+    round: Round,
+  ): Promise<ShardSeatAnswer> {
+    for (;;) {
       const now = Date.now();
       if (this.sql.exec("SELECT 1 FROM confirmed WHERE order_id = ?", orderId).toArray().length > 0) {
         return { ok: true, alreadyConfirmed: true };
@@ -857,16 +863,37 @@ export class TierInventory extends DurableObject<Env> {
         await this.changed(now);
         return { ok: true, fresh: true, expiresAt };
       }
-      if (!Number.isInteger(quantity) || quantity < 1 || attempt >= 2) return { ok: false, available };
-      // Dry: ask the siblings (in parallel) for what is missing, then look again. Another call
-      // may take the borrowed seats meanwhile; after a few rounds the answer is "sold out".
-      const got = await this.borrow(quantity - available);
-      if (got === 0) return { ok: false, available: this.read(Date.now()).available };
+      if (!Number.isInteger(quantity) || quantity < 1) return { ok: false, available };
+      // Dry: ask the siblings (in parallel) for what is missing, then look again.
+      if (!(await this.refill(quantity - available, round))) {
+        return { ok: false, available: this.read(Date.now()).available };
+      }
     }
   }
 
+  /** Rounds of borrowing before a dry shard answers "sold out" (see refill). */
+  private static readonly REFILL_ROUNDS = 12;
+
+  /**
+   * Borrow what is missing; false when the tier has none to give. Another call may take the
+   * borrowed seats first (then it borrows again), and seats in flight between two other
+   * shards are in nobody's count for a moment, so "none" is believed only when two rounds a
+   * few milliseconds apart both bring nothing (or after REFILL_ROUNDS rounds).
+   */
+  private async refill(missing: number, round: Round): Promise<boolean> {
+    if (round.attempt++ >= TierInventory.REFILL_ROUNDS) return false;
+    if ((await this.borrow(missing, round.lenders)) > 0) {
+      round.empty = false;
+      return true;
+    }
+    if (round.empty) return false;
+    round.empty = true;
+    await new Promise<void>((resolve) => setTimeout(resolve, 3));
+    return true;
+  }
+
   /** Borrow up to `wanted` seats from each sibling; answers how many arrived. */
-  private async borrow(wanted: number): Promise<number> {
+  private async borrow(wanted: number, lenders: Array<[number, InventorySnapshot]>): Promise<number> {
     const now = Date.now();
     await this.settleBorrowing(now - TierInventory.BORROW_RETRY_MS);
     const meta = this.shardMeta();
@@ -890,7 +917,10 @@ export class TierInventory extends DurableObject<Env> {
     let got = 0;
     answers.forEach((answer, i) => {
       const transfer = transfers[i];
-      if (answer.status === "fulfilled" && transfer) got += this.applyBorrow(transfer.id, answer.value);
+      if (answer.status === "fulfilled" && transfer) {
+        got += this.applyBorrow(transfer.id, answer.value.granted);
+        lenders.push([transfer.from, answer.value.snapshot]);
+      }
     });
     if (got > 0) await this.changed(Date.now());
     else await this.armShardAlarm();
@@ -917,11 +947,11 @@ export class TierInventory extends DurableObject<Env> {
     let got = 0;
     for (const row of pending) {
       try {
-        const granted = await this.stubOf(shardName(meta.tier_id, row.from_index)).shardLend(
+        const lent = await this.stubOf(shardName(meta.tier_id, row.from_index)).shardLend(
           row.transfer_id,
           row.wanted,
         );
-        got += this.applyBorrow(row.transfer_id, granted);
+        got += this.applyBorrow(row.transfer_id, lent.granted);
       } catch {
         // The lender is unreachable: its row stays, and the next alarm asks again.
       }
@@ -930,12 +960,15 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   /** Give up to `wanted` free seats of this shard's allocation to a sibling (once per id). */
-  async shardLend(transferId: string, wanted: number): Promise<number> {
+  async shardLend(
+    transferId: string,
+    wanted: number,
+  ): Promise<{ granted: number; snapshot: InventorySnapshot }> {
     this.requireShard();
     const done = this.sql
       .exec<{ granted: number }>("SELECT granted FROM lent WHERE transfer_id = ?", transferId)
       .toArray()[0];
-    if (done) return done.granted;
+    if (done) return { granted: done.granted, snapshot: this.read(Date.now()) };
     const now = Date.now();
     const granted = Math.max(0, Math.min(Math.floor(wanted), this.read(now).available));
     this.sql.exec("INSERT INTO lent (transfer_id, granted) VALUES (?, ?)", transferId, granted);
@@ -943,7 +976,7 @@ export class TierInventory extends DurableObject<Env> {
       this.sql.exec("UPDATE inventory SET allocation = allocation - ? WHERE id = 1", granted);
       await this.changed(now);
     }
-    return granted;
+    return { granted, snapshot: this.read(now) };
   }
 
   /**
@@ -994,7 +1027,8 @@ export class TierInventory extends DurableObject<Env> {
    */
   async shardConfirm(orderId: string, quantity: number, late: boolean): Promise<ShardConfirmResult> {
     this.requireShard();
-    for (let attempt = 0; ; attempt++) {
+    const round: Round = { attempt: 0, empty: false, lenders: [] };
+    for (;;) {
       const now = Date.now();
       if (this.sql.exec("SELECT 1 FROM confirmed WHERE order_id = ?", orderId).toArray().length > 0) {
         const q = this.sql
@@ -1022,7 +1056,7 @@ export class TierInventory extends DurableObject<Env> {
         if (hold) this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
         const available = this.read(now).available;
         if (available < seats) {
-          if (attempt < 2 && (await this.borrow(seats - available)) > 0) continue;
+          if (await this.refill(seats - available, round)) continue;
           if (hold) await this.changed(now);
           return { ok: false, reason: "seats_gone", snapshot: this.read(Date.now()) };
         }
@@ -1130,6 +1164,13 @@ export class TierInventory extends DurableObject<Env> {
     await this.changed(Date.now());
     return snapshot;
   }
+}
+
+/** One seat step's borrowing: rounds so far, whether the last brought nothing, lenders' counts. */
+interface Round {
+  attempt: number;
+  empty: boolean;
+  lenders: Array<[number, InventorySnapshot]>;
 }
 
 /** A sharded tier's counts: the sum of its shards' (version: the sum of their versions). */

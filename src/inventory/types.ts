@@ -104,7 +104,14 @@ export type ShardSeatAnswer =
 export type ShardPrepareResult =
   /** Another order of the same buyer holds one of these keys' locks right now: try again. */
   | { busy: true; snapshot: InventorySnapshot }
-  | { busy: false; entries: LedgerEntry[]; seats: ShardSeatAnswer | null; snapshot: InventorySnapshot };
+  | {
+      busy: false;
+      entries: LedgerEntry[];
+      seats: ShardSeatAnswer | null;
+      snapshot: InventorySnapshot;
+      /** Siblings that lent seats to this shard in the call, with their counts after. */
+      lenders: Array<[number, InventorySnapshot]>;
+    };
 
 export type ShardConfirmResult =
   | {
