@@ -56,6 +56,7 @@ export function buildFlashSaleData({ seats, price, maxPerOrder, now = Date.now()
     quantity_sold: 0,
     quantity_held: 0,
     max_per_order: maxPerOrder,
+    max_per_buyer: null,
     sales_start: now - 3_600_000,
     sales_end: null,
     position: 0,
@@ -70,14 +71,56 @@ export function buildFlashSaleData({ seats, price, maxPerOrder, now = Date.now()
     ...tier(multiEvent.id, name, seats),
     position,
   }));
+  // Issue #12 (a): the same sale with a promo code every buyer applies, max_uses 100.
+  const promoEvent = event(
+    "Flash Sale Promo",
+    "Every buyer applies one code of 100 uses (issue 12, bench a).",
+  );
+  const promoTier = tier(promoEvent.id, "Regular", seats);
+  const promoCode = {
+    id: randomUUID(),
+    event_id: promoEvent.id,
+    code: "FLASH100",
+    discount_type: "PERCENT",
+    value: 20,
+    all_tiers: true,
+    max_uses: 100,
+    max_uses_per_buyer: null,
+    valid_from: null,
+    valid_until: null,
+    is_active: true,
+    created_at: now,
+    updated_at: now,
+  };
+  // Issue #12 (c): buyers sharing phones against max_per_buyer 2.
+  const limitEvent = event(
+    "Flash Sale Buyer Limit",
+    "Many buyers on few phones, max 2 per buyer (issue 12, bench c).",
+  );
+  const limitTier = { ...tier(limitEvent.id, "Regular", seats), max_per_buyer: 2 };
   const sql = [
     `-- flash-sale benchmark data, ${new Date(now).toISOString()}`,
     insertMany("users", [organizer]),
-    insertMany("events", [saleEvent, probeEvent, multiEvent]),
-    insertMany("tiers", [saleTier, probeTier, ...multiTiers]),
+    insertMany("events", [saleEvent, probeEvent, multiEvent, promoEvent, limitEvent]),
+    insertMany("tiers", [saleTier, probeTier, ...multiTiers, promoTier, limitTier]),
+    insertMany("promo_codes", [promoCode]),
     "",
   ].join("\n");
-  return { organizer, saleEvent, saleTier, probeEvent, probeTier, multiEvent, multiTiers, sql };
+  return {
+    organizer,
+    saleEvent,
+    saleTier,
+    probeEvent,
+    probeTier,
+    multiEvent,
+    multiTiers,
+    promoEvent,
+    promoTier,
+    promoCode,
+    limitEvent,
+    limitTier,
+    sql,
+  };
 }
 
 const FIRST_NAMES = [
@@ -179,7 +222,8 @@ const LAST_NAMES = [
  * Buyer `i`: a distinct name (first × last name, then a number), email and phone
  * (`07XXXXXXXX` as a person types it; the API stores 2547XXXXXXXX).
  * @param {number} i
- * @param {string} kind "sale", "multi" (the three-tier sale) or "probe"
+ * @param {string} kind "sale", "multi" (the three-tier sale), "promo" (bench a), "limit"
+ *   (bench c; its phones are shared, see buyer-limit.mjs) or "probe"
  */
 export function buyer(i, kind = "sale") {
   const combos = FIRST_NAMES.length * LAST_NAMES.length;
@@ -188,9 +232,10 @@ export function buyer(i, kind = "sale") {
   const round = Math.floor(i / combos);
   const name = `${first} ${last}${round > 0 ? ` ${round + 1}` : ""}`;
   const local = `${first}.${last}${round > 0 ? round + 1 : ""}`.toLowerCase();
-  // 0711000000.. for the sale, 0722… for the three-tier sale, 0799000000.. for the probes:
-  // distinct numbers, never reused.
-  const phone = `07${kind === "sale" ? "11" : kind === "multi" ? "22" : "99"}${String(i).padStart(6, "0")}`;
+  // 0711000000.. for the sale, 0722… for the three-tier sale, 0733… promo, 0744… buyer
+  // limit, 0799000000.. for the probes: distinct numbers, never reused across phases.
+  const prefix = { sale: "11", multi: "22", promo: "33", limit: "44" }[kind] ?? "99";
+  const phone = `07${prefix}${String(i).padStart(6, "0")}`;
   return {
     name,
     email: `${local}.${kind}${i}@flash-sale.bench`,

@@ -20,7 +20,10 @@
  *   5. for every accepted order, Daraja's success callback to the CallBackURL of its push;
  *   6. GET /api/pay/verify/<order_id>/ for every accepted order (ticket ids); then, unless
  *      `--three-tier off`, issue #12's bench (b): the same number of buyers ordering one seat
- *      of each of three tiers in ONE initiate (bench/flash-sale/three-tier.mjs);
+ *      of each of three tiers in ONE initiate (bench/flash-sale/three-tier.mjs); with
+ *      `--promo`, bench (a): the same buyers count on a fresh tier, every buyer applying one
+ *      code of max_uses 100 (bench/flash-sale/promo.mjs); with `--buyer-limit`, bench (c):
+ *      500 buyers on 50 phones against max_per_buyer 2 (bench/flash-sale/buyer-limit.mjs);
  *   7. one-at-a-time probes (health, a sold-out answer, an accepted purchase on the probe
  *      tier, its callback) showing what each kind of request costs on an idle server; then up
  *      to 20 orders one at a time from callback to the tickets email in the dev outbox (issue
@@ -45,6 +48,7 @@ import { rmSync } from "node:fs";
 import { appendResults, describeMachine, fmt, log, step } from "./common.mjs";
 import { cpuSnapshot } from "./dev-server.mjs";
 import { startFakeDaraja } from "./fake-daraja.mjs";
+import { buyerLimitPhase, buyerLimitReadBack, buyerLimitText } from "./flash-sale/buyer-limit.mjs";
 import { callbackPhase } from "./flash-sale/callbacks.mjs";
 import { capacityPhase } from "./flash-sale/capacity.mjs";
 import { checkoutTiming } from "./flash-sale/checkout-timing.mjs";
@@ -52,6 +56,7 @@ import { healthPhase } from "./flash-sale/health.mjs";
 import { removeStateKeepingLogs, resetState } from "./flash-sale/layout.mjs";
 import { options } from "./flash-sale/options.mjs";
 import { probePhase } from "./flash-sale/probes.mjs";
+import { promoPhase, promoReadBack, promoText } from "./flash-sale/promo.mjs";
 import { readBack } from "./flash-sale/read-back.mjs";
 import { report } from "./flash-sale/report.mjs";
 import { acceptedOf, salePhase } from "./flash-sale/sale.mjs";
@@ -105,6 +110,19 @@ async function salePhases(ctx) {
         log(`! three-tier phase failed: ${error?.stack ?? error}`);
       }
     }
+    // Issue #12 benches (a) and (c), each on its own event and after the others have settled.
+    for (const [wanted, key, phase] of [
+      [opts.promo, "promo", promoPhase],
+      [opts.buyerLimit, "buyerLimit", buyerLimitPhase],
+    ]) {
+      if (!wanted) continue;
+      try {
+        ctx[key] = await phase(server, agent, opts, data, daraja);
+      } catch (error) {
+        ctx[key] = { failed: String(error?.message ?? error).split("\n")[0] };
+        log(`! ${key} phase failed: ${error?.stack ?? error}`);
+      }
+    }
     if (opts.probes > 0) Object.assign(ctx, await probePhase(server, agent, opts, data, daraja));
   } finally {
     const last = cpuSnapshot(server);
@@ -136,6 +154,8 @@ async function main() {
     await salePhases(ctx);
     step("Reading the results back (D1 and the tier's Durable Object storage)");
     ctx.back = { ...(await readBack(data)), simulator: await simulatorTiming(data) };
+    if (ctx.promo && !ctx.promo.failed) ctx.promoBack = await promoReadBack(data);
+    if (ctx.buyerLimit && !ctx.buyerLimit.failed) ctx.buyerLimitBack = await buyerLimitReadBack(data);
     if (opts.probes > 0) {
       step(`The checkout code with timers (bench/checkout-timing), ${opts.probes} of each, one at a time`);
       try {
@@ -158,7 +178,11 @@ async function main() {
   const s = summarize(ctx);
   const reported = report(ctx, s);
   const { ok, latencyOk, throughputOk } = reported;
-  const text = reported.text + threeTierText(ctx.threeTier, ctx.sale);
+  const text =
+    reported.text +
+    threeTierText(ctx.threeTier, ctx.sale) +
+    promoText(ctx.promo, ctx.sale, ctx.promoBack, data.promoCode.max_uses) +
+    buyerLimitText(ctx.buyerLimit, ctx.buyerLimitBack);
   log("");
   log(text);
   if (opts.record) appendResults("flash-sale", "Flash-sale", text);

@@ -18,6 +18,15 @@ import type { MailDeps } from "./mail/mailer";
 export interface Services {
   config: Config;
   db: Database;
+  /**
+   * The nearest copy of D1 (a read replica when replication is on), for the hot paths' reads
+   * that tolerate a copy a moment behind and look again on the primary when the copy has not
+   * got what they need (issue 15 part 3): the session check and tier facts of a checkout, the
+   * order a payment callback names. Never for a read that decides money or seats.
+   */
+  nearDb: Database;
+  /** Work that must finish but need not delay the answer (the runtime's waitUntil). */
+  defer: (task: Promise<unknown>) => void;
   log: Logger;
   /** R2: posters, logos, banners and ticket PNGs. */
   media: R2Bucket;
@@ -58,12 +67,20 @@ export function createServices(
   config: Config = loadConfig(env),
 ): Services {
   const db = runtime.d1 ? createSessionDb(runtime.d1) : createDb(env.DB);
+  // Outside a request (queue, cron) there is no session: both handles are the primary.
+  const nearDb = runtime.d1 ? createSessionDb(env.DB.withSession("first-unconstrained")) : db;
+  const defer = (task: Promise<unknown>) =>
+    runtime.waitUntil(
+      task.catch((error: unknown) => log.warn("deferred work failed", { error_message: String(error) })),
+    );
   let daraja = runtime.daraja;
   let b2c = runtime.b2c;
   const wiring = () => ({ db, selfFetch: runtime.selfFetch, schedule: runtime.waitUntil });
   return {
     config,
     db,
+    nearDb,
+    defer,
     log,
     media: env.MEDIA,
     inventory: env.TIER_INVENTORY,

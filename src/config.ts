@@ -56,6 +56,10 @@ export interface Config {
   bookingsPerRecipientPerHour: number;
   /** Seats in one order over all its tiers (contract §11.1, MAX_SEATS_PER_ORDER). */
   maxSeatsPerOrder: number;
+  /** Transfers close this long before the event's start (contract v3 §14.2 rule 5, TRANSFER_CUTOFF_HOURS). */
+  transferCutoffHours: number;
+  /** Transfers one ticket may have (§14.2 rule 6, MAX_TRANSFERS_PER_TICKET). */
+  maxTransfersPerTicket: number;
   organizerInviteRequired: boolean;
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
@@ -178,6 +182,8 @@ export function loadConfig(env: Bindings): Config {
     holdSeconds: intVar(env.HOLD_SECONDS, 300, 30, 3600),
     bookingsPerRecipientPerHour: intVar(env.BOOKINGS_PER_RECIPIENT_PER_HOUR, 5, 1, 1000),
     maxSeatsPerOrder: intVar(env.MAX_SEATS_PER_ORDER, 10, 1, 100),
+    transferCutoffHours: intVar(env.TRANSFER_CUTOFF_HOURS, 3, 0, 24 * 30),
+    maxTransfersPerTicket: intVar(env.MAX_TRANSFERS_PER_TICKET, 2, 0, 100),
     organizerInviteRequired: (env.ORGANIZER_INVITE_REQUIRED ?? "false").toLowerCase() === "true",
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",

@@ -25,6 +25,10 @@ declare global {
       BOOKINGS_PER_RECIPIENT_PER_HOUR?: string;
       /** Seats in one order, over all its tiers (contract §11.1); default 10. */
       MAX_SEATS_PER_ORDER?: string;
+      /** Hours before an event's start when ticket transfers close (contract v3 §14.2); default 3. */
+      TRANSFER_CUTOFF_HOURS?: string;
+      /** Transfers one ticket may have (contract v3 §14.2); default 2. */
+      MAX_TRANSFERS_PER_TICKET?: string;
     }
   }
 }

@@ -16,6 +16,7 @@ import { sweepRefunds } from "./services/refunds/sweep";
 import { purgeDeadSessions, purgeExpiredBlacklist } from "./services/session-purges";
 import { PAID_UNFULFILLED_REASON, settlePendingOrders } from "./services/settlement";
 import { requeueUndeliveredOrders } from "./services/ticket-delivery";
+import { requeueUndeliveredTransfers } from "./services/ticket-transfer";
 
 export async function runScheduled(
   services: Services,
@@ -52,6 +53,7 @@ export async function runScheduled(
     ["purged_idempotency_keys", () => purgeIdempotencyKeys(db, now)],
     ["requeued_mail", () => requeueStuckMail(db, queue, now)],
     ["requeued_ticket_deliveries", () => requeueUndeliveredOrders(db, queue, now)],
+    ["requeued_transfer_deliveries", () => requeueUndeliveredTransfers(db, queue, now)],
   ];
   for (const [name, step] of steps) {
     try {

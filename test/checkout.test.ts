@@ -98,7 +98,8 @@ describe("POST /api/pay/initiate/ (paid tiers)", () => {
       PartyA: "254712345678",
       PartyB: "174379",
       PhoneNumber: "254712345678",
-      CallBackURL: `https://api.ticketsafi.test${CALLBACK_PATH}`,
+      // The URL names the order (issue 15 part 3: the callback finds it on the nearest copy).
+      CallBackURL: `https://api.ticketsafi.test${CALLBACK_PATH}${res.body.order_id}/`,
       AccountReference: res.body.transaction_ref,
     });
     expect(await tierCounts(tier?.id ?? "")).toEqual({ sold: 0, held: 2 });

@@ -356,7 +356,14 @@ describe("organizer listing and dashboard", () => {
       { title: `Draft ${word}`, startInDays: 20, is_published: false },
     ]);
     await organizerWithEvents([{ title: `Someone else ${word}` }]);
-    await env.DB.prepare("UPDATE tiers SET quantity_sold = 4 WHERE event_id = ?").bind(ids[0]).run();
+    // Sold = seats of completed orders (less cancelled tickets), not the tier's counter alone.
+    const buyer = await registerUser(new TestClient());
+    await env.DB.batch([
+      env.DB.prepare("UPDATE tiers SET quantity_sold = 4 WHERE event_id = ?").bind(ids[0]),
+      env.DB.prepare(
+        "INSERT INTO orders (id, reference, user_id, event_id, tier_id, quantity, unit_price, amount, buyer_email, status, paid_at) SELECT ?, ?, ?, event_id, id, 4, price, 4 * price, 'b@example.com', 'COMPLETED', ? FROM tiers WHERE event_id = ? LIMIT 1",
+      ).bind(crypto.randomUUID(), `TS-${crypto.randomUUID().slice(0, 8)}`, buyer.id, Date.now(), ids[0]),
+    ]);
     const res = await client.get("/api/organizer/events/", { schema: pageSchema(OrganizerEventItemSchema) });
     expect(res.status).toBe(200);
     expect(res.body.results.map((e) => e.title)).toEqual([`Draft ${word}`, `Soon ${word}`]);

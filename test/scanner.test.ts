@@ -383,6 +383,7 @@ describe("POST /api/organizer/events/{id}/checkin/", () => {
       invalid: 0,
       wrong_event: 0,
       cancelled: 0,
+      revoked: 0,
     });
     expect(await ticketRow(tickets[0]?.id ?? "")).toMatchObject({
       status: "CHECKED_IN",

@@ -18,6 +18,14 @@
  *   --log-level LEVEL           wrangler dev's --log-level (worker logs go to bench/.state/flash-sale/wrangler-dev.log) default warn
  *   --three-tier on|off         after the sale, the same buyers count ordering one seat of each of three tiers
  *                               (issue #12 bench b) [FLASH_THREE_TIER]              default on
+ *   --multi-tier                the same as --three-tier on
+ *   --promo                     after the sale, the same buyers count on a fresh tier of --seats seats, every buyer
+ *                               applying one code of max_uses 100 (issue #12 bench a) [FLASH_PROMO=1]  default off
+ *   --buyer-limit               after the sale, --limit-buyers buyers sharing --limit-phones phones against
+ *                               max_per_buyer 2 (issue #12 bench c) [FLASH_BUYER_LIMIT=1]  default off
+ *   --limit-buyers N            buyers of --buyer-limit [FLASH_LIMIT_BUYERS]         default 500
+ *   --limit-phones N            phones they share [FLASH_LIMIT_PHONES]               default 50
+ *   --issue12                   --multi-tier --promo --buyer-limit together
  *   --keep-state                keep the state, source snapshot and builds in bench/.state/flash-sale (rebuilt each run)
  *   --no-record                 do not append to bench/results/flash-sale.md
  *   --note TEXT                 a note for the results file
@@ -39,7 +47,14 @@ export function options() {
     "log-level": { type: "string", default: "warn" },
     inspector: { type: "string" },
     "three-tier": { type: "string" },
+    "multi-tier": { type: "boolean", default: false },
+    promo: { type: "boolean", default: false },
+    "buyer-limit": { type: "boolean", default: false },
+    "limit-buyers": { type: "string" },
+    "limit-phones": { type: "string" },
+    issue12: { type: "boolean", default: false },
   });
+  const flag = (name, envName) => values[name] || values.issue12 || process.env[envName] === "1";
   const buyers = number("buyers", "FLASH_BUYERS", 2000, 1);
   const concurrency = number("concurrency", "FLASH_CONCURRENCY", 64, 1);
   return {
@@ -60,10 +75,15 @@ export function options() {
       return value;
     })(),
     threeTier: (() => {
+      if (values["multi-tier"] || values.issue12) return true;
       const value = values["three-tier"] ?? process.env.FLASH_THREE_TIER ?? "on";
       if (value !== "on" && value !== "off") throw new Error("--three-tier must be on or off");
       return value === "on";
     })(),
+    promo: flag("promo", "FLASH_PROMO"),
+    buyerLimit: flag("buyer-limit", "FLASH_BUYER_LIMIT"),
+    limitBuyers: number("limit-buyers", "FLASH_LIMIT_BUYERS", 500, 1),
+    limitPhones: number("limit-phones", "FLASH_LIMIT_PHONES", 50, 1),
     record,
     note,
   };

@@ -70,9 +70,12 @@ export async function buildWorker(config, name) {
   const entry = path.join(outDir, `${path.basename(main).replace(/\.[^.]+$/, "")}.js`);
   if (!existsSync(entry)) throw new Error(`wrangler deploy --dry-run wrote no ${entry}`);
   const built = path.join(SNAPSHOT_DIR, `wrangler.${name}.built.toml`);
+  // The bundle names each additional module `<content hash>-<file name>`: a rule glob naming
+  // a file exactly (`**/swagger-ui.css`) must also match its hashed copy.
+  const rules = text.replace(/"\*\*\/([^"*/]+)"/g, '"**/$1", "**/*-$1"');
   writeFileSync(
     built,
-    text.replace(
+    rules.replace(
       /^main\s*=.*$/m,
       [
         `main = ${JSON.stringify(entry)}`,

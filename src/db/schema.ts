@@ -237,6 +237,8 @@ export const events = sqliteTable(
     isPrivate: integer("is_private", { mode: "boolean" }).notNull().default(false),
     status: text("status", { enum: EVENT_STATUSES }).notNull().default("ACTIVE"),
     cancelledAt: integer("cancelled_at", { mode: "number" }),
+    /** Whether holders may pass tickets on (contract v3 §14); turning it off blocks new transfers only. */
+    allowTransfers: integer("allow_transfers", { mode: "boolean" }).notNull().default(true),
     /** Denormalised for listing filters/ordering; maintained by the tier write paths. */
     lowestPrice: integer("lowest_price"),
     highestPrice: integer("highest_price"),
@@ -481,6 +483,14 @@ export const tickets = sqliteTable(
     /** What was paid for this seat after discount (contract §5/§12.5); null on tickets issued
      * before it was recorded (then the tier's price at the time). */
     pricePaid: integer("price_paid"),
+    /** Transfers so far (contract v3 §14.2 rule 6: at most MAX_TRANSFERS_PER_TICKET). */
+    transferCount: integer("transfer_count").notNull().default(0),
+    /**
+     * The version `v` of the current token (§14.3): 1 for the token issued with the ticket
+     * (whose payload has no `v`), + 1 at each re-issue. A transfer's UPDATE is conditional on
+     * it, so of two racing transfers exactly one re-issues the token.
+     */
+    tokenVersion: integer("token_version").notNull().default(1),
     createdAt: createdAt(),
     /** Bumped on every change (the writer's clock; informational, not the sync cursor). */
     updatedAt: updatedAt(),
@@ -503,6 +513,75 @@ export const tickets = sqliteTable(
     // The attendee summary counts by tier and status; the attendee list pages by purchase.
     index("tickets_event_tier_status_idx").on(t.eventId, t.tierId, t.status),
     index("tickets_event_created_idx").on(t.eventId, t.createdAt, t.id),
+  ],
+);
+
+export const REVOCATION_REASONS = ["transferred", "cancelled"] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
+
+/**
+ * Ticket tokens that no longer admit anyone (contract v3 §14.4), keyed by `ticket_hash` (the
+ * SHA-256 scanners match offline): a transferred ticket's superseded token (written by the
+ * transfer's batch) and a cancelled ticket's token (written by the trigger in the migration
+ * that made this table, whatever cancelled it). `change_seq` is the ticket's change cursor
+ * at revocation, so the attendee sync pages revocations on the same cursor as tickets.
+ */
+export const ticketRevocations = sqliteTable(
+  "ticket_revocations",
+  {
+    ticketHash: text("ticket_hash").primaryKey(),
+    ticketId: text("ticket_id")
+      .notNull()
+      .references(() => tickets.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    reason: text("reason", { enum: REVOCATION_REASONS }).notNull(),
+    /** The revoked token's version. */
+    tokenVersion: integer("token_version").notNull(),
+    revokedAt: integer("revoked_at", { mode: "number" }).notNull(),
+    changeSeq: integer("change_seq").notNull(),
+  },
+  (t) => [
+    index("ticket_revocations_event_seq_idx").on(t.eventId, t.changeSeq),
+    index("ticket_revocations_ticket_idx").on(t.ticketId),
+  ],
+);
+
+/** One row per transfer (contract v3 §14.3): from whom, to whom, when, old and new token version. */
+export const ticketTransfers = sqliteTable(
+  "ticket_transfers",
+  {
+    id: text("id").primaryKey(),
+    ticketId: text("ticket_id")
+      .notNull()
+      .references(() => tickets.id),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => events.id),
+    fromUserId: text("from_user_id")
+      .notNull()
+      .references(() => users.id),
+    toUserId: text("to_user_id")
+      .notNull()
+      .references(() => users.id),
+    recipientEmail: text("recipient_email").notNull(),
+    recipientName: text("recipient_name").notNull(),
+    fromVersion: integer("from_version").notNull(),
+    toVersion: integer("to_version").notNull(),
+    transferredAt: integer("transferred_at", { mode: "number" }).notNull(),
+    /** Runs of its delivery job (render, the two emails); 0 = its enqueue may have failed. */
+    deliveryAttempts: integer("delivery_attempts").notNull().default(0),
+    /** When both emails were sent (or found sent); null while delivery is owed. */
+    deliveredAt: integer("delivered_at", { mode: "number" }),
+  },
+  (t) => [
+    // A token version is issued once: a second winner of one version is impossible.
+    uniqueIndex("ticket_transfers_ticket_version_unique").on(t.ticketId, t.toVersion),
+    index("ticket_transfers_event_idx").on(t.eventId, t.transferredAt),
+    index("ticket_transfers_to_user_idx").on(t.toUserId),
+    index("ticket_transfers_ticket_idx").on(t.ticketId, t.transferredAt),
+    index("ticket_transfers_undelivered_idx").on(t.deliveredAt, t.deliveryAttempts, t.transferredAt),
   ],
 );
 
@@ -756,3 +835,5 @@ export type AuthSession = typeof authSessions.$inferSelect;
 export type MailLogRow = typeof mailLog.$inferSelect;
 export type StoreRow = typeof stores.$inferSelect;
 export type PromoCodeRow = typeof promoCodes.$inferSelect;
+export type TicketRevocationRow = typeof ticketRevocations.$inferSelect;
+export type TicketTransferRow = typeof ticketTransfers.$inferSelect;

@@ -11,6 +11,7 @@ import { markDeliveryFailed } from "../services/ticket-delivery";
 import { DeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
 import { runMailJob } from "./mail-job";
 import { runOrderTicketsJob } from "./order-tickets";
+import { runTicketTransferJob } from "./ticket-transfer";
 
 /** 10 s, 20 s, 40 s, ... capped at 15 minutes. */
 export function retryDelaySeconds(attempts: number): number {
@@ -76,12 +77,15 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
             ? { order_id: job.orderId }
             : job.type === "refund"
               ? { refund_id: job.refundId }
-              : { mail_id: job.mailId }),
+              : job.type === "ticket_transfer"
+                ? { transfer_id: job.transferId }
+                : { mail_id: job.mailId }),
           ...describeError(error),
         },
       );
       const delaySeconds =
-        job.type === "order_tickets"
+        // A fan at the gate may be waiting for either kind of ticket email.
+        job.type === "order_tickets" || job.type === "ticket_transfer"
           ? orderRetryDelaySeconds(message.attempts)
           : retryDelaySeconds(message.attempts);
       message.retry({ delaySeconds });
@@ -95,6 +99,8 @@ async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
       return runMailJob(deps, job);
     case "order_tickets":
       return runOrderTicketsJob(deps, job);
+    case "ticket_transfer":
+      return runTicketTransferJob(deps, job);
     case "refund": {
       const outcome = await runRefundJob(deps, job);
       deps.log.info("refund job", { refund_id: job.refundId, outcome });

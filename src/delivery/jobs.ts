@@ -30,7 +30,24 @@ export type OrderTicketsJob = z.infer<typeof OrderTicketsJob>;
 export const RefundJob = z.object({ type: z.literal("refund"), refundId: Id, retryOf: Id.optional() });
 export type RefundJob = z.infer<typeof RefundJob>;
 
-export const DeliveryJob = z.discriminatedUnion("type", [MailJob, OrderTicketsJob, RefundJob]);
+/**
+ * A ticket transfer's delivery (contract v3 §14.3): render the ticket's new PNG, email it to
+ * the recipient as a ticket delivery and send the sender a confirmation, each email once.
+ * `resend` (a fresh id per request) asks for another copy of the recipient's email only.
+ */
+export const TicketTransferJob = z.object({
+  type: z.literal("ticket_transfer"),
+  transferId: Id,
+  resend: Id.optional(),
+});
+export type TicketTransferJob = z.infer<typeof TicketTransferJob>;
+
+export const DeliveryJob = z.discriminatedUnion("type", [
+  MailJob,
+  OrderTicketsJob,
+  RefundJob,
+  TicketTransferJob,
+]);
 export type DeliveryJob = z.infer<typeof DeliveryJob>;
 
 /**

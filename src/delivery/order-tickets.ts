@@ -104,9 +104,11 @@ async function deliverOrderTickets(
   )?.id;
 
   if (!mailId) {
+    // A ticket transferred away is no longer the buyer's to receive: its holder gets it by
+    // the transfer's own email (delivery/ticket-transfer.ts), resends included.
     const issued = await loadTicketArt(
       db,
-      and(eq(tickets.orderId, order.id), ne(tickets.status, "CANCELLED")),
+      and(eq(tickets.orderId, order.id), ne(tickets.status, "CANCELLED"), eq(tickets.transferCount, 0)),
     );
     if (issued.length === 0) {
       log?.warn("ticket delivery skipped: no live tickets", { order_id: order.id });
@@ -123,7 +125,7 @@ async function deliverOrderTickets(
       attachments.push({
         name: `ticket-${ticketReference(ticket.id)}.png`,
         contentType: "image/png",
-        storedKey: ticketPngKey(ticket.id),
+        storedKey: ticketPngKey(ticket.id, ticket.tokenVersion),
         size: png.byteLength,
       });
     }

@@ -67,6 +67,12 @@ export const ERROR_TABLE: Record<ErrorCode, ErrorMapping> = {
   invalid_state: { status: 409, dialect: "legacy" },
   retry_too_soon: { status: 409, dialect: "legacy" },
   refunds_unavailable: { status: 503, dialect: "legacy" },
+  transfer_disabled: { status: 403, dialect: "legacy" },
+  not_transferable: { status: 409, dialect: "legacy" },
+  refund_in_progress: { status: 409, dialect: "legacy" },
+  transfer_window_closed: { status: 409, dialect: "legacy" },
+  transfer_limit: { status: 409, dialect: "legacy" },
+  revoked: { status: 409, dialect: "legacy" },
 };
 
 export function statusOf(error: DomainError): ContentfulStatusCode {

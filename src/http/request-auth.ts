@@ -13,7 +13,12 @@
 import type { Context } from "hono";
 import type { User } from "../db/schema";
 import { DomainError } from "../lib/errors";
-import { authenticateAccessToken, renewSession, type SessionDeps } from "../services/sessions";
+import {
+  authenticateAccessToken,
+  authenticateAccessTokenNear,
+  renewSession,
+  type SessionDeps,
+} from "../services/sessions";
 import { bearerToken, clearSessionCookies, readSessionCookies, setSessionCookies } from "./cookies";
 
 type AuthMethod = "bearer" | "cookie";
@@ -21,6 +26,12 @@ type AuthMethod = "bearer" | "cookie";
 export interface AuthContext {
   /** The current user or null; cached for the request. */
   user(): Promise<User | null>;
+  /**
+   * The same, with the access token's session checked on the nearest copy of D1 first (see
+   * sessions.authenticateAccessTokenNear): for the checkout, whose seats and money are
+   * decided elsewhere. Whichever of the two is asked first decides for the request.
+   */
+  userNear(): Promise<User | null>;
   /** The current user, or 401 in the contract's words. */
   requireUser(): Promise<User>;
   /** How the resolved user authenticated (after `user()`). */
@@ -38,16 +49,17 @@ export function createAuthContext(c: Context, sessions: SessionDeps): AuthContex
   let resolved: Promise<Resolved> | undefined;
   let method: AuthMethod | null = null;
 
-  const resolve = async (): Promise<Resolved> => {
+  const resolve = async (near: boolean): Promise<Resolved> => {
+    const authenticate = near ? authenticateAccessTokenNear : authenticateAccessToken;
     const bearer = bearerToken(c);
     if (bearer) {
-      const user = await authenticateAccessToken(sessions, bearer);
+      const user = await authenticate(sessions, bearer);
       return { user, method: user ? "bearer" : null, presented: true };
     }
 
     const cookies = readSessionCookies(c);
     if (cookies.access) {
-      const user = await authenticateAccessToken(sessions, cookies.access);
+      const user = await authenticate(sessions, cookies.access);
       if (user) return { user, method: "cookie", presented: true };
     }
 
@@ -63,8 +75,8 @@ export function createAuthContext(c: Context, sessions: SessionDeps): AuthContex
     return { user: null, method: null, presented: Boolean(cookies.access || cookies.refresh) };
   };
 
-  const get = () => {
-    resolved ??= resolve().then((r) => {
+  const get = (near = false) => {
+    resolved ??= resolve(near).then((r) => {
       method = r.method;
       return r;
     });
@@ -73,6 +85,7 @@ export function createAuthContext(c: Context, sessions: SessionDeps): AuthContex
 
   return {
     user: async () => (await get()).user,
+    userNear: async () => (await get(true)).user,
     requireUser: async () => {
       const { user, presented } = await get();
       if (user) return user;

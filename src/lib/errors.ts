@@ -58,6 +58,13 @@ export const ERROR_CODES = [
   "invalid_state",
   "retry_too_soon",
   "refunds_unavailable",
+  // Ticket transfer (contract v3 §14) and the gate's answer to a superseded token (§14.4).
+  "transfer_disabled",
+  "not_transferable",
+  "refund_in_progress",
+  "transfer_window_closed",
+  "transfer_limit",
+  "revoked",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

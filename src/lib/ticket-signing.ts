@@ -6,8 +6,11 @@
  * offline with the published public keys and any JOSE library.
  *
  * Format: header `{"alg":"EdDSA","kid":"<16-char thumbprint prefix>"}`, payload
- * `{"t":"<ticket id>","e":"<event id>","r":"<tier id>","i":<issued, epoch seconds>}`.
- * Deliberately terse: every character makes the QR code denser, slower to render and harder
+ * `{"t":"<ticket id>","e":"<event id>","r":"<tier id>","i":<issued, epoch seconds>,"v":<version>}`.
+ * `v` is the token version (contract v3 §14.3): absent means 1 (every token issued with its
+ * ticket, before transfers existed too), and each re-issue (a transfer) signs the next one.
+ * Ed25519 signatures are deterministic, so without it a re-issue within the same second
+ * would give the very same token. Deliberately terse: every character makes the QR code denser, slower to render and harder
  * to scan in a dark venue.
  */
 import { CompactSign, calculateJwkThumbprint, compactVerify, decodeProtectedHeader } from "jose";
@@ -17,7 +20,12 @@ export interface TicketClaims {
   ticketId: string;
   eventId: string;
   tierId: string;
+  /** The token version: 1 when the payload has no `v`. */
+  version?: number;
 }
+
+/** The largest version a token may carry (far beyond MAX_TRANSFERS_PER_TICKET). */
+const MAX_TOKEN_VERSION = 1_000_000;
 
 /** The public half as scanners fetch it: an Ed25519 JWK with its key id. */
 export interface PublicTicketJwk {
@@ -88,6 +96,8 @@ export async function signTicket(key: TicketKey, claims: TicketClaims, nowMs = D
     e: claims.eventId,
     r: claims.tierId,
     i: Math.floor(nowMs / 1000),
+    // Version 1 stays implicit: a first token is as short as it always was.
+    ...(claims.version !== undefined && claims.version !== 1 ? { v: claims.version } : {}),
   });
   return new CompactSign(new TextEncoder().encode(payload))
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid })
@@ -105,7 +115,15 @@ export async function verifyTicket(keys: TicketKey[], token: string): Promise<Ti
     const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
     if (typeof claims.t !== "string" || typeof claims.e !== "string" || typeof claims.r !== "string")
       return null;
-    return { ticketId: claims.t, eventId: claims.e, tierId: claims.r };
+    const version = claims.v ?? 1;
+    if (
+      typeof version !== "number" ||
+      !Number.isInteger(version) ||
+      version < 1 ||
+      version > MAX_TOKEN_VERSION
+    )
+      return null;
+    return { ticketId: claims.t, eventId: claims.e, tierId: claims.r, version };
   } catch {
     return null;
   }

@@ -149,3 +149,58 @@ export function refundCompletedMail(params: {
     html: layout("Your refund", lines),
   };
 }
+
+/** §14.3: a ticket someone transferred to the recipient, its PNG attached (a ticket delivery). */
+export function ticketTransferMail(params: {
+  recipientName: string;
+  senderName: string;
+  eventTitle: string;
+  when: string;
+  location: string;
+  tierName: string;
+  ticketReference: string;
+  walletUrl: string;
+  resend?: boolean;
+}): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.recipientName) || "there"},`,
+    params.resend
+      ? `As requested, here again is your ticket for ${params.eventTitle}.`
+      : `${unlinkable(params.senderName) || "A TicketSafi user"} sent you a ticket for ${params.eventTitle}.`,
+    [params.tierName, params.when, params.location].filter(Boolean).join(" · "),
+    `Ticket ${params.ticketReference}. It is attached as an image: show its QR code at the gate, on your phone or printed. No account is needed to get in.`,
+    "It is also in your TicketSafi wallet once you sign in with this email address and confirm it:",
+  ];
+  const links = [{ label: `Ticket ${params.ticketReference}`, url: params.walletUrl }];
+  return {
+    subject: `Your ticket: ${params.eventTitle}`,
+    text: `${lines.join("\n\n")}\n\n${links.map((l) => `${l.label}: ${l.url}`).join("\n")}\n\nTicketSafi\n`,
+    html: layout("Your ticket", lines, undefined, links),
+  };
+}
+
+/** §14.3: the sender's confirmation, naming the recipient only masked. */
+export function ticketTransferSentMail(params: {
+  senderName: string;
+  eventTitle: string;
+  ticketReference: string;
+  maskedRecipient: string;
+  transfersLeft: number;
+}): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.senderName) || "there"},`,
+    `Your ticket ${params.ticketReference} for ${params.eventTitle} was transferred to ${params.maskedRecipient}.`,
+    "Your copy of it (the email, the image and its QR code) no longer opens the gate, and the ticket has left your wallet.",
+    params.transfersLeft === 1
+      ? "Its new holder can transfer it once more."
+      : params.transfersLeft > 1
+        ? `Its new holder can transfer it ${params.transfersLeft} more times.`
+        : "It cannot be transferred again.",
+    "If you did not do this, reset your TicketSafi password now.",
+  ];
+  return {
+    subject: `Ticket transferred: ${params.eventTitle}`,
+    text: `${lines.join("\n\n")}\n\nTicketSafi\n`,
+    html: layout("Ticket transferred", lines),
+  };
+}

@@ -7,11 +7,27 @@
  * strictly increasing number the database's triggers give a ticket on every insert and
  * every update the guest list shows (migrations/0010_sync_cursor.sql). Writers do nothing
  * special; a sync right after a sync returns nothing.
+ *
+ * Revoked tokens (contract v3 §14.4) ride on the same cursor: a revocation keeps the change
+ * number its ticket took when it was revoked, so "revoked since the token" is
+ * `change_seq > position`. Only the FIRST page of a listing carries them (`revoked`); the
+ * later pages of a sync carry the first page's position (`sync_token` in their links), and
+ * a listing that ends past a revocation made while it was paged hands back a token before
+ * that revocation, so it comes in the next sync and none is ever skipped.
  */
 import { and, asc, eq, gt, or, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { events, orders, type TICKET_STATUSES, tickets, tiers, type User } from "../db/schema";
+import {
+  events,
+  orders,
+  type RevocationReason,
+  type TICKET_STATUSES,
+  ticketRevocations,
+  tickets,
+  tiers,
+  type User,
+} from "../db/schema";
 import { DomainError } from "../lib/errors";
 import { encodeSyncToken, type SyncToken } from "../lib/sync-token";
 import { loadVerificationKeys, type TicketKey } from "../lib/ticket-signing";
@@ -130,6 +146,34 @@ function changePositionSelect(db: Database, eventId: string) {
     .where(eq(tickets.eventId, eventId));
 }
 
+/** A token scanners must refuse (contract v3 §14.4). */
+export interface RevokedToken {
+  ticketHash: string;
+  revokedAt: number;
+  reason: RevocationReason;
+}
+
+/** The event's revocations after `position`, in cursor order. */
+function revokedSelect(db: Database, eventId: string, afterPosition: number) {
+  return db
+    .select({
+      ticketHash: ticketRevocations.ticketHash,
+      revokedAt: ticketRevocations.revokedAt,
+      reason: ticketRevocations.reason,
+    })
+    .from(ticketRevocations)
+    .where(and(eq(ticketRevocations.eventId, eventId), gt(ticketRevocations.changeSeq, afterPosition)))
+    .orderBy(asc(ticketRevocations.changeSeq));
+}
+
+/** The first revocation after `position` (one made while a client paged), if any. */
+function firstRevocationAfter(db: Database, eventId: string, afterPosition: number) {
+  return db
+    .select({ position: sql<number | null>`MIN(${ticketRevocations.changeSeq})`.as("first_revocation") })
+    .from(ticketRevocations)
+    .where(and(eq(ticketRevocations.eventId, eventId), gt(ticketRevocations.changeSeq, afterPosition)));
+}
+
 export interface AttendeeSummary {
   tickets: number;
   checked_in: number;
@@ -158,6 +202,8 @@ export interface AttendeeListing {
   summary: AttendeeSummary;
   /** The token for "what changed after this listing". */
   syncToken: string;
+  /** Every revocation of the event, on the first page only. */
+  revoked?: RevokedToken[];
 }
 
 /**
@@ -172,8 +218,10 @@ export async function listAttendees(
   page: { limit: number; offset: number },
   started: SyncToken | null,
 ): Promise<AttendeeListing> {
-  // One batch: one snapshot, so the token covers exactly what the page and counts saw.
-  const [rows, counted, summary, position] = await db.batch([
+  // One batch: one snapshot, so the token covers exactly what the page and counts saw
+  // (and the first page's revocations are exactly those at or before it).
+  const firstPage = page.offset === 0;
+  const [rows, counted, summary, position, revoked] = await db.batch([
     attendeeSelect(db, eq(tickets.eventId, eventId))
       .orderBy(asc(tickets.createdAt), asc(tickets.id))
       .limit(page.limit)
@@ -184,6 +232,8 @@ export async function listAttendees(
       .where(eq(tickets.eventId, eventId)),
     summarySelect(db, eventId),
     changePositionSelect(db, eventId),
+    // Later pages read none (no change number is above the largest safe integer).
+    firstPage ? revokedSelect(db, eventId, 0) : revokedSelect(db, eventId, Number.MAX_SAFE_INTEGER),
   ]);
   const token = started ?? { position: Number(position[0]?.position ?? 0) };
   return {
@@ -191,6 +241,7 @@ export async function listAttendees(
     rows,
     summary: toSummary(summary),
     syncToken: encodeSyncToken(token),
+    ...(firstPage ? { revoked } : {}),
   };
 }
 
@@ -203,6 +254,10 @@ export interface ChangedAttendees {
   nextToken: string | null;
   /** What the client keeps: the resume point, or after the last page the event's position. */
   syncToken: string;
+  /** Where the first page of this sync stood (carried by the later pages' links). */
+  startedToken: string;
+  /** Revocations since the client's token, on the first page only. */
+  revoked?: RevokedToken[];
 }
 
 /**
@@ -215,9 +270,11 @@ export async function listChangedAttendees(
   eventId: string,
   token: SyncToken,
   limit: number,
+  /** Null on a sync's first page; on a later page, the first page's position. */
+  started: SyncToken | null = null,
 ): Promise<ChangedAttendees> {
   const where = and(eq(tickets.eventId, eventId), gt(tickets.changeSeq, token.position));
-  const [rows, counted, summary, position] = await db.batch([
+  const [rows, counted, summary, position, revoked, unsent] = await db.batch([
     attendeeSelect(db, where)
       .orderBy(asc(tickets.changeSeq))
       .limit(limit + 1),
@@ -227,6 +284,10 @@ export async function listChangedAttendees(
       .where(where),
     summarySelect(db, eventId),
     changePositionSelect(db, eventId),
+    // The first page: the revocations since the client's token (same snapshot as the rows).
+    revokedSelect(db, eventId, started ? Number.MAX_SAFE_INTEGER : token.position),
+    // A later page: revocations made since the first page, which no page of this sync sent.
+    firstRevocationAfter(db, eventId, started ? started.position : Number.MAX_SAFE_INTEGER),
   ]);
 
   const page = rows.slice(0, limit);
@@ -236,12 +297,21 @@ export async function listChangedAttendees(
   // At the end of the changes, the event's highest number in this snapshot: nothing of this
   // event at or below it is unsent. Never behind the token the client came with.
   const reached = Math.max(token.position, Number(position[0]?.position ?? 0));
+  const startedAt = started ?? { position: reached };
+  // …except a revocation made while the client paged (after the first page, which alone
+  // lists them): the token stops just before it, so the next sync lists it (and re-sends
+  // the few rows after it, which scanners upsert).
+  const firstUnsent = unsent[0]?.position;
+  const end =
+    firstUnsent !== null && firstUnsent !== undefined ? Math.min(reached, Number(firstUnsent) - 1) : reached;
   return {
     remaining: Number(counted[0]?.n ?? 0),
     rows: page,
     summary: toSummary(summary),
     nextToken,
-    syncToken: nextToken ?? encodeSyncToken({ position: reached }),
+    syncToken: nextToken ?? encodeSyncToken({ position: end }),
+    startedToken: encodeSyncToken(startedAt),
+    ...(started ? {} : { revoked }),
   };
 }
 

@@ -10,11 +10,24 @@
  *   scanned_at), so an uploaded batch that is sent again changes nothing.
  * - Offline, the earliest scan wins: a ticket checked in at 10:05 that another device
  *   scanned at 10:00 (uploaded later) ends up checked in at 10:00 by that device.
+ * - A validly signed code that is no longer its ticket's current token (the ticket was
+ *   transferred, contract v3 §14.4) is `revoked`, online and offline; the check-in's
+ *   conditional UPDATE names the scanned token, so a scan racing a transfer either checks
+ *   the ticket in (and the transfer is refused: it needs an ACTIVE ticket) or finds the
+ *   token superseded (and admits no one).
  */
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { events, type TicketStatus, tickets, tiers, type User } from "../db/schema";
+import {
+  events,
+  type RevocationReason,
+  type TicketStatus,
+  ticketRevocations,
+  tickets,
+  tiers,
+  type User,
+} from "../db/schema";
 import { DomainError, type FieldErrors } from "../lib/errors";
 import { type TicketClaims, ticketHash, verifyTicket } from "../lib/ticket-signing";
 import { toNairobiIso } from "../lib/time";
@@ -29,6 +42,7 @@ export const TICKET_NOT_FOUND = "Ticket Not Found";
 export const NOT_YOUR_EVENT = "This ticket does not belong to your event.";
 export const ALREADY_CHECKED_IN = "ALREADY CHECKED IN";
 export const TICKET_CANCELLED = "TICKET CANCELLED";
+export const TICKET_REVOKED = "TICKET REVOKED";
 
 /**
  * How a recorded scan turned out, decided from the ticket's state *after* the update: the
@@ -88,28 +102,50 @@ function refused(
     : new DomainError("already_checked_in", ALREADY_CHECKED_IN, { extra });
 }
 
+/** The 409 for a superseded token: why and when, never who holds the ticket now. */
+function revokedError(revocation: { reason: RevocationReason; revokedAt: number } | undefined): DomainError {
+  return new DomainError("revoked", TICKET_REVOKED, {
+    extra: {
+      reason: revocation?.reason ?? "transferred",
+      revoked_at: toNairobiIso(revocation?.revokedAt ?? null),
+    },
+  });
+}
+
+async function revocationOf(db: Database, ticketId: string, hash: string) {
+  const [row] = await db
+    .select({ reason: ticketRevocations.reason, revokedAt: ticketRevocations.revokedAt })
+    .from(ticketRevocations)
+    .where(and(eq(ticketRevocations.ticketHash, hash), eq(ticketRevocations.ticketId, ticketId)))
+    .limit(1);
+  return row;
+}
+
 interface OnlineScan {
   ticketId: string;
+  ticketHash: string;
   scannedAt: number;
   deviceId: string;
   scannerId: string;
 }
 
+/** Recorded only while the scanned code is the ticket's token: a revoked code changes nothing. */
 function recordScanStatement(d1: D1Database, scan: OnlineScan): D1PreparedStatement {
   return d1
     .prepare(
       `INSERT OR IGNORE INTO checkins
          (id, ticket_id, event_id, scanned_at, device_id, scanner_id, result, source, created_at)
        SELECT ?1, t.id, t.event_id, ?2, ?3, ?4, ${resultOfScan("?2", "?3")}, 'online', ?2
-       FROM tickets AS t WHERE t.id = ?5`,
+       FROM tickets AS t WHERE t.id = ?5 AND t.ticket_hash = ?6`,
     )
-    .bind(crypto.randomUUID(), scan.scannedAt, scan.deviceId, scan.scannerId, scan.ticketId);
+    .bind(crypto.randomUUID(), scan.scannedAt, scan.deviceId, scan.scannerId, scan.ticketId, scan.ticketHash);
 }
 
 /**
  * Verify a scanned code and check the ticket in. Throws the contract's answers: 404 for a
  * forged, altered or unknown code, 403 for another organizer's ticket (or another event
- * than the one named), 409 for a used or cancelled one.
+ * than the one named), 409 for a superseded token (`revoked`, after the 403 and before the
+ * ticket's status), 409 for a used or cancelled one.
  */
 export async function verifyAndCheckIn(
   deps: CheckInDeps,
@@ -121,10 +157,12 @@ export async function verifyAndCheckIn(
   const claims = await verifyTicket(await currentTicketKeys(deps.config), input.qrHash);
   if (!claims) throw ticketNotFound();
 
+  const hash = await ticketHash(input.qrHash);
   const [ticket] = await db
     .select({
       id: tickets.id,
       eventId: tickets.eventId,
+      ticketHash: tickets.ticketHash,
       status: tickets.status,
       checkedInAt: tickets.checkedInAt,
       attendeeName: tickets.attendeeName,
@@ -136,16 +174,24 @@ export async function verifyAndCheckIn(
     .from(tickets)
     .innerJoin(tiers, eq(tiers.id, tickets.tierId))
     .innerJoin(events, eq(events.id, tickets.eventId))
-    .where(eq(tickets.ticketHash, await ticketHash(input.qrHash)))
+    .where(eq(tickets.id, claims.ticketId))
     .limit(1);
-  if (!ticket || ticket.id !== claims.ticketId) throw ticketNotFound();
+  if (!ticket) throw ticketNotFound();
   // Scope before state: another organizer's staff learns nothing about this ticket.
   if (gateOrganizerId(scanner) !== ticket.organizerId) throw new DomainError("wrong_event", NOT_YOUR_EVENT);
   if (input.eventId && input.eventId !== ticket.eventId) throw new DomainError("wrong_event", NOT_YOUR_EVENT);
+  if (ticket.ticketHash !== hash) {
+    // Signed by us for this ticket but not its token now: superseded by a transfer. A code
+    // we signed and never issued (nothing revoked it) stays unknown.
+    const revocation = await revocationOf(db, ticket.id, hash);
+    if (!revocation) throw ticketNotFound();
+    throw revokedError(revocation);
+  }
 
   const d1 = db.$client;
   const scan: OnlineScan = {
     ticketId: ticket.id,
+    ticketHash: hash,
     scannedAt: now,
     deviceId: input.deviceId,
     scannerId: scanner.id,
@@ -159,22 +205,28 @@ export async function verifyAndCheckIn(
     throw refused(ticket, ticket.checkedInAt, false);
   }
 
-  const [admitted, , after] = await d1.batch<{ status: TicketStatus; checked_in_at: number | null }>([
-    // The decision: of two racing scans, only one finds the ticket still ACTIVE.
+  const [admitted, , after] = await d1.batch<{
+    status: TicketStatus;
+    checked_in_at: number | null;
+    ticket_hash: string;
+  }>([
+    // The decision: of two racing scans, only one finds the ticket still ACTIVE; a transfer
+    // committed since the read has replaced the scanned token, and then none does.
     d1
       .prepare(
         `UPDATE tickets SET status = 'CHECKED_IN', checked_in_at = ?1, checked_in_by = ?2,
            checked_in_device = ?3, updated_at = ?1
-         WHERE id = ?4 AND status = 'ACTIVE'
-         RETURNING status, checked_in_at`,
+         WHERE id = ?4 AND status = 'ACTIVE' AND ticket_hash = ?5
+         RETURNING status, checked_in_at, ticket_hash`,
       )
-      .bind(now, scanner.id, input.deviceId, ticket.id),
+      .bind(now, scanner.id, input.deviceId, ticket.id, hash),
     recordScanStatement(d1, scan),
-    d1.prepare("SELECT status, checked_in_at FROM tickets WHERE id = ?1").bind(ticket.id),
+    d1.prepare("SELECT status, checked_in_at, ticket_hash FROM tickets WHERE id = ?1").bind(ticket.id),
   ]);
   const won = admitted?.results[0];
   if (!won) {
     const state = after?.results[0];
+    if (state && state.ticket_hash !== hash) throw revokedError(await revocationOf(db, ticket.id, hash));
     throw refused(ticket, state?.checked_in_at ?? null, state?.status === "CANCELLED");
   }
   return {
@@ -201,7 +253,7 @@ export interface MalformedScan {
   errors: FieldErrors;
 }
 
-export type ScanOutcome = "ok" | "already_checked_in" | "invalid" | "wrong_event" | "cancelled";
+export type ScanOutcome = "ok" | "already_checked_in" | "invalid" | "wrong_event" | "cancelled" | "revoked";
 
 export interface TicketAtGate {
   ticketHash: string;
@@ -215,8 +267,10 @@ export interface TicketAtGate {
 export interface BatchScanResult {
   index: number;
   outcome: ScanOutcome;
-  /** Why an `invalid` scan is invalid. */
-  reason?: "malformed" | "not_found";
+  /** Why an `invalid` scan is invalid, or why a `revoked` one was revoked. */
+  reason?: "malformed" | "not_found" | RevocationReason;
+  /** When a `revoked` scan's token was revoked. */
+  revokedAt?: number;
   errors?: FieldErrors;
   scan?: OfflineScan;
   /** The ticket as it stands after the batch (its recorded check-in is the first one). */
@@ -252,17 +306,29 @@ function earlier(a: OfflineScan, b: OfflineScan): number {
   );
 }
 
+interface ChunkState {
+  tickets: Map<string, TicketAtGate & { id: string }>;
+  /** Revoked tokens among the chunk's scans, by ticket_hash. */
+  revoked: Map<string, { reason: RevocationReason; revokedAt: number }>;
+}
+
 async function applyChunk(
   db: Database,
   eventId: string,
   uploaderId: string,
   chunk: Pending[][],
-): Promise<Map<string, TicketAtGate & { id: string }>> {
+): Promise<ChunkState> {
   const now = Date.now();
-  const candidates = chunk.map((scans) => {
-    const first = scans.map((p) => p.scan).sort(earlier)[0] as OfflineScan;
-    const p = scans[0] as Pending;
-    return { tid: p.ticketId, h: p.hash, t: first.scannedAt, d: first.deviceId };
+  // The earliest scan of each ticket per code: a device may hold a ticket's old token (a
+  // transfer) beside its current one, and only a scan of the current one may check it in.
+  const candidates = chunk.flatMap((scans) => {
+    const byCode = new Map<string, OfflineScan[]>();
+    for (const p of scans) byCode.set(p.hash, [...(byCode.get(p.hash) ?? []), p.scan]);
+    const ticketId = (scans[0] as Pending).ticketId;
+    return [...byCode].map(([hash, codeScans]) => {
+      const first = codeScans.sort(earlier)[0] as OfflineScan;
+      return { tid: ticketId, h: hash, t: first.scannedAt, d: first.deviceId };
+    });
   });
   const recorded = chunk.flat().map((p) => ({
     cid: crypto.randomUUID(),
@@ -272,7 +338,9 @@ async function applyChunk(
     d: p.scan.deviceId,
   }));
   const d1 = db.$client;
-  const [, , state] = await d1.batch<TicketStateRow>([
+  const [, , state, revoked] = await d1.batch<
+    TicketStateRow & { reason: RevocationReason; revoked_at: number }
+  >([
     // One set-based conditional UPDATE per chunk: each ticket moves only if still ACTIVE, or
     // (earliest scan wins) if its recorded check-in is later than this scan.
     d1
@@ -307,8 +375,15 @@ async function applyChunk(
          WHERE +t.event_id = ?1 AND t.id IN (SELECT json_extract(value, '$.tid') FROM json_each(?2))`,
       )
       .bind(eventId, JSON.stringify(candidates)),
+    // Superseded tokens among the scans (by primary key), read in the same snapshot.
+    d1
+      .prepare(
+        `SELECT r.ticket_hash, r.reason, r.revoked_at FROM ticket_revocations AS r
+         WHERE r.ticket_hash IN (SELECT json_extract(value, '$.h') FROM json_each(?1)) AND +r.event_id = ?2`,
+      )
+      .bind(JSON.stringify(candidates), eventId),
   ]);
-  return new Map(
+  const ticketsAfter = new Map(
     (state?.results ?? []).map((row) => [
       row.id,
       {
@@ -322,6 +397,15 @@ async function applyChunk(
       },
     ]),
   );
+  return {
+    tickets: ticketsAfter,
+    revoked: new Map(
+      (revoked?.results ?? []).map((row) => [
+        row.ticket_hash,
+        { reason: row.reason, revokedAt: row.revoked_at },
+      ]),
+    ),
+  };
 }
 
 /**
@@ -398,7 +482,20 @@ export async function checkInBatch(
     const state = await applyChunk(deps.db, event.id, uploader.id, chunk);
     for (const pending of chunk.flat()) {
       const position = positions.get(pending.scan) ?? 0;
-      const ticket = state.get(pending.ticketId);
+      const ticket = state.tickets.get(pending.ticketId);
+      const revocation = state.revoked.get(pending.hash);
+      if (ticket && ticket.ticketHash !== pending.hash && revocation) {
+        // Whatever its scanned_at: the token no longer admits anyone, and the ticket's new
+        // holder is not named.
+        results[position] = {
+          index: pending.scan.index,
+          outcome: "revoked",
+          reason: revocation.reason,
+          revokedAt: revocation.revokedAt,
+          scan: pending.scan,
+        };
+        continue;
+      }
       if (!ticket || ticket.ticketHash !== pending.hash) {
         results[position] = {
           index: pending.scan.index,

@@ -11,6 +11,7 @@ import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { idempotencyKeys } from "../db/schema";
 import { sha256Hex } from "../lib/crypto";
+import { DomainError } from "../lib/errors";
 
 const TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -25,6 +26,15 @@ export interface IdempotencyScope {
   scope: string;
   key: string;
   requestHash: string;
+}
+
+/** The `Idempotency-Key` header as sent: absent → none; blank or over 255 characters → 400. */
+export function checkedIdempotencyKey(raw: string | undefined): string | undefined {
+  const key = raw?.trim();
+  if (key !== undefined && (key.length === 0 || key.length > 255)) {
+    throw DomainError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
+  }
+  return key || undefined;
 }
 
 /** A stable fingerprint of what was asked (canonical JSON of the validated input). */

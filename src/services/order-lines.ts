@@ -23,7 +23,17 @@ export async function orderLines(
   db: Database,
   order: Pick<Order, "id" | "tierId" | "quantity" | "unitPrice">,
 ): Promise<OrderLine[]> {
-  const stored = await db
+  const stored = await storedLinesQuery(db, order.id);
+  if (stored.length > 0) return stored;
+  return [await ownLine(db, order)];
+}
+
+/**
+ * The order's stored lines as one statement (a batch can carry it beside the order's own
+ * read); an order made before lines existed has none: `ownLine` is its line.
+ */
+export function storedLinesQuery(db: Database, orderId: string) {
+  return db
     .select({
       tierId: orderItems.tierId,
       tierName: tiers.name,
@@ -35,24 +45,27 @@ export async function orderLines(
     })
     .from(orderItems)
     .innerJoin(tiers, eq(tiers.id, orderItems.tierId))
-    .where(eq(orderItems.orderId, order.id))
+    .where(eq(orderItems.orderId, orderId))
     .orderBy(asc(orderItems.position));
-  if (stored.length > 0) return stored;
+}
+
+async function ownLine(
+  db: Database,
+  order: Pick<Order, "id" | "tierId" | "quantity" | "unitPrice">,
+): Promise<OrderLine> {
   const tier = await db.query.tiers.findFirst({
     where: eq(tiers.id, order.tierId),
     columns: { name: true, maxPerBuyer: true },
   });
-  return [
-    {
-      tierId: order.tierId,
-      tierName: tier?.name ?? "",
-      quantity: order.quantity,
-      unitPrice: order.unitPrice,
-      discount: 0,
-      discountedSeats: 0,
-      maxPerBuyer: tier?.maxPerBuyer ?? null,
-    },
-  ];
+  return {
+    tierId: order.tierId,
+    tierName: tier?.name ?? "",
+    quantity: order.quantity,
+    unitPrice: order.unitPrice,
+    discount: 0,
+    discountedSeats: 0,
+    maxPerBuyer: tier?.maxPerBuyer ?? null,
+  };
 }
 
 /** The tiers each of `orderIds` holds seats on (its lines', or its own for an old order). */

@@ -52,6 +52,8 @@ export interface EventFields {
   endAt: number;
   isPublished: boolean;
   isPrivate: boolean;
+  /** Default true (contract v3 §14.5); turning it off blocks new transfers only. */
+  allowTransfers: boolean;
 }
 
 export interface CreateEventInput extends EventFields {
@@ -182,6 +184,7 @@ export async function createEvent(
         posterKey,
         isPublished: input.isPublished,
         isPrivate: input.isPrivate,
+        allowTransfers: input.allowTransfers,
         ...priceRange(input.tiers),
         createdAt: now,
         updatedAt: now,
@@ -333,6 +336,7 @@ export async function updateEvent(
         endAt,
         isPublished: input.isPublished ?? event.isPublished,
         isPrivate: input.isPrivate ?? event.isPrivate,
+        allowTransfers: input.allowTransfers ?? event.allowTransfers,
         storeId,
         posterKey,
         ...priceRange(remaining),

@@ -3,8 +3,7 @@
  * reference, M-Pesa receipt, email or phone, and one order with its lines and tickets. The
  * organizer's own record: contact data unmasked, as in the CSV export. Another organizer's
  * event or order is "not found".
- *
- * Refund fields read as "nothing refunded" until the refund machinery (§13) records refunds.
+ * An order's refund figures come from its refunds (§13.1); the detail lists them, newest first.
  */
 import { and, asc, desc, eq, inArray, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -22,6 +21,7 @@ import { DomainError } from "../lib/errors";
 import { normalizeKenyanPhone } from "../lib/phone";
 import type { OrderLine } from "./order-lines";
 import { loadOwnEvent } from "./organizer-events";
+import { type RefundView, refundViewsOfOrder } from "./refunds/manage";
 
 export interface OrganizerOrder {
   order: Order;
@@ -38,6 +38,12 @@ export interface OrderTicket {
   tierName: string;
   status: string;
   attendeeName: string;
+}
+
+export interface OrganizerOrderDetail extends OrganizerOrder {
+  tickets: OrderTicket[];
+  /** §11.7: every refund of the order, newest first. */
+  refunds: RefundView[];
 }
 
 export interface OrderFilter {
@@ -156,23 +162,26 @@ export async function organizerOrderDetail(
   db: Database,
   organizerId: string,
   orderId: string,
-): Promise<OrganizerOrder & { tickets: OrderTicket[] }> {
+): Promise<OrganizerOrderDetail> {
   const [row] = await orderSelect(db)
     .where(and(eq(orders.id, orderId), eq(events.organizerId, organizerId)))
     .limit(1);
   if (!row) throw DomainError.notFound();
   const [detail] = await withLines(db, [row]);
   if (!detail) throw DomainError.notFound();
-  const issued = await db
-    .select({
-      id: tickets.id,
-      tierName: tiers.name,
-      status: tickets.status,
-      attendeeName: tickets.attendeeName,
-    })
-    .from(tickets)
-    .innerJoin(tiers, eq(tiers.id, tickets.tierId))
-    .where(eq(tickets.orderId, orderId))
-    .orderBy(asc(tickets.seatIndex));
-  return { ...detail, tickets: issued };
+  const [issued, orderRefunds] = await Promise.all([
+    db
+      .select({
+        id: tickets.id,
+        tierName: tiers.name,
+        status: tickets.status,
+        attendeeName: tickets.attendeeName,
+      })
+      .from(tickets)
+      .innerJoin(tiers, eq(tiers.id, tickets.tierId))
+      .where(eq(tickets.orderId, detail.order.id))
+      .orderBy(asc(tickets.seatIndex)),
+    refundViewsOfOrder(db, detail.order.id),
+  ]);
+  return { ...detail, tickets: issued, refunds: orderRefunds };
 }

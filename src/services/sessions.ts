@@ -24,6 +24,8 @@ const ROTATION_GRACE_MS = 30_000;
 
 export interface SessionDeps {
   db: Database;
+  /** The nearest copy of D1 (compose.ts); only `authenticateAccessTokenNear` reads it. */
+  nearDb?: Database;
   config: { jwtSecret: string };
 }
 
@@ -114,10 +116,37 @@ export async function authenticateAccessToken(
   const verified = await verifyToken(deps.config.jwtSecret, token, "access");
   if (!verified.ok) return null;
   const { claims } = verified;
-  const row = await sessionFor(deps.db, claims);
-  if (!row || row.session.revokedAt !== null || row.blacklisted || !row.user.isActive) return null;
   if (claims.exp * 1000 <= now) return null;
+  const row = await sessionFor(deps.db, claims);
+  return liveUser(row);
+}
+
+function liveUser(row: Awaited<ReturnType<typeof sessionFor>>): User | null {
+  if (!row || row.session.revokedAt !== null || row.blacklisted || !row.user.isActive) return null;
   return row.user;
+}
+
+/**
+ * The same check read from the nearest copy of D1 (issue 15 part 3: a checkout's session
+ * check should not cross an ocean before the seats are held). Only a live session is taken
+ * from the copy; anything else (a session or user the copy has not got yet, a revocation,
+ * a blacklisted token) is asked of the primary again, so a new login is never refused by a
+ * lagging copy. The one thing a lagging copy can do: let a token revoked within the last
+ * moment (replication lag, normally well under a second) place an order for its own user;
+ * the order, its seats and its money are still decided on the primary and the tier objects.
+ */
+export async function authenticateAccessTokenNear(
+  deps: SessionDeps,
+  token: string,
+  now = Date.now(),
+): Promise<User | null> {
+  if (!deps.nearDb) return authenticateAccessToken(deps, token, now);
+  const verified = await verifyToken(deps.config.jwtSecret, token, "access");
+  if (!verified.ok) return null;
+  const { claims } = verified;
+  if (claims.exp * 1000 <= now) return null;
+  const near = liveUser(await sessionFor(deps.nearDb, claims));
+  return near ?? liveUser(await sessionFor(deps.db, claims));
 }
 
 type RenewalResult =

@@ -17,10 +17,11 @@ import { seedFromTier, tierInventory } from "../inventory/client";
 import type { PromoCodeUses } from "../inventory/promo-code-uses";
 import type { TierInventory } from "../inventory/tier-inventory";
 import type { Logger } from "../lib/logger";
+import { isUuid } from "../lib/uuid";
 import type { MailDeps } from "../mail/mailer";
 import { holdBuyerKeys } from "./checkout/buyer-holds";
 import { releaseOrderPromo } from "./checkout/order-promo";
-import { orderLines } from "./order-lines";
+import { type OrderLine, orderLines, storedLinesQuery } from "./order-lines";
 import { confirmOrderSeats, copyCountsStatements, releaseOrderSeats } from "./order-seats";
 import { consumePromoUses, returnPromoUses } from "./promo-codes/at-checkout";
 import { createSystemRefund } from "./refunds/record";
@@ -29,6 +30,8 @@ import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ti
 
 export interface SettlementDeps {
   db: Database;
+  /** The nearest copy of D1 (compose.ts): where a callback first looks for the order it names. */
+  nearDb?: Database;
   config: Config;
   inventory: DurableObjectNamespace<TierInventory>;
   /** The promo code uses objects: an order's uses follow its seats (§12.3). */
@@ -76,18 +79,59 @@ interface PaymentResult {
   receipt: string | null;
   transactionDate: string | null;
   phone: string | null;
+  /** The push the result is about, recorded on an order that does not know it yet. */
+  checkoutRequestId?: string;
 }
 
-/** Daraja's callback → the order's fate. Safe to run any number of times. */
+/**
+ * The order a callback URL names (initiate puts the order id in it), with its lines: one read
+ * of the nearest copy of D1, so the callback's critical path crosses the ocean once, for the
+ * batch that settles it (issue 15 part 3). The copy is trusted only for an order it shows
+ * still PENDING for this very push: every change settlement makes is conditional on the
+ * primary (`… WHERE status IN (…)`), so a copy that is a moment behind can at worst start a
+ * settlement that the primary then answers as a duplicate. Anything else is read again from
+ * the primary. The order's CheckoutRequestID must be this push's, or not known yet (initiate
+ * records it after answering the fan).
+ */
+async function orderNamedByCallback(
+  deps: SettlementDeps,
+  orderId: string,
+  checkoutRequestId: string,
+): Promise<{ order: Order; lines?: OrderLine[] } | undefined> {
+  if (!isUuid(orderId)) return undefined;
+  const id = orderId.toLowerCase();
+  const forThisPush = (order: Order | undefined): order is Order =>
+    Boolean(order && (order.checkoutRequestId === null || order.checkoutRequestId === checkoutRequestId));
+  if (deps.nearDb) {
+    const near = deps.nearDb;
+    const [[order], lines] = await near.batch([
+      near.select().from(orders).where(eq(orders.id, id)).limit(1),
+      storedLinesQuery(near, id),
+    ]);
+    if (forThisPush(order) && order.status === "PENDING" && lines.length > 0) return { order, lines };
+  }
+  const order = await deps.db.query.orders.findFirst({ where: eq(orders.id, id) });
+  return forThisPush(order) ? { order } : undefined;
+}
+
+/**
+ * Daraja's callback → the order's fate. Safe to run any number of times. `orderId` is the
+ * order the callback URL names (callbacks of pushes started before URLs named orders, and
+ * any URL whose order does not match the push, are found by their CheckoutRequestID).
+ */
 export async function settleStkCallback(
   deps: SettlementDeps,
   callback: StkCallback,
   now = Date.now(),
+  orderId?: string,
 ): Promise<SettlementOutcome> {
+  const named = orderId ? await orderNamedByCallback(deps, orderId, callback.checkoutRequestId) : undefined;
   const order =
+    named?.order ??
     (await deps.db.query.orders.findFirst({
       where: eq(orders.checkoutRequestId, callback.checkoutRequestId),
-    })) ?? (callback.resultCode === 0 ? await adoptOrphanPayment(deps.db, callback, now) : undefined);
+    })) ??
+    (callback.resultCode === 0 ? await adoptOrphanPayment(deps.db, callback, now) : undefined);
   if (!order) return "unknown_order";
   return settleOrder(
     deps,
@@ -99,8 +143,10 @@ export async function settleStkCallback(
       receipt: callback.metadata?.mpesaReceiptNumber ?? null,
       transactionDate: callback.metadata?.transactionDate ?? null,
       phone: callback.metadata?.phoneNumber ?? null,
+      checkoutRequestId: callback.checkoutRequestId,
     },
     now,
+    named?.lines,
   );
 }
 
@@ -171,6 +217,7 @@ export async function settleOrder(
   order: Order,
   result: PaymentResult,
   now = Date.now(),
+  knownLines?: OrderLine[],
 ): Promise<SettlementOutcome> {
   const { db, config } = deps;
 
@@ -189,10 +236,14 @@ export async function settleOrder(
   if (order.status === "PAID_UNFULFILLED" || order.status === "UNDER_REVIEW") return "duplicate";
 
   // Every line's tier: the order is settled whole (§11.6).
-  const lines = await orderLines(db, order);
+  const lines = knownLines ?? (await orderLines(db, order));
   const tierIds = lines.map((line) => line.tierId);
 
   const paidFields = {
+    // An order the callback found by the id in its URL before initiate recorded the push.
+    ...(order.checkoutRequestId === null && result.checkoutRequestId
+      ? { checkoutRequestId: result.checkoutRequestId }
+      : {}),
     resultCode: result.resultCode,
     resultDesc: result.resultDesc.slice(0, 200),
     // As Daraja reported it (500.4 stays 500.4): an order under review shows what was paid.

@@ -1,10 +1,11 @@
 /**
- * Ticket PNGs in R2: one object per ticket under a key derived from its id
- * (`tickets/<id>.png`), so whoever gets there first — the delivery consumer or the PNG
+ * Ticket PNGs in R2: one object per ticket token under a key derived from its id and token
+ * version (`tickets/<id>.png` for the first token, `tickets/<id>.v<n>.png` after a transfer
+ * re-issued it as version n), so whoever gets there first — the delivery consumer or the PNG
  * endpoint rendering on demand — writes it, and nobody renders it again while it exists.
  * The object is private: it is served only through `GET /api/tickets/{id}/png/`.
  */
-import { asc, eq, type SQL } from "drizzle-orm";
+import { and, asc, eq, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events, orders, tickets, tiers, type User } from "../db/schema";
 import { DomainError } from "../lib/errors";
@@ -12,8 +13,12 @@ import { describeError, type Logger } from "../lib/logger";
 import { type PreparedPoster, preparePosterCached, renderTicketPng } from "../render/render-ticket";
 import { canViewTicket } from "./ticket-access";
 
-export function ticketPngKey(ticketId: string): string {
-  return `tickets/${ticketId}.png`;
+/**
+ * The PNG of one token of a ticket. Versioned, because an object never changes: a mail that
+ * already attached the old token's image keeps it, and the new holder's image is a new key.
+ */
+export function ticketPngKey(ticketId: string, tokenVersion = 1): string {
+  return tokenVersion === 1 ? `tickets/${ticketId}.png` : `tickets/${ticketId}.v${tokenVersion}.png`;
 }
 
 /** Everything drawn on a ticket, by ticket. */
@@ -23,6 +28,8 @@ export interface TicketArtRow {
   ownerId: string;
   organizerId: string;
   placedAsGuest: boolean;
+  transferCount: number;
+  tokenVersion: number;
   seatIndex: number;
   quantity: number;
   status: string;
@@ -44,6 +51,8 @@ export function loadTicketArt(db: Database, where: SQL | undefined): Promise<Tic
       ownerId: tickets.ownerId,
       organizerId: events.organizerId,
       placedAsGuest: orders.placedAsGuest,
+      transferCount: tickets.transferCount,
+      tokenVersion: tickets.tokenVersion,
       seatIndex: tickets.seatIndex,
       quantity: orders.quantity,
       status: tickets.status,
@@ -103,7 +112,7 @@ export async function ensureTicketPng(
   deps: TicketPngDeps,
   ticket: TicketArtRow,
 ): Promise<{ png: Uint8Array; rendered: boolean }> {
-  const key = ticketPngKey(ticket.id);
+  const key = ticketPngKey(ticket.id, ticket.tokenVersion);
   const stored = await deps.media.get(key);
   let png: Uint8Array;
   let rendered = false;
@@ -131,7 +140,11 @@ export async function ensureTicketPng(
     rendered = true;
   }
   if (ticket.pngKey !== key) {
-    await deps.db.update(tickets).set({ pngKey: key }).where(eq(tickets.id, ticket.id));
+    // Only while this is still the ticket's token: a transfer meanwhile owns png_key now.
+    await deps.db
+      .update(tickets)
+      .set({ pngKey: key })
+      .where(and(eq(tickets.id, ticket.id), eq(tickets.tokenVersion, ticket.tokenVersion)));
   }
   return { png, rendered };
 }

@@ -1,6 +1,7 @@
 /**
  * The resend use case (`POST /api/tickets/{id}/resend/`): the owner asks for the order's
- * tickets email again, rate-limited per ticket.
+ * tickets email again (for a transferred ticket, the transfer's email to its holder),
+ * rate-limited per ticket.
  */
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -9,6 +10,7 @@ import type { DeliveryJob } from "../delivery/jobs";
 import { DomainError } from "../lib/errors";
 import { consumeLimit } from "./rate-limit";
 import { canViewTicket, ownsTicket } from "./ticket-access";
+import { latestTransferOf } from "./ticket-transfer";
 
 /** At most this many resends per ticket per hour (contract §5). */
 const RESEND_LIMIT = { max: 3, windowMs: 60 * 60 * 1000 };
@@ -29,6 +31,7 @@ export async function requestTicketResend(
       orderId: tickets.orderId,
       ownerId: tickets.ownerId,
       placedAsGuest: orders.placedAsGuest,
+      transferCount: tickets.transferCount,
       status: tickets.status,
       organizerId: events.organizerId,
     })
@@ -45,6 +48,19 @@ export async function requestTicketResend(
   const limit = await consumeLimit(deps.db, { key: `ticket_resend:${ticketId}`, ...RESEND_LIMIT }, now);
   if (!limit.allowed) throw DomainError.throttled(limit.retryAfter);
 
+  // A transferred ticket is its holder's alone: the transfer's email again, to the holder
+  // (contract v3 §14.3), never the order's tickets email to the buyer.
+  if (ticket.transferCount > 0) {
+    const transfer = await latestTransferOf(deps.db, ticketId);
+    if (transfer) {
+      await deps.queue.send({
+        type: "ticket_transfer",
+        transferId: transfer.id,
+        resend: crypto.randomUUID(),
+      });
+      return { orderId: ticket.orderId };
+    }
+  }
   await deps.db
     .update(orders)
     .set({ deliveryStatus: "PENDING" })

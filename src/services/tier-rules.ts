@@ -33,6 +33,8 @@ export interface EventRow {
   posterKey: string | null;
   isPublished: boolean;
   isPrivate: boolean;
+  /** Holders may transfer tickets (contract v3 §14.5). */
+  allowTransfers: boolean;
   status: "ACTIVE" | "CANCELLED";
 }
 

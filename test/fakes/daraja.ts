@@ -165,6 +165,13 @@ export class DarajaFake implements FakeUpstream {
    * The callback Daraja would POST for an accepted push. Amount and phone default to the
    * push's own, so `{ resultCode: 0 }` is a genuine payment; pass others to forge a wrong one.
    */
+  /** The path of the CallBackURL the push named (where real Daraja would post its result). */
+  callbackPathFor(checkoutRequestId: string): string | undefined {
+    const push = this.pushes.find((p) => p.checkoutRequestId === checkoutRequestId);
+    const url = push?.body.CallBackURL;
+    return typeof url === "string" ? new URL(url).pathname : undefined;
+  }
+
   callbackFor(
     checkoutRequestId: string,
     outcome: {

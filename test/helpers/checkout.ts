@@ -64,9 +64,16 @@ export async function eventWithTiers(tiers: Array<Record<string, unknown>>) {
   return { organizer, eventId: res.body.id, tiers: res.body.tiers };
 }
 
-/** Daraja posting its callback (`networkFakes.daraja.callbackFor(…)`) to our callback route. */
+/**
+ * Daraja posting its callback (`networkFakes.daraja.callbackFor(…)`) to the CallBackURL the
+ * push named (the order's own, `…/{token}/{order}/`), or to the bare route for a push the
+ * fake never saw.
+ */
 export function postCallback(body: unknown) {
-  return new TestClient(DARAJA).post(CALLBACK_PATH, body);
+  const id = (body as { Body?: { stkCallback?: { CheckoutRequestID?: unknown } } })?.Body?.stkCallback
+    ?.CheckoutRequestID;
+  const path = typeof id === "string" ? networkFakes.daraja.callbackPathFor(id) : undefined;
+  return new TestClient(DARAJA).post(path ?? CALLBACK_PATH, body);
 }
 
 /** The tier's live counts, from its Durable Object (the authority). */

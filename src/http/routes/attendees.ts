@@ -20,7 +20,7 @@ import {
 } from "../../services/attendees";
 import { buildPage, PaginationQuery, parsePageRequest, publicRequestUrl } from "../pagination";
 import { type Api, defineRoute } from "../route";
-import { AttendeePageSchema, toAttendee } from "../views/attendee";
+import { AttendeePageSchema, toAttendee, toRevokedToken } from "../views/attendee";
 
 const TAGS = ["Organizer"];
 const GATE = ["ORGANIZER", "SCANNER"] as const;
@@ -38,9 +38,15 @@ const AttendeesQuery = PaginationQuery.extend({
         "A `sync_token` from an earlier answer: only tickets changed since, oldest change first, " +
         "paged by `next` links. `0` streams every ticket (a full download as changes).",
     }),
-  sync_token: z.string().max(400).optional().openapi({
-    description: "Set by the page links of the full list, so every page reports the token of the first",
-  }),
+  sync_token: z
+    .string()
+    .max(400)
+    .optional()
+    .openapi({
+      description:
+        "Set by the page links (of the full list, and of a sync's later pages): the token of the first page, " +
+        "so every page reports it; a sync page that carries it is not the first and has no `revoked`",
+    }),
 });
 
 export const EXPORT_HEADER = [
@@ -87,7 +93,8 @@ export function registerAttendeeRoutes(app: Api): void {
         "One entry per ticket with masked contact data and `ticket_hash` (SHA-256 of the QR code) so a " +
         "scanner can work offline. Without `since`: every ticket by purchase, page by page. With " +
         "`since=<sync_token>`: only tickets changed since, keyset-paged by `next`; keep the `sync_token` " +
-        "of the last page. Open to the event's organizer and that organizer's SCANNER accounts.",
+        "of the last page. The first page also carries `revoked`: tokens to refuse offline (transferred or " +
+        "cancelled tickets). Open to the event's organizer and that organizer's SCANNER accounts.",
       roles: GATE,
       params: EventIdParams,
       query: AttendeesQuery,
@@ -106,19 +113,29 @@ export function registerAttendeeRoutes(app: Api): void {
       if (query.since !== undefined) {
         const token = decodeSyncToken(query.since);
         if (!token) throw DomainError.field("since", "Invalid sync token.");
+        let started = null;
+        if (query.sync_token !== undefined) {
+          started = decodeSyncToken(query.sync_token);
+          if (!started) throw DomainError.field("sync_token", "Invalid sync token.");
+        }
         const { limit } = parsePageRequest({ page_size: query.page_size });
-        const changed = await listChangedAttendees(db, event.id, token, limit);
+        const changed = await listChangedAttendees(db, event.id, token, limit, started);
         return c.json(
           {
             count: changed.remaining,
             next: changed.nextToken
-              ? withParams(publicRequestUrl(c), { since: changed.nextToken, page: null, sync_token: null })
+              ? withParams(publicRequestUrl(c), {
+                  since: changed.nextToken,
+                  page: null,
+                  sync_token: changed.startedToken,
+                })
               : null,
             previous: null,
             results: changed.rows.map(toAttendee),
             summary: changed.summary,
             public_keys: publicKeys,
             sync_token: changed.syncToken,
+            ...(changed.revoked ? { revoked: changed.revoked.map(toRevokedToken) } : {}),
           },
           200,
         );
@@ -140,6 +157,7 @@ export function registerAttendeeRoutes(app: Api): void {
           summary: listing.summary,
           public_keys: publicKeys,
           sync_token: listing.syncToken,
+          ...(listing.revoked ? { revoked: listing.revoked.map(toRevokedToken) } : {}),
         },
         200,
       );

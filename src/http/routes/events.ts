@@ -58,6 +58,9 @@ const EventListQuery = PaginationQuery.extend({
 /** The public event detail: the list item plus its description and tiers. */
 export const EventDetailSchema = EventListItemSchema.extend({
   description: z.string(),
+  allow_transfers: z
+    .boolean()
+    .openapi({ description: "Whether holders may transfer tickets (contract v3 §14.5)" }),
   tiers: z.array(PublicTierSchema),
 }).openapi("EventDetail");
 
@@ -185,6 +188,7 @@ export function registerEventRoutes(app: Api): void {
         {
           ...item,
           description: detail.event.description,
+          allow_transfers: detail.event.allowTransfers,
           tiers: detail.tiers.map((tier) => toPublicTier(detail.event, tier, now)),
         },
         200,

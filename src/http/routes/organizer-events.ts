@@ -70,6 +70,9 @@ const eventFields = {
   end_datetime: DateTimeInput,
   is_published: z.preprocess(emptyToUndefined, BooleanInput.optional().default(true)),
   is_private: z.preprocess(emptyToUndefined, BooleanInput.optional().default(false)),
+  allow_transfers: z.preprocess(emptyToUndefined, BooleanInput.optional().default(true)).openapi({
+    description: 'Whether holders may transfer tickets (default true; multipart `"true"`/`"false"`)',
+  }),
   store: z.preprocess(emptyToNull, z.string().uuid({ error: "Invalid store id." }).nullable().optional()),
   poster_image: FileInput.optional(),
   tiers: TiersField,
@@ -87,6 +90,7 @@ const UpdateEventBody = z
     end_datetime: DateTimeInput.optional(),
     is_published: z.preprocess(emptyToUndefined, BooleanInput.optional()),
     is_private: z.preprocess(emptyToUndefined, BooleanInput.optional()),
+    allow_transfers: z.preprocess(emptyToUndefined, BooleanInput.optional()),
     store: eventFields.store,
     poster_image: FileInput.optional(),
     tiers: TiersField.optional(),
@@ -97,13 +101,23 @@ const EventIdParams = z.object({ id: z.string().uuid() });
 
 export const DashboardSchema = z
   .object({
-    total_revenue: z.number(),
+    total_revenue: z.number().openapi({
+      description: "What the organizer keeps: gross_revenue − total_refunded (completed orders)",
+    }),
+    gross_revenue: z.number().openapi({ description: "Σ amount paid on completed orders" }),
+    total_refunded: z.number().openapi({ description: "Σ completed refunds of completed orders" }),
+    total_discounts: z.number().openapi({ description: "Σ promo discounts on completed orders" }),
     tickets_sold: z.number().int(),
     total_attendees: z.number().int(),
     avg_ticket_price: z.number(),
     orders_pending: z.number().int(),
     orders_paid_unfulfilled: z.number().int(),
     orders_delivery_failed: z.number().int(),
+    refunds_pending: z.number().int().openapi({ description: "Refunds PENDING or SENT" }),
+    refunds_failed: z
+      .number()
+      .int()
+      .openapi({ description: "Refunds FAILED and unresolved, or with a review_reason" }),
     recent_events: z.array(
       z.object({
         id: z.string(),
@@ -113,10 +127,17 @@ export const DashboardSchema = z
         sold: z.number().int(),
         capacity: z.number().int(),
         revenue: z.number(),
+        refunded: z.number(),
+        discounts: z.number(),
       }),
     ),
     sales_last_7_days: z.array(
-      z.object({ date: z.string(), tickets: z.number().int(), revenue: z.number() }),
+      z.object({
+        date: z.string(),
+        tickets: z.number().int(),
+        revenue: z.number().openapi({ description: "The day's sales less the day's completed refunds" }),
+        refunded: z.number().openapi({ description: "Refunds completed that day (Nairobi), of any sale" }),
+      }),
     ),
   })
   .openapi("OrganizerDashboard");
@@ -166,6 +187,7 @@ function eventFieldsFrom<B extends z.infer<typeof UpdateEventBody>>(body: B) {
     endAt: body.end_datetime as B["end_datetime"],
     isPublished: body.is_published as B["is_published"],
     isPrivate: body.is_private as B["is_private"],
+    allowTransfers: body.allow_transfers as B["allow_transfers"],
     storeId: body.store as B["store"],
   };
 }
@@ -221,6 +243,8 @@ export function registerOrganizerEventRoutes(app: Api): void {
             is_published: item.isPublished,
             tickets_sold: item.ticketsSold,
             revenue: item.revenue,
+            refunded: item.refunded,
+            discounts: item.discounts,
           })),
         ),
         200,

@@ -121,7 +121,7 @@ export function registerPayRoutes(app: Api): void {
         promoCode: body.promo_code,
         clientAddress: clientAddress(c),
         idempotencyKey: c.req.header("idempotency-key"),
-        currentUser: () => c.var.auth.user(),
+        currentUser: () => c.var.auth.userNear(),
       });
       return result.kind === "booked"
         ? c.json(toBookingConfirmed(result), 201)
@@ -129,37 +129,45 @@ export function registerPayRoutes(app: Api): void {
     },
   );
 
-  defineRoute(
-    app,
-    {
-      method: "post",
-      path: "/api/pay/callback/{token}/",
-      tags: TAGS,
-      summary: "Daraja's STK callback (idempotent; the path token is the shared secret)",
-      params: z.object({ token: z.string().max(200) }),
-      documentedBody: StkCallbackDocumented,
-      responses: {
-        200: { description: "Accepted", schema: StkCallbackAccepted },
-        400: { description: "Malformed callback body", schema: StkCallbackRejected },
-        404: { description: "Wrong token", schema: ErrorDetailSchema },
+  // Daraja's callback. Initiate names the order in the URL (`…/{token}/{order}/`), so the
+  // callback finds it on the nearest copy of D1 (issue 15 part 3); the bare `…/{token}/`
+  // stays for pushes started before, found by their CheckoutRequestID.
+  for (const path of ["/api/pay/callback/{token}/", "/api/pay/callback/{token}/{order}/"] as const) {
+    const named = path.endsWith("{order}/");
+    defineRoute(
+      app,
+      {
+        method: "post",
+        path,
+        tags: TAGS,
+        summary: named
+          ? "Daraja's STK callback for the order the URL names (what initiate sends Daraja)"
+          : "Daraja's STK callback (idempotent; the path token is the shared secret)",
+        params: z.object({ token: z.string().max(200), order: z.string().max(64).optional() }),
+        documentedBody: StkCallbackDocumented,
+        responses: {
+          200: { description: "Accepted", schema: StkCallbackAccepted },
+          400: { description: "Malformed callback body", schema: StkCallbackRejected },
+          404: { description: "Wrong token", schema: ErrorDetailSchema },
+        },
       },
-    },
-    async (c, { params }) => {
-      const expected = c.var.config.mpesa.callbackToken;
-      // Constant-time: the token is the only thing that tells Daraja from a forger.
-      if (!expected || !timingSafeEqualStrings(params.token, expected)) throw DomainError.notFound();
-      const raw = await readRequestBody(c.req.raw, { allowForm: false });
-      const parsed = StkCallbackSchema.safeParse(raw);
-      if (!parsed.success) {
-        throw new DomainError("validation_error", "Malformed STK callback.", {
-          extra: { ResultCode: 1, ResultDesc: "Rejected: malformed callback" },
-        });
-      }
-      const outcome = await settleStkCallback(c.var.services, parsed.data);
-      c.var.log.info("stk callback", { checkout_request_id: parsed.data.checkoutRequestId, outcome });
-      return c.json({ ResultCode: 0 as const, ResultDesc: "Accepted" as const }, 200);
-    },
-  );
+      async (c, { params }) => {
+        const expected = c.var.config.mpesa.callbackToken;
+        // Constant-time: the token is the only thing that tells Daraja from a forger.
+        if (!expected || !timingSafeEqualStrings(params.token, expected)) throw DomainError.notFound();
+        const raw = await readRequestBody(c.req.raw, { allowForm: false });
+        const parsed = StkCallbackSchema.safeParse(raw);
+        if (!parsed.success) {
+          throw new DomainError("validation_error", "Malformed STK callback.", {
+            extra: { ResultCode: 1, ResultDesc: "Rejected: malformed callback" },
+          });
+        }
+        const outcome = await settleStkCallback(c.var.services, parsed.data, Date.now(), params.order);
+        c.var.log.info("stk callback", { checkout_request_id: parsed.data.checkoutRequestId, outcome });
+        return c.json({ ResultCode: 0 as const, ResultDesc: "Accepted" as const }, 200);
+      },
+    );
+  }
 
   defineRoute(
     app,

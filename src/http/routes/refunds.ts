@@ -51,6 +51,8 @@ export function registerRefundRoutes(app: Api): void {
       path: "/api/organizer/orders/{order_id}/refund/",
       tags: TAGS,
       summary: "Refund an order in full, in part, or by ticket (money goes back to the number that paid)",
+      description:
+        "Optional `Idempotency-Key` header (§4 semantics): the same key and body answer the first refund and record nothing more; the same key with another body or order is a 422; while the first request runs, a 409.",
       roles: ORGANIZER,
       errorDialect: "legacy",
       allowForm: false,
@@ -66,6 +68,8 @@ export function registerRefundRoutes(app: Api): void {
           schema: LegacyErrorSchema,
         },
         ...errors,
+        409: { description: "Idempotency-Key still being processed", schema: LegacyErrorSchema },
+        422: { description: "Idempotency-Key reused with another body or order", schema: LegacyErrorSchema },
         503: { description: "`refunds_unavailable`: M-Pesa B2C not configured", schema: LegacyErrorSchema },
       },
     },
@@ -75,8 +79,9 @@ export function registerRefundRoutes(app: Api): void {
         amount: body.amount,
         reason: body.reason,
         ticketIds: body.ticket_ids,
+        idempotencyKey: c.req.header("idempotency-key"),
       });
-      return c.json(toRefund(await getRefund(c.var.db, organizer.id, refund.id)), 202);
+      return c.json(toRefund(refund), 202);
     },
   );
 

@@ -86,13 +86,17 @@ const BatchBody = z
   })
   .openapi("OfflineCheckinRequest");
 
-const OUTCOMES = ["ok", "already_checked_in", "invalid", "wrong_event", "cancelled"] as const;
+const OUTCOMES = ["ok", "already_checked_in", "invalid", "wrong_event", "cancelled", "revoked"] as const;
 
 export const OfflineScanResultSchema = z
   .object({
     index: z.number().int(),
     result: z.enum(OUTCOMES),
-    reason: z.enum(["malformed", "not_found"]).optional(),
+    reason: z.enum(["malformed", "not_found", "transferred", "cancelled"]).optional().openapi({
+      description:
+        "`invalid`: `malformed` or `not_found`. `revoked`: `transferred` (the ticket has a newer token) or `cancelled`",
+    }),
+    revoked_at: z.string().optional().openapi({ description: "`revoked`: when the token was revoked" }),
     errors: z.record(z.string(), z.array(z.string())).optional(),
     device_id: z.string().optional(),
     scanned_at: z.string().optional(),
@@ -114,6 +118,7 @@ export const OfflineCheckinResponseSchema = z
 function toScanResult(result: BatchScanResult): z.infer<typeof OfflineScanResultSchema> {
   const out: z.infer<typeof OfflineScanResultSchema> = { index: result.index, result: result.outcome };
   if (result.reason) out.reason = result.reason;
+  if (result.revokedAt !== undefined) out.revoked_at = toNairobiIso(result.revokedAt);
   if (result.errors) out.errors = result.errors;
   if (result.scan) {
     out.device_id = result.scan.deviceId;
@@ -140,7 +145,9 @@ export function registerScannerRoutes(app: Api): void {
       summary: "Verify a scanned ticket code and check the ticket in",
       description:
         "The code's signature is checked first (a forged or altered code is 'Ticket Not Found'), then " +
-        "the ticket. Of two simultaneous scans of one ticket exactly one is VALID; the other is 409.",
+        "the ticket. Of two simultaneous scans of one ticket exactly one is VALID; the other is 409. A validly " +
+        "signed code that is no longer its ticket's token (transferred) is 409 `TICKET REVOKED`, after the " +
+        "event-ownership 403 and before the ticket's status.",
       roles: GATE,
       errorDialect: "legacy",
       body: VerifyBody,
@@ -149,7 +156,11 @@ export function registerScannerRoutes(app: Api): void {
         400: { description: "No code sent" },
         403: { description: "Another organizer's ticket (or another event than `event_id`)" },
         404: { description: "Forged, altered or unknown code" },
-        409: { description: "Already checked in (with the first scan's time), or cancelled" },
+        409: {
+          description:
+            "Already checked in (with the first scan's time), cancelled, or `TICKET REVOKED` (code `revoked`, " +
+            "with `reason` and `revoked_at`): a token superseded by a transfer",
+        },
       },
     },
     async (c, { body }) => {
@@ -182,7 +193,8 @@ export function registerScannerRoutes(app: Api): void {
       description:
         `Up to ${MAX_SCANS_PER_UPLOAD} scans. Results, in the order sent: \`ok\` (this scan admitted the ` +
         "guest), `already_checked_in` (another scan did, first: its time and device), `invalid` (malformed, " +
-        "forged or unknown), `wrong_event`, `cancelled`. The earliest scan of a ticket wins. Sending the same " +
+        "forged or unknown), `wrong_event`, `cancelled`, `revoked` (a token superseded by a transfer, whatever " +
+        "its `scanned_at`; the new holder is not named). The earliest scan of a ticket wins. Sending the same " +
         "batch again changes nothing.",
       roles: GATE,
       params: z.object({ id: z.string().uuid() }),

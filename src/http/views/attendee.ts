@@ -6,10 +6,10 @@
  */
 
 import { z } from "@hono/zod-openapi";
-import { TICKET_STATUSES } from "../../db/schema";
+import { REVOCATION_REASONS, TICKET_STATUSES } from "../../db/schema";
 import { maskEmail, maskPhoneNumber, maskTicketRef } from "../../lib/masking";
 import { toNairobiIso } from "../../lib/time";
-import type { AttendeeRow } from "../../services/attendees";
+import type { AttendeeRow, RevokedToken } from "../../services/attendees";
 
 export const AttendeeSchema = z
   .object({
@@ -58,6 +58,14 @@ export const PublicJwkSchema = z
   })
   .openapi("TicketPublicJwk");
 
+export const RevokedTokenSchema = z
+  .object({
+    ticket_hash: z.string().openapi({ description: "Lowercase hex SHA-256 of the revoked qr_code_hash" }),
+    revoked_at: z.string(),
+    reason: z.enum(REVOCATION_REASONS),
+  })
+  .openapi("RevokedTicketToken");
+
 export const AttendeePageSchema = z
   .object({
     count: z.number().int(),
@@ -67,8 +75,20 @@ export const AttendeePageSchema = z
     summary: AttendeeSummarySchema,
     public_keys: z.array(PublicJwkSchema),
     sync_token: z.string(),
+    revoked: z
+      .array(RevokedTokenSchema)
+      .optional()
+      .openapi({
+        description:
+          "First page only: tokens scanners must refuse offline (contract v3 §14.4). With `since`, those revoked " +
+          "after that token; without, every revocation of the event. Later pages omit it.",
+      }),
   })
   .openapi("AttendeePage");
+
+export function toRevokedToken(row: RevokedToken): z.infer<typeof RevokedTokenSchema> {
+  return { ticket_hash: row.ticketHash, revoked_at: toNairobiIso(row.revokedAt), reason: row.reason };
+}
 
 export function toAttendee(row: AttendeeRow): z.infer<typeof AttendeeSchema> {
   return {

@@ -42,7 +42,10 @@ export type EventListItem = z.infer<typeof EventListItemSchema>;
 export const OrganizerEventItemSchema = EventListItemSchema.extend({
   is_published: z.boolean(),
   tickets_sold: z.number().int(),
+  /** Net of completed refunds (contract v3 §0). */
   revenue: z.number(),
+  refunded: z.number(),
+  discounts: z.number(),
 }).openapi("OrganizerEventItem");
 
 export function toEventListItem(publicBaseUrl: string, source: EventListItemSource): EventListItem {

@@ -2,9 +2,10 @@
 import { z } from "@hono/zod-openapi";
 import { ORDER_STATUSES } from "../../db/schema";
 import { toNairobiIso } from "../../lib/time";
-import type { OrderTicket, OrganizerOrder } from "../../services/organizer-orders";
+import type { OrganizerOrder, OrganizerOrderDetail } from "../../services/organizer-orders";
 import { pageSchema } from "../pagination";
 import { OrderLineSchema } from "./payment";
+import { RefundSchema, toRefund } from "./refund";
 
 export const OrganizerOrderSchema = z
   .object({
@@ -36,7 +37,7 @@ export const OrganizerOrderSchema = z
 export const OrganizerOrderPageSchema = pageSchema(OrganizerOrderSchema).openapi("OrganizerOrderPage");
 
 export const OrganizerOrderDetailSchema = OrganizerOrderSchema.extend({
-  refunds: z.array(z.record(z.string(), z.unknown())),
+  refunds: z.array(RefundSchema).openapi({ description: "Every refund of the order, newest first (§13.1)" }),
   tickets: z.array(
     z.object({
       id: z.string(),
@@ -104,10 +105,10 @@ export function toOrganizerOrder({
   };
 }
 
-export function toOrganizerOrderDetail(detail: OrganizerOrder & { tickets: OrderTicket[] }) {
+export function toOrganizerOrderDetail(detail: OrganizerOrderDetail) {
   return {
     ...toOrganizerOrder(detail),
-    refunds: [],
+    refunds: detail.refunds.map(toRefund),
     tickets: detail.tickets.map((t) => ({
       id: t.id,
       tier_name: t.tierName,

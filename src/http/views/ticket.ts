@@ -29,6 +29,10 @@ export const TicketSchema = z
       .number()
       .openapi({ description: "What was paid for this seat after discount (contract §5, §12.5)" }),
     checked_in_at: z.string().nullable(),
+    transferable: z.boolean().openapi({
+      description: "The viewer owns the ticket and may transfer it now (contract v3 §14.5)",
+    }),
+    transfers_left: z.number().int().openapi({ description: "MAX_TRANSFERS_PER_TICKET − transfers so far" }),
     png_url: z.string().openapi({
       description: "The rendered ticket (image/png); rendered on first request if delivery has not run yet",
     }),
@@ -56,7 +60,30 @@ export function toTicketResponse(publicBaseUrl: string, row: TicketViewRow): z.i
     // Tickets issued before price_paid was recorded were sold at the tier's price.
     price_paid: row.pricePaid ?? row.tierPrice,
     checked_in_at: toNairobiIso(row.checkedInAt),
+    transferable: row.transferable,
+    transfers_left: row.transfersLeft,
     // Always set: the endpoint renders the PNG on demand when delivery has not stored it yet.
     png_url: `${publicBaseUrl}/api/tickets/${row.id}/png/`,
   };
 }
+
+/** `POST /api/tickets/{id}/transfer/` (contract v3 §14.1). */
+export const TransferRequestSchema = z
+  .object({
+    email: z.string().openapi({ description: "The recipient's email (an account's, or a new guest's)" }),
+    name: z
+      .string()
+      .openapi({ description: "The recipient's name, 1–100 characters: printed on the ticket" }),
+    phone: z.string().optional().openapi({ description: "The recipient's Kenyan mobile number" }),
+  })
+  .openapi("TicketTransferRequest");
+
+export const TicketTransferredSchema = z
+  .object({
+    status: z.literal("Ticket Transferred"),
+    ticket_id: z.string(),
+    recipient_email: z.string().openapi({ description: "Masked: `j***@gmail.com`" }),
+    transferred_at: z.string(),
+    transfers_left: z.number().int(),
+  })
+  .openapi("TicketTransferred");

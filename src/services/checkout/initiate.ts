@@ -56,6 +56,16 @@ export interface CheckoutDeps {
   mail: MailDeps;
   /** Created on first use: the free path and sold-out answers never need Daraja. */
   daraja: () => DarajaClient;
+  /** The nearest copy of D1 for the checks' reads (compose.ts). */
+  nearDb?: Database;
+  /** Work that must finish but need not delay the answer (waitUntil); absent: awaited. */
+  defer?: (task: Promise<unknown>) => void;
+}
+
+/** Runs `task` after the answer when the runtime allows it, else before. */
+async function afterAnswer(deps: CheckoutDeps, task: () => Promise<unknown>): Promise<void> {
+  if (deps.defer) deps.defer(task());
+  else await task();
 }
 
 const ORDER_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
@@ -229,8 +239,11 @@ export async function initiateCheckout(
     const replaced = await endReplacedOrders(deps, held.replaced, now);
     if (!held.ok) {
       holding = false;
-      const [first, ...rest] = [...replaced, ...copyCountsStatements(db, held.snapshots)];
-      if (first) await db.batch([first, ...rest]);
+      // The refusal is the object's word: its counts' copy for listings need not delay the
+      // sold-out answer (no D1 on that path), unless replaced orders' holds end with it.
+      const counts = copyCountsStatements(db, held.snapshots);
+      if (replaced.length === 0) await afterAnswer(deps, () => runBatch(db, counts));
+      else await runBatch(db, [...replaced, ...counts]);
       throw refusalError(input, held.tierId, held.refusal);
     }
 
@@ -440,7 +453,8 @@ async function startPayment(
       amount: order.amount,
       accountReference: order.reference,
       transactionDesc: "Tickets",
-      callbackUrl: `${config.publicBaseUrl}/api/pay/callback/${config.mpesa.callbackToken}/`,
+      // The URL names the order, so the callback finds it without the CheckoutRequestID.
+      callbackUrl: `${config.publicBaseUrl}/api/pay/callback/${config.mpesa.callbackToken}/${order.id}/`,
     });
     const result: CheckoutResult = {
       kind: "payment_started",
@@ -451,18 +465,25 @@ async function startPayment(
       holdExpiresAt: order.holdExpiresAt,
       ...answeredLines(order.priced),
     };
-    // The CheckoutRequestID (what the callback names) and the idempotent answer, together.
-    await runBatch(db, [
-      db
-        .update(orders)
-        .set({
-          checkoutRequestId: accepted.checkoutRequestId,
-          merchantRequestId: accepted.merchantRequestId,
-          updatedAt: now,
-        })
-        .where(eq(orders.id, order.id)),
-      ...(idempotency ? [completeIdempotencyKey(db, idempotency, result)] : []),
-    ]);
+    // The CheckoutRequestID and the idempotent answer, together, after the answer (issue 15
+    // part 3: the fan waits for one D1 round trip, the order's INSERT, not two). Nothing waits
+    // on it: the callback finds the order by the id in its URL and records the push itself;
+    // a replay of the Idempotency-Key meanwhile is told the first request is still running.
+    // The cron's STK query needs it (an order that never got it fails after 2 minutes as a
+    // push that never went out; a payment that still arrives is a late payment, §11.6).
+    await afterAnswer(deps, () =>
+      runBatch(db, [
+        db
+          .update(orders)
+          .set({
+            checkoutRequestId: accepted.checkoutRequestId,
+            merchantRequestId: accepted.merchantRequestId,
+            updatedAt: now,
+          })
+          .where(eq(orders.id, order.id)),
+        ...(idempotency ? [completeIdempotencyKey(db, idempotency, result)] : []),
+      ]),
+    );
     return result;
   } catch (error) {
     if (!(error instanceof DarajaError)) throw error;

@@ -14,7 +14,7 @@ import { DomainError } from "../../lib/errors";
 import { normalizeKenyanPhone } from "../../lib/phone";
 import { isUuid } from "../../lib/uuid";
 import { findUserByEmail } from "../accounts/users";
-import { type IdempotencyScope, requestFingerprint } from "../idempotency";
+import { checkedIdempotencyKey, type IdempotencyScope, requestFingerprint } from "../idempotency";
 import { isTierOnSale } from "../tier-rules";
 import { tierSaleFacts } from "../tier-sale-cache";
 
@@ -65,7 +65,24 @@ export interface CheckedOrder {
 
 interface Deps {
   db: Database;
+  /** The nearest copy of D1 for the checks' reads (compose.ts); the primary when absent. */
+  nearDb?: Database;
   config: Pick<Config, "maxSeatsPerOrder">;
+}
+
+/**
+ * The reads the checks need that do not depend on one another — who is signed in, the tiers,
+ * and the account a guest's email names — started together (issue 15 part 3: one round trip
+ * before the seats, not three in a row), from the nearest copy of D1.
+ */
+async function checkReads<T>(deps: Deps, request: CheckoutRequest, tiers: () => Promise<T>) {
+  const email = request.email;
+  const [user, found, emailAccount] = await Promise.all([
+    request.currentUser(),
+    tiers(),
+    email ? findUserByEmail(deps.nearDb ?? deps.db, email) : Promise.resolve(undefined),
+  ]);
+  return { user, found, emailAccount };
 }
 
 function invalidItems(message: string) {
@@ -122,11 +139,7 @@ function checkBuyerFields(request: CheckoutRequest, user: User | null): string {
 }
 
 function checkKey(request: CheckoutRequest): string | undefined {
-  const key = request.idempotencyKey?.trim();
-  if (key !== undefined && (key.length === 0 || key.length > 255)) {
-    throw DomainError.field("Idempotency-Key", "Must be between 1 and 255 characters.");
-  }
-  return key || undefined;
+  return checkedIdempotencyKey(request.idempotencyKey);
 }
 
 /**
@@ -171,13 +184,8 @@ async function idempotencyScope(
  * guest tickets (an organizer typed that address; nobody proved it). A guest whose email
  * has no account yet is a new shadow user: nothing to refuse.
  */
-async function refuseBuyer(
-  db: Database,
-  user: User | null,
-  email: string | undefined,
-  event: SaleFacts["event"],
-) {
-  const buyer = user ?? (email ? await findUserByEmail(db, email) : undefined);
+function refuseBuyer(user: User | null, emailAccount: User | undefined, event: SaleFacts["event"]) {
+  const buyer = user ?? emailAccount;
   if (buyer?.id === event.organizerId) {
     throw new DomainError("permission_denied", "You cannot buy tickets for your own event.");
   }
@@ -197,17 +205,18 @@ async function checkedSingle(
   now: number,
 ): Promise<CheckedOrder> {
   if (!isUuid(rawTierId)) throw new DomainError("not_found", "Ticket tier not found.");
-  const user = await request.currentUser();
+  const tierId = rawTierId.toLowerCase();
+  const { user, found, emailAccount } = await checkReads(deps, request, () =>
+    tierSaleFacts(deps.db, tierId, now, deps.nearDb),
+  );
   const phone = checkBuyerFields(request, user);
   const key = checkKey(request);
-  const tierId = rawTierId.toLowerCase();
   const quantity = request.quantity ?? 1;
-  const found = await tierSaleFacts(deps.db, tierId, now);
   if (!isLive(found)) throw new DomainError("not_found", "Ticket tier not found.");
   const { tier, event } = found;
   if (!isTierOnSale(event, tier, now))
     throw new DomainError("not_on_sale", "This ticket tier is not on sale.");
-  await refuseBuyer(deps.db, user, request.email, event);
+  refuseBuyer(user, emailAccount, event);
   if (quantity > tier.maxPerOrder) {
     throw new DomainError("validation_error", `You can buy at most ${tier.maxPerOrder} tickets per order.`, {
       fields: { quantity: [`Ensure this value is less than or equal to ${tier.maxPerOrder}.`] },
@@ -233,8 +242,16 @@ async function checkedItems(deps: Deps, request: CheckoutRequest, now: number): 
   if (request.tierId !== undefined) throw invalidItems("Send either items or tier_id, not both.");
   const items = parseItems(request.items, deps.config.maxSeatsPerOrder);
   // 2. Every tier exists and its event is published.
-  const facts = await Promise.all(
-    items.map((item) => (isUuid(item.tierId) ? tierSaleFacts(deps.db, item.tierId, now) : null)),
+  const {
+    user,
+    found: facts,
+    emailAccount,
+  } = await checkReads(deps, request, () =>
+    Promise.all(
+      items.map((item) =>
+        isUuid(item.tierId) ? tierSaleFacts(deps.db, item.tierId, now, deps.nearDb) : null,
+      ),
+    ),
   );
   const unknown = items.find((_, i) => !isLive(facts[i] ?? null));
   if (unknown) {
@@ -260,8 +277,7 @@ async function checkedItems(deps: Deps, request: CheckoutRequest, now: number): 
     });
   }
   // 6. The buyer: not the organizer; the phone; a guest's details.
-  const user = await request.currentUser();
-  await refuseBuyer(deps.db, user, request.email, event);
+  refuseBuyer(user, emailAccount, event);
   const phone = checkBuyerFields(request, user);
   const key = checkKey(request);
   const purchase = { items: lines.map((line) => ({ tier_id: line.tier.id, quantity: line.quantity })) };

@@ -3,8 +3,20 @@
  * it by hand. Only refunds of the organizer's own events are visible (others: 404).
  */
 import { and, count, desc, eq, inArray, isNull } from "drizzle-orm";
+import { z } from "zod";
 import type { Database } from "../../db/client";
-import { events, orders, type Refund, type RefundStatus, refunds, refundTickets } from "../../db/schema";
+import {
+  events,
+  orders,
+  REFUND_RESOLUTIONS,
+  REFUND_REVIEW_REASONS,
+  REFUND_STATUSES,
+  REFUND_TRIGGERS,
+  type Refund,
+  type RefundStatus,
+  refunds,
+  refundTickets,
+} from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { afterCompleted, type OutcomeDeps } from "./outcome";
 import { queueRefundSends } from "./queue";
@@ -15,6 +27,46 @@ export interface RefundView {
   orderReference: string;
   ticketIds: string[];
 }
+
+const nullableString = z.string().nullable();
+const nullableTime = z.number().nullable();
+
+/**
+ * A RefundView as the idempotency table keeps it (JSON of the domain data, §13.2's
+ * `Idempotency-Key`): read back and checked before a replay is shaped like the first answer.
+ */
+export const StoredRefundViewSchema = z.object({
+  refund: z.object({
+    id: z.string(),
+    orderId: z.string(),
+    eventId: z.string(),
+    amount: z.number().int(),
+    reason: z.string(),
+    trigger: z.enum(REFUND_TRIGGERS),
+    full: z.boolean(),
+    status: z.enum(REFUND_STATUSES),
+    phone: z.string(),
+    mpesaReceipt: nullableString,
+    attempts: z.number().int(),
+    currentAttemptId: nullableString,
+    failureCode: nullableString,
+    failureReason: nullableString,
+    retryable: z.boolean(),
+    autoRetries: z.number().int(),
+    nextRetryAt: nullableTime,
+    resolution: z.enum(REFUND_RESOLUTIONS).nullable(),
+    resolutionNote: nullableString,
+    reviewReason: z.enum(REFUND_REVIEW_REASONS).nullable(),
+    createdBy: nullableString,
+    createdAt: z.number(),
+    sentAt: nullableTime,
+    failedAt: nullableTime,
+    completedAt: nullableTime,
+    updatedAt: z.number(),
+  }),
+  orderReference: z.string(),
+  ticketIds: z.array(z.string()),
+}) satisfies z.ZodType<RefundView>;
 
 async function withDetails(db: Database, rows: Refund[]): Promise<RefundView[]> {
   if (rows.length === 0) return [];

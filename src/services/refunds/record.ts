@@ -12,6 +12,7 @@ import type { Config } from "../../config";
 import { batchableSql, type Database, runBatch, type Statement } from "../../db/client";
 import {
   events,
+  type Order,
   orders,
   type Refund,
   type RefundTrigger,
@@ -29,8 +30,16 @@ import { DomainError } from "../../lib/errors";
 import { maskPhoneNumber } from "../../lib/masking";
 import { type MailDeps, queueMail } from "../../mail/mailer";
 import { refundTicketsCancelledMail } from "../../mail/templates";
+import {
+  checkedIdempotencyKey,
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  releaseIdempotencyKey,
+  requestFingerprint,
+} from "../idempotency";
 import { copyCountsStatement } from "../tier-counts";
 import { amountPaidOf, ticketPricePaid } from "./amounts";
+import { getRefund, type RefundView, StoredRefundViewSchema } from "./manage";
 import { queueRefundSends } from "./queue";
 
 export interface RefundDeps {
@@ -121,6 +130,8 @@ export interface RefundRequest {
   amount?: number | undefined;
   reason?: string | undefined;
   ticketIds?: string[] | undefined;
+  /** The `Idempotency-Key` header, as sent. */
+  idempotencyKey?: string | undefined;
 }
 
 /** The order, if it belongs to one of this organizer's events (else 404: not theirs to see). */
@@ -146,16 +157,78 @@ function refundableNow(db: Database, orderId: string) {
     .then(([row]) => Math.max(0, (row?.paid ?? 0) - (row?.reserved ?? 0)));
 }
 
-/** `POST /api/organizer/orders/{id}/refund/`: 202 → the PENDING refund. */
+/**
+ * `POST /api/organizer/orders/{id}/refund/`: 202 → the PENDING refund.
+ *
+ * With an `Idempotency-Key` (§13.2, §4 semantics, the same table and rules as initiate/): the
+ * same key and request answer the first refund as it was answered, and record nothing more;
+ * the same key with another request (or another order) is a 422; a key whose first request
+ * is still running is a 409. The key is claimed after the order is known to be the
+ * organizer's and before any rule is checked, so a replay of a refund that emptied the order
+ * still answers that refund rather than "nothing left". A refusal frees the key (nothing was
+ * answered for it); once a refund is recorded the key is never freed, so no retry can record
+ * a second one.
+ */
 export async function requestOrganizerRefund(
   deps: RefundDeps,
   organizer: User,
   orderId: string,
   request: RefundRequest,
   now = Date.now(),
+): Promise<RefundView> {
+  const { db } = deps;
+  const key = checkedIdempotencyKey(request.idempotencyKey);
+  const order = await ownOrder(db, organizer.id, orderId);
+  const ticketIds = [...new Set((request.ticketIds ?? []).map((id) => id.toLowerCase()))].sort();
+  const idempotency = key
+    ? {
+        scope: `refund:${organizer.id}`,
+        key,
+        requestHash: await requestFingerprint({
+          order_id: order.id,
+          amount: request.amount ?? null,
+          reason: request.reason ?? "",
+          ticket_ids: ticketIds,
+        }),
+      }
+    : undefined;
+  if (idempotency) {
+    const claim = await claimIdempotencyKey(db, idempotency, now);
+    if (claim.kind === "replay") return StoredRefundViewSchema.parse(claim.result);
+    if (claim.kind === "in_progress") {
+      throw new DomainError("conflict", "A request with this Idempotency-Key is still being processed.");
+    }
+    if (claim.kind === "conflict") {
+      throw new DomainError(
+        "idempotency_conflict",
+        "This Idempotency-Key was already used with a different request.",
+      );
+    }
+  }
+
+  let refund: Refund;
+  try {
+    refund = await recordOrganizerRefund(deps, organizer, order, { ...request, ticketIds }, now);
+  } catch (error) {
+    if (idempotency) await releaseIdempotencyKey(db, idempotency).catch(() => undefined);
+    throw error;
+  }
+  // The answer as of now (PENDING, its tickets cancelled): what a replay answers too.
+  const view = await getRefund(db, organizer.id, refund.id);
+  if (idempotency) await completeIdempotencyKey(db, idempotency, view);
+  await afterRecorded(deps, [refund.id], now);
+  return view;
+}
+
+/** The rules of §13.2 and the conditional insert; throws the refusal when nothing fitted. */
+async function recordOrganizerRefund(
+  deps: RefundDeps,
+  organizer: User,
+  order: Order,
+  request: RefundRequest & { ticketIds: string[] },
+  now: number,
 ): Promise<Refund> {
   const { db } = deps;
-  const order = await ownOrder(db, organizer.id, orderId);
   if (amountPaidOf(order) <= 0 || !REFUNDABLE_STATUSES.some((s) => s === order.status)) {
     throw new DomainError("not_refundable", "Only paid orders can be refunded.");
   }
@@ -163,7 +236,7 @@ export async function requestOrganizerRefund(
     throw new DomainError("refunds_unavailable", "Refunds are not available: M-Pesa B2C is not configured.");
   }
 
-  const ticketIds = [...new Set((request.ticketIds ?? []).map((id) => id.toLowerCase()))];
+  const { ticketIds } = request;
   let amount = request.amount ?? null;
   if (ticketIds.length > 0) {
     const rows = await db
@@ -219,7 +292,6 @@ export async function requestOrganizerRefund(
     }
     throw new DomainError("not_refundable", "Only paid orders can be refunded.");
   }
-  await afterRecorded(deps, [refund.id], now);
   return refund;
 }
 
