@@ -638,6 +638,9 @@ describe("ticket wallet access", () => {
         "price_paid",
         "checked_in_at",
         "png_url",
+        // Issue #14: transfers.
+        "transferable",
+        "transfers_left",
       ].sort(),
     );
     expect(mine.body).toMatchObject({
