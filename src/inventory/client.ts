@@ -61,6 +61,9 @@ async function shardsOf(
   return shards;
 }
 
+/** What a tier whose object was never created answers to a call that must not create it. */
+const NOTHING_YET: InventorySnapshot = { allocation: 0, sold: 0, held: 0, available: 0, version: 0 };
+
 export function tierInventory(namespace: DurableObjectNamespace<TierInventory>, tierId: string): TierHandle {
   const one = () => coordinator(namespace, tierId);
   const route = async <T>(
@@ -69,6 +72,19 @@ export function tierInventory(namespace: DurableObjectNamespace<TierInventory>, 
     sharded: (tier: ShardedTier) => Promise<T>,
   ): Promise<T> => {
     const shards = await shardsOf(namespace, tierId, seed);
+    return shards >= 2 ? sharded(new ShardedTier(namespace, tierId, shards)) : single();
+  };
+  /**
+   * Giving seats back to a tier that never held any is a no-op, and must not create its
+   * object (an object created without a seed would be one object of 0 seats for good).
+   * Version 0: D1's copy is never overwritten by it.
+   */
+  const giveBack = async (
+    single: () => Promise<InventorySnapshot>,
+    sharded: (tier: ShardedTier) => Promise<InventorySnapshot>,
+  ): Promise<InventorySnapshot> => {
+    const shards = await shardsOf(namespace, tierId, undefined);
+    if (shards === 0) return NOTHING_YET;
     return shards >= 2 ? sharded(new ShardedTier(namespace, tierId, shards)) : single();
   };
   return {
@@ -92,26 +108,34 @@ export function tierInventory(namespace: DurableObjectNamespace<TierInventory>, 
         (t): Promise<ConfirmResult> => t.confirm(orderId, quantity, buyer),
       ),
     returnSeats: (orderId) =>
-      route(
-        undefined,
+      giveBack(
         () => one().returnSeats(orderId),
         (t) => t.returnSeats(orderId),
       ),
     returnTickets: (orderId, ticketIds) =>
-      route(
-        undefined,
+      giveBack(
         () => one().returnTickets(orderId, ticketIds),
         (t) => t.returnTickets(orderId, ticketIds),
       ),
     release: (orderId, seed) =>
-      route(
-        seed,
-        () => one().release(orderId, seed),
-        (t) => t.release(orderId),
-      ),
+      seed
+        ? route(
+            seed,
+            () => one().release(orderId, seed),
+            (t) => t.release(orderId),
+          )
+        : giveBack(
+            () => one().release(orderId),
+            (t) => t.release(orderId),
+          ),
+    // An organizer's edit may be a tier's first touch: its layout follows the larger of the
+    // old and new allocations (a tier raised to stadium size before its first sale is sharded).
     setAllocation: (allocation, seed) =>
       route(
-        seed,
+        seed && {
+          ...seed,
+          allocation: Math.max(seed.allocation, Number.isInteger(allocation) ? allocation : 0),
+        },
         async (): Promise<AllocationResult> => await one().setAllocation(allocation, seed),
         (t) => t.setAllocation(allocation),
       ),

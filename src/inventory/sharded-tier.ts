@@ -121,7 +121,7 @@ export class ShardedTier {
         this.seen(byShard[i]?.[0] ?? 0, answer.snapshot);
       });
       for (const answer of answers) {
-        if (!answer.busy) for (const [index, snapshot] of answer.lenders) this.seen(index, snapshot);
+        if (!answer.busy) for (const lent of answer.lenders) this.seen(lent.index, lent.snapshot);
       }
       if (answers.every((a) => !a.busy)) {
         return new Map(

@@ -893,7 +893,10 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   /** Borrow up to `wanted` seats from each sibling; answers how many arrived. */
-  private async borrow(wanted: number, lenders: Array<[number, InventorySnapshot]>): Promise<number> {
+  private async borrow(
+    wanted: number,
+    lenders: Array<{ index: number; snapshot: InventorySnapshot }>,
+  ): Promise<number> {
     const now = Date.now();
     await this.settleBorrowing(now - TierInventory.BORROW_RETRY_MS);
     const meta = this.shardMeta();
@@ -919,7 +922,7 @@ export class TierInventory extends DurableObject<Env> {
       const transfer = transfers[i];
       if (answer.status === "fulfilled" && transfer) {
         got += this.applyBorrow(transfer.id, answer.value.granted);
-        lenders.push([transfer.from, answer.value.snapshot]);
+        lenders.push({ index: transfer.from, snapshot: answer.value.snapshot });
       }
     });
     if (got > 0) await this.changed(Date.now());
@@ -1170,7 +1173,7 @@ export class TierInventory extends DurableObject<Env> {
 interface Round {
   attempt: number;
   empty: boolean;
-  lenders: Array<[number, InventorySnapshot]>;
+  lenders: Array<{ index: number; snapshot: InventorySnapshot }>;
 }
 
 /** A sharded tier's counts: the sum of its shards' (version: the sum of their versions). */

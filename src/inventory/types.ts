@@ -110,7 +110,7 @@ export type ShardPrepareResult =
       seats: ShardSeatAnswer | null;
       snapshot: InventorySnapshot;
       /** Siblings that lent seats to this shard in the call, with their counts after. */
-      lenders: Array<[number, InventorySnapshot]>;
+      lenders: Array<{ index: number; snapshot: InventorySnapshot }>;
     };
 
 export type ShardConfirmResult =
