@@ -11,6 +11,11 @@ export interface TierSeed {
   sold: number;
   /** The tier's id, so the object can copy its counts back to D1 when an alarm frees seats. */
   tierId?: string;
+  /**
+   * Shards for a new tier (tests and benches): overrides the TIER_SHARD_* rule when the tier's
+   * object is created; ignored afterwards (a tier's layout never changes).
+   */
+  shards?: number;
 }
 
 export interface InventorySnapshot {
@@ -71,3 +76,51 @@ export type ConfirmResult =
 export type AllocationResult =
   | { ok: true; snapshot: InventorySnapshot }
   | { ok: false; reason: "below_committed"; minimum: number; snapshot: InventorySnapshot };
+
+// --- Sharded tiers (README "Sharded tiers"; src/inventory/sharded-tier.ts) -----------------
+
+/** How a tier's seats are laid out: 1 = one object (as before sharding existed), n ≥ 2 shards. */
+export interface TierLayout {
+  /** 0: the object was never initialised and no seed was given (nothing is decided yet). */
+  shards: number;
+}
+
+/** One buyer key's orders on a tier, as the shard that owns the key records them. */
+export interface LedgerEntry {
+  orderId: string;
+  quantity: number;
+  /** When the order's hold lapses; null once the order bought its seats. */
+  expiresAt: number | null;
+  /** The shard that holds (or sold) the order's seats. */
+  seatShard: number;
+}
+
+/** The seat step of a prepare on the buyer's home shard. */
+export type ShardSeatAnswer =
+  | { ok: true; fresh: boolean; expiresAt: number }
+  | { ok: true; alreadyConfirmed: true }
+  | { ok: false; available: number };
+
+export type ShardPrepareResult =
+  /** Another order of the same buyer holds one of these keys' locks right now: try again. */
+  | { busy: true; snapshot: InventorySnapshot }
+  | {
+      busy: false;
+      entries: LedgerEntry[];
+      seats: ShardSeatAnswer | null;
+      snapshot: InventorySnapshot;
+      /** Siblings that lent seats to this shard in the call, with their counts after. */
+      lenders: Array<{ index: number; snapshot: InventorySnapshot }>;
+    };
+
+export type ShardConfirmResult =
+  | {
+      ok: true;
+      quantity: number;
+      lateConfirm: boolean;
+      alreadyConfirmed: boolean;
+      snapshot: InventorySnapshot;
+    }
+  /** Not held here (and `late` was not asked for). */
+  | { ok: false; reason: "no_hold"; snapshot: InventorySnapshot }
+  | { ok: false; reason: "seats_gone"; snapshot: InventorySnapshot };
