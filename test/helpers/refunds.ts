@@ -34,6 +34,33 @@ export const B2C_VARS = { MPESA_B2C_SHORTCODE: "600996", MPESA_INITIATOR_NAME: "
 
 type Vars = Partial<Record<keyof Env, string>>;
 
+/**
+ * Run the real delivery consumer on `jobs`, as the runtime would, with `vars`; work it
+ * hands to waitUntil (simulator callbacks posted in-process through our own routes) is
+ * awaited too. Answers how many jobs ran.
+ */
+export async function runDeliveryConsumer(jobs: DeliveryJob[], vars: Vars): Promise<number> {
+  const targetEnv = { ...env, ...vars } as Env;
+  const ctx = createExecutionContext();
+  const tasks: Promise<unknown>[] = [];
+  const services = createServices(
+    targetEnv,
+    {
+      waitUntil: (task) => tasks.push(task),
+      selfFetch: (request) => handleFetch(request, targetEnv, ctx),
+    },
+    createLogger({ component: "test" }),
+  );
+  const batch = createMessageBatch<unknown>(
+    "ticket-delivery",
+    jobs.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body })),
+  );
+  await handleDeliveryBatch(batch, services);
+  while (tasks.length > 0) await Promise.all(tasks.splice(0));
+  await waitOnExecutionContext(ctx);
+  return jobs.length;
+}
+
 /** One recording queue shared by every client of a test, and the environments built on it. */
 export function refundWorld() {
   const recording = recordingQueue();
@@ -61,25 +88,7 @@ export function refundWorld() {
     async drain(vars: Vars = darajaVars): Promise<number> {
       const jobs = this.takeRefundJobs();
       if (jobs.length === 0) return 0;
-      const targetEnv = { ...env, ...vars } as Env;
-      const ctx = createExecutionContext();
-      const tasks: Promise<unknown>[] = [];
-      const services = createServices(
-        targetEnv,
-        {
-          waitUntil: (task) => tasks.push(task),
-          selfFetch: (request) => handleFetch(request, targetEnv, ctx),
-        },
-        createLogger({ component: "test" }),
-      );
-      const batch = createMessageBatch<unknown>(
-        "ticket-delivery",
-        jobs.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body })),
-      );
-      await handleDeliveryBatch(batch, services);
-      while (tasks.length > 0) await Promise.all(tasks.splice(0));
-      await waitOnExecutionContext(ctx);
-      return jobs.length;
+      return runDeliveryConsumer(jobs, vars);
     },
   };
 }

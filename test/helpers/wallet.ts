@@ -1,23 +1,11 @@
-/**
- * Builders for the wallet and payout tests (contract §17): organizers whose events sold
- * through the real checkout and settlement (the fake Daraja at the network edge), aged by
- * moving the event into the past before the payment lands (so its SALE is written as for an
- * event that has ended), verified as the operator's script does, and the queue drained by
- * the real consumer for payout jobs.
- */
-import { createExecutionContext, createMessageBatch, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
-import { createServices } from "../../src/compose";
-import { handleDeliveryBatch } from "../../src/delivery/consumer";
 import type { DeliveryJob } from "../../src/delivery/jobs";
-import { handleFetch } from "../../src/http/app";
-import { createLogger } from "../../src/lib/logger";
 import { networkFakes } from "../fakes/network";
 import { registerUser } from "./accounts";
 import { CALLBACK_PATH, type Initiated } from "./checkout";
 import { TestClient, uniqueName } from "./client";
-import { type RefundWorld, refundWorld } from "./refunds";
+import { type RefundWorld, refundWorld, runDeliveryConsumer } from "./refunds";
 
 export const DAY = 24 * 60 * 60 * 1000;
 export const WALLET_PATH = "/api/organizer/wallet/";
@@ -73,25 +61,7 @@ export function walletWorld() {
       world.recording.sent.length = 0;
       world.recording.sent.push(...rest);
       if (jobs.length === 0) return 0;
-      const targetEnv = { ...env, ...vars } as Env;
-      const ctx = createExecutionContext();
-      const tasks: Promise<unknown>[] = [];
-      const services = createServices(
-        targetEnv,
-        {
-          waitUntil: (task) => tasks.push(task),
-          selfFetch: (request) => handleFetch(request, targetEnv, ctx),
-        },
-        createLogger({ component: "test" }),
-      );
-      const batch = createMessageBatch<unknown>(
-        "ticket-delivery",
-        jobs.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body })),
-      );
-      await handleDeliveryBatch(batch, services);
-      while (tasks.length > 0) await Promise.all(tasks.splice(0));
-      await waitOnExecutionContext(ctx);
-      return jobs.length;
+      return runDeliveryConsumer(jobs, vars);
     },
     payoutJobs(): DeliveryJob[] {
       return world.recording.sent.filter((j) => j.type === "payout");
