@@ -24,6 +24,7 @@ export default defineConfig(async () => {
             MPESA_CALLBACK_TOKEN: "test-callback-token-0123456789abcdef",
             MPESA_PASSKEY: "test-passkey",
             MPESA_RESULT_TOKEN: "test-result-token-0123456789abcdef0123",
+            WEBHOOK_SECRET_KEY: "test-webhook-secret-key-0123456789abcdef0123",
             MPESA_SECURITY_CREDENTIAL: "dGVzdC1zZWN1cml0eS1jcmVkZW50aWFs",
             // Test-only Ed25519 key (PKCS#8 DER, base64) for signing ticket QR codes.
             TICKET_SIGNING_KEY: "MC4CAQAwBQYDK2VwBCIEIFGerDwdhSZkmnqdtGtLOG6//U/gPBmdXmaq9uZGVmv8",

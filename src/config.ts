@@ -72,6 +72,15 @@ export interface Config {
     /** M-Pesa's B2C limit per transaction. */
     payoutMaxKes: number;
   };
+  /** Organizer webhooks (contract v3 §16). */
+  webhooks: {
+    /** WEBHOOK_SECRET_KEY: encrypts endpoint secrets at rest (a fixed key in development). */
+    secretKey: string;
+    /** WEBHOOK_RETRY_BASE_SECONDS (1–60: the longest wait, 720 × base, must fit Queues' 12 h). */
+    retryBaseSeconds: number;
+    /** http, localhost and private IP literals allowed as endpoint URLs (development and test). */
+    allowLocalUrls: boolean;
+  };
   ticketSigningKey: string;
   /** Retired ticket keys (comma-separated) still trusted for verification after a rotation. */
   ticketPreviousSigningKeys: string;
@@ -86,6 +95,7 @@ const ENVIRONMENTS = ["development", "test", "preview", "production"] as const;
 const MIN_SECRET_LENGTH = 32;
 
 const DEV_JWT_SECRET = "ticketsafi-insecure-development-secret-do-not-use";
+const DEV_WEBHOOK_SECRET_KEY = "ticketsafi-insecure-development-webhook-key-do-not-use";
 
 function stripTrailingSlash(url: string): string {
   return url.replace(/\/+$/, "");
@@ -160,6 +170,8 @@ export function loadConfig(env: Bindings): Config {
   const callbackToken = env.MPESA_CALLBACK_TOKEN ?? "";
   requireSecret("JWT_SECRET", jwtSecret, environment);
   requireSecret("MPESA_CALLBACK_TOKEN", callbackToken, environment);
+  const webhookSecretKey = env.WEBHOOK_SECRET_KEY ?? "";
+  requireSecret("WEBHOOK_SECRET_KEY", webhookSecretKey, environment);
   const publicBaseUrl = parsePublicBaseUrl(env.PUBLIC_BASE_URL, isLocal);
   const frontendUrl = stripTrailingSlash(env.FRONTEND_URL || "http://localhost:5173");
   const allowedOrigins = new Set(
@@ -211,6 +223,12 @@ export function loadConfig(env: Bindings): Config {
       payoutHoldMs: intVar(env.PAYOUT_HOLD_DAYS, 2, 0, 365) * 24 * 60 * 60 * 1000,
       payoutMinKes: intVar(env.PAYOUT_MIN_KES, 100, 1, PAYOUT_MAX_KES),
       payoutMaxKes: PAYOUT_MAX_KES,
+    },
+    webhooks: {
+      secretKey: webhookSecretKey.length >= MIN_SECRET_LENGTH ? webhookSecretKey : DEV_WEBHOOK_SECRET_KEY,
+      retryBaseSeconds: intVar(env.WEBHOOK_RETRY_BASE_SECONDS, 60, 1, 60),
+      // §16.1: http, localhost and private addresses only for an explicit local run.
+      allowLocalUrls: isLocal,
     },
     ticketSigningKey: env.TICKET_SIGNING_KEY ?? "",
     ticketPreviousSigningKeys: env.TICKET_PREVIOUS_SIGNING_KEYS ?? "",

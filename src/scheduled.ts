@@ -18,6 +18,7 @@ import { purgeDeadSessions, purgeExpiredBlacklist } from "./services/session-pur
 import { PAID_UNFULFILLED_REASON, settlePendingOrders } from "./services/settlement";
 import { requeueUndeliveredOrders } from "./services/ticket-delivery";
 import { requeueUndeliveredTransfers } from "./services/ticket-transfer";
+import { purgeOldWebhookDeliveries, requeueOverdueWebhooks } from "./services/webhooks/sweep";
 
 export async function runScheduled(
   services: Services,
@@ -56,6 +57,8 @@ export async function runScheduled(
     ["requeued_mail", () => requeueStuckMail(db, queue, now)],
     ["requeued_ticket_deliveries", () => requeueUndeliveredOrders(db, queue, now)],
     ["requeued_transfer_deliveries", () => requeueUndeliveredTransfers(db, queue, now)],
+    ["requeued_webhook_deliveries", () => requeueOverdueWebhooks(db, queue, now)],
+    ["purged_webhook_events", () => purgeOldWebhookDeliveries(db, now)],
   ];
   for (const [name, step] of steps) {
     try {

@@ -861,6 +861,88 @@ export const MAIL_TRANSPORTS = ["brevo", "outbox"] as const;
 export type MailTransport = (typeof MAIL_TRANSPORTS)[number];
 
 /**
+ * An organizer's webhook endpoint (contract v3 §16.1): covers all their events. The signing
+ * secret is kept only encrypted (AES-GCM under WEBHOOK_SECRET_KEY); a deleted endpoint stays
+ * (soft delete) so its delivery log still names it, but no route shows it again.
+ */
+export const webhookEndpoints = sqliteTable(
+  "webhook_endpoints",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id")
+      .notNull()
+      .references(() => users.id),
+    url: text("url").notNull(),
+    /** The subscribed event types as a bit mask (src/services/webhooks/event-types.ts). */
+    eventMask: integer("event_mask").notNull(),
+    description: text("description").notNull().default(""),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    disabledReason: text("disabled_reason", { enum: ["gone", "failing", "manual"] }),
+    /** base64url(iv ‖ AES-GCM ciphertext) of the `whsec_…` secret. */
+    secretCiphertext: text("secret_ciphertext").notNull(),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    updatedAt: integer("updated_at", { mode: "number" }).notNull(),
+    lastDeliveryAt: integer("last_delivery_at", { mode: "number" }),
+    /** The first failed attempt since the last 2xx (null while healthy): 72 h of it disables (§16.3). */
+    failingSince: integer("failing_since", { mode: "number" }),
+    deletedAt: integer("deleted_at", { mode: "number" }),
+  },
+  (t) => [index("webhook_endpoints_organizer_idx").on(t.organizerId, t.deletedAt, t.createdAt)],
+);
+
+/**
+ * The outbox (§16.2): one row per event, written in the same D1 batch as the change it reports,
+ * only while the organizer has an active endpoint subscribed to its type. `body` is the exact
+ * JSON sent on every attempt. `dedupeKey` makes an event of one change unique (a repeated
+ * settlement, refund result or check-in announces nothing twice).
+ */
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    organizerId: text("organizer_id").notNull(),
+    type: text("type").notNull(),
+    dedupeKey: text("dedupe_key"),
+    body: text("body").notNull(),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+  },
+  (t) => [
+    uniqueIndex("webhook_events_dedupe_unique").on(t.dedupeKey),
+    index("webhook_events_created_idx").on(t.createdAt),
+  ],
+);
+
+/** One event's delivery to one endpoint (§16.3), with its attempts and schedule. */
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    eventId: text("event_id")
+      .notNull()
+      .references(() => webhookEvents.id),
+    endpointId: text("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    type: text("type").notNull(),
+    status: text("status", { enum: ["PENDING", "DELIVERED", "FAILED", "CANCELLED"] })
+      .notNull()
+      .default("PENDING"),
+    attempts: integer("attempts").notNull().default(0),
+    createdAt: integer("created_at", { mode: "number" }).notNull(),
+    lastAttemptAt: integer("last_attempt_at", { mode: "number" }),
+    /** When the next attempt is due; while an attempt runs, the end of its lease. Null once final. */
+    nextAttemptAt: integer("next_attempt_at", { mode: "number" }),
+    lastResponseCode: integer("last_response_code"),
+    lastError: text("last_error"),
+  },
+  (t) => [
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.createdAt),
+    index("webhook_deliveries_event_idx").on(t.eventId),
+    index("webhook_deliveries_due_idx").on(t.status, t.nextAttemptAt),
+  ],
+);
+
+/**
  * Every email the system sends, whatever the transport. With the outbox transport (local
  * development, no BREVO_API_KEY) this table *is* the outbox. `dedupe_key` makes sending
  * idempotent: the same logical email (e.g. an order's tickets) is recorded once.

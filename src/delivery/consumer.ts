@@ -9,6 +9,7 @@ import { describeError } from "../lib/logger";
 import { runPayoutJob } from "../services/organizer-wallet/payouts";
 import { runRefundJob } from "../services/refunds/send";
 import { markDeliveryFailed } from "../services/ticket-delivery";
+import { runWebhookDeliveryJob, runWebhookEventJob } from "../services/webhooks/deliver";
 import { DeliveryJob, MAX_DELIVERY_ATTEMPTS } from "./jobs";
 import { runMailJob } from "./mail-job";
 import { runOrderTicketsJob } from "./order-tickets";
@@ -82,7 +83,11 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
                 ? { payout_id: job.payoutId }
                 : job.type === "ticket_transfer"
                   ? { transfer_id: job.transferId }
-                  : { mail_id: job.mailId }),
+                  : job.type === "webhook_event"
+                    ? { webhook_event_id: job.eventId }
+                    : job.type === "webhook_delivery"
+                      ? { webhook_delivery_id: job.deliveryId }
+                      : { mail_id: job.mailId }),
           ...describeError(error),
         },
       );
@@ -109,6 +114,10 @@ async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
       deps.log.info("refund job", { refund_id: job.refundId, outcome });
       return;
     }
+    case "webhook_event":
+      return runWebhookEventJob(deps, job);
+    case "webhook_delivery":
+      return runWebhookDeliveryJob(deps, job);
     case "payout": {
       const outcome = await runPayoutJob(deps, job);
       deps.log.info("payout job", { payout_id: job.payoutId, outcome });

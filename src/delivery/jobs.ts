@@ -49,7 +49,20 @@ export const TicketTransferJob = z.object({
 });
 export type TicketTransferJob = z.infer<typeof TicketTransferJob>;
 
+/**
+ * An outbox event's first attempts (contract v3 §16.3): one per delivery the event's batch
+ * fanned out, each claimed before it is sent, so a redelivered job sends nothing twice.
+ */
+export const WebhookEventJob = z.object({ type: z.literal("webhook_event"), eventId: Id });
+export type WebhookEventJob = z.infer<typeof WebhookEventJob>;
+
+/** One delivery's next attempt (a retry on §16.3's schedule, or the sweep's re-send). */
+export const WebhookDeliveryJob = z.object({ type: z.literal("webhook_delivery"), deliveryId: Id });
+export type WebhookDeliveryJob = z.infer<typeof WebhookDeliveryJob>;
+
 export const DeliveryJob = z.discriminatedUnion("type", [
+  WebhookEventJob,
+  WebhookDeliveryJob,
   MailJob,
   OrderTicketsJob,
   RefundJob,

@@ -32,6 +32,7 @@ import { registerScannerRoutes } from "./routes/scanner";
 import { registerStoreRoutes } from "./routes/stores";
 import { registerTeamRoutes } from "./routes/team";
 import { registerTicketRoutes } from "./routes/tickets";
+import { registerWebhookRoutes } from "./routes/webhooks";
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -52,6 +53,7 @@ export function buildApp() {
   registerTicketRoutes(app);
   registerOrganizerEventRoutes(app);
   registerPromoCodeRoutes(app);
+  registerWebhookRoutes(app);
   registerRefundRoutes(app);
   registerAttendeeRoutes(app);
   registerOrganizerOrderRoutes(app);

@@ -224,3 +224,17 @@ export function ticketTransferSentMail(params: {
     html: layout("Ticket transferred", lines),
   };
 }
+
+/** §16.3: an endpoint with no 2xx for 72 h is disabled; its organizer hears why. */
+export function webhookDisabledMail(params: { name: string; url: string; since: string }): RenderedMail {
+  const lines = [
+    `Hi ${unlinkable(params.name) || "there"},`,
+    `Your webhook endpoint ${unlinkable(params.url)} has not accepted a delivery since ${params.since} (72 hours of failures), so TicketSafi has disabled it and stopped sending to it.`,
+    "Fix the receiver, then re-enable the endpoint from the organizer API (PATCH is_active: true). Events that happened while it was disabled are not re-sent; read them through the API.",
+  ];
+  return {
+    subject: "Your TicketSafi webhook endpoint was disabled",
+    text: `${lines.join("\n\n")}\n\nTicketSafi\n`,
+    html: layout("Webhook endpoint disabled", lines),
+  };
+}

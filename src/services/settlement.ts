@@ -28,6 +28,8 @@ import { consumePromoUses, returnPromoUses } from "./promo-codes/at-checkout";
 import { createSystemRefund } from "./refunds/record";
 import { queueTicketEmail } from "./ticket-delivery";
 import { ensureTicketsIssued, ticketInsertStatements, ticketRowsFor } from "./ticket-issuance";
+import { orderCompletedEvent } from "./webhooks/events";
+import { announcement, outboxStatements } from "./webhooks/outbox";
 
 export interface SettlementDeps {
   db: Database;
@@ -364,21 +366,29 @@ export async function settleOrder(
   // ledger; tickets and entries are guarded on the order being COMPLETED (see
   // ticketInsertStatements).
   const rows = await ticketRowsFor(config.ticketSigningKey, order, lines, order.buyerName, now);
+  const completion = {
+    ...paidFields,
+    status: "COMPLETED" as const,
+    failureReason: null,
+    paidAt: now,
+    mpesaReceiptNumber: result.receipt,
+    deliveryStatus: "PENDING" as const,
+  };
+  // The organizer's webhooks hear of it from the same transaction (contract v3 §16.2).
+  const outbox = outboxStatements(
+    db,
+    orderCompletedEvent(
+      { ...order, ...completion },
+      lines,
+      rows.map((row) => row.id),
+    ),
+    now,
+  );
   let completed: { id: string }[];
+  let results: unknown[];
   try {
-    [completed] = (await runBatch(db, [
-      db
-        .update(orders)
-        .set({
-          ...paidFields,
-          status: "COMPLETED",
-          failureReason: null,
-          paidAt: now,
-          mpesaReceiptNumber: result.receipt,
-          deliveryStatus: "PENDING",
-        })
-        .where(stillOpen)
-        .returning({ id: orders.id }),
+    results = await runBatch(db, [
+      db.update(orders).set(completion).where(stillOpen).returning({ id: orders.id }),
       ...countStatements(),
       ...ticketInsertStatements(db, rows, { onlyIfCompleted: true }),
       // The organizer's SALE (and FEE) in the same transaction (contract §17): an order is
@@ -388,7 +398,9 @@ export async function settleOrder(
         holdMs: config.wallet.payoutHoldMs,
         now,
       }),
-    ])) as [{ id: string }[]];
+      ...outbox.statements,
+    ]);
+    completed = results[0] as { id: string }[];
   } catch (error) {
     if (isReusedReceipt(error)) {
       // The seats were sold to this order a moment ago: they go back on sale with the flag,
@@ -415,7 +427,7 @@ export async function settleOrder(
     throw error;
   }
   if (completed.length === 0) return "duplicate";
-  await queueTicketEmail(deps.mail, db, order.id);
+  await queueTicketEmail(deps.mail, db, order.id, announcement(outbox, results.at(-1)));
   return "completed";
 }
 

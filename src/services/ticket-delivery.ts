@@ -15,9 +15,17 @@ import type { DeliveryJob } from "../delivery/jobs";
 import type { DeliveryOutcome, MailDeps } from "../mail/mailer";
 
 /** Enqueue the delivery of a completed order's tickets. Never fails the calling request. */
-export async function queueTicketEmail(mail: MailDeps, _db: Database, orderId: string): Promise<void> {
+export async function queueTicketEmail(
+  mail: MailDeps,
+  _db: Database,
+  orderId: string,
+  /** Another job the same change owes (its webhook event): one send for both. */
+  also?: DeliveryJob,
+): Promise<void> {
   try {
-    await mail.queue.send({ type: "order_tickets", orderId });
+    const tickets: DeliveryJob = { type: "order_tickets", orderId };
+    if (also) await mail.queue.sendBatch([{ body: tickets }, { body: also }]);
+    else await mail.queue.send(tickets);
   } catch (error) {
     // The order stays PENDING with no attempt; `requeueUndeliveredOrders` sends it again.
     mail.log?.warn("ticket delivery enqueue failed; the sweep will retry", {

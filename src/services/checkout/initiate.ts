@@ -38,7 +38,9 @@ import {
   resolveCheckoutPromo,
 } from "../promo-codes/at-checkout";
 import { queueTicketEmail } from "../ticket-delivery";
-import { ensureTicketsIssued } from "../ticket-issuance";
+import { ticketInsertStatements, ticketRowsFor } from "../ticket-issuance";
+import { orderCompletedEvent } from "../webhooks/events";
+import { announcement, outboxStatements } from "../webhooks/outbox";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
 import { releaseReplacedOrdersPromo } from "./order-promo";
 import { type CheckedOrder, checkedOrder } from "./order-request";
@@ -426,8 +428,13 @@ async function completeFreeOrder(
   ]);
   const row = (results[buyer.statements.length] as Order[] | undefined)?.[0];
   if (!row) throw new Error("free order insert returned nothing");
-  const ticketIds = await ensureTicketsIssued(db, config.ticketSigningKey, row, row.buyerName, now);
-  await queueTicketEmail(deps.mail, db, row.id);
+  // Its tickets, and the organizer's `order.completed` with them (contract v3 §16.2), in one
+  // batch: the event is written if and only if the tickets are.
+  const tickets = await ticketRowsFor(config.ticketSigningKey, row, priced.lines, row.buyerName, now);
+  const ticketIds = tickets.map((ticket) => ticket.id);
+  const outbox = outboxStatements(db, orderCompletedEvent(row, priced.lines, ticketIds), now);
+  const issued = await runBatch(db, [...ticketInsertStatements(db, tickets), ...outbox.statements]);
+  await queueTicketEmail(deps.mail, db, row.id, announcement(outbox, issued.at(-1)));
   const result: CheckoutResult = {
     kind: "booked",
     reference,
