@@ -4,7 +4,7 @@
  * snapshot (§16.2). Unmasked (the organizer's own record), money as numbers.
  */
 import { toNairobiIso } from "../lib/time";
-import type { OrganizerOrder } from "./organizer-orders";
+import type { OrganizerOrder } from "./organizer-order-rows";
 
 /** §13.2: the orders a refund may be asked for. */
 const REFUNDABLE = new Set(["COMPLETED", "PAID_UNFULFILLED", "UNDER_REVIEW"]);

@@ -1,8 +1,7 @@
 /** The Refund object on the wire (contract v3 §13.1). */
 import { z } from "@hono/zod-openapi";
-import { maskPhoneNumber } from "../../lib/masking";
-import { toNairobiIso } from "../../lib/time";
 import type { RefundView } from "../../services/refunds/manage";
+import { refundSnapshot } from "../../services/refunds/snapshot";
 
 export const RefundSchema = z
   .object({
@@ -32,30 +31,5 @@ export const RefundSchema = z
   .openapi("Refund");
 export type RefundBody = z.infer<typeof RefundSchema>;
 
-export function toRefund(view: RefundView): RefundBody {
-  const r = view.refund;
-  return {
-    id: r.id,
-    order_id: r.orderId,
-    order_reference: view.orderReference,
-    event_id: r.eventId,
-    amount: r.amount,
-    reason: r.reason,
-    trigger: r.trigger,
-    full: r.full,
-    ticket_ids: view.ticketIds,
-    status: r.status,
-    phone: maskPhoneNumber(r.phone),
-    mpesa_receipt: r.mpesaReceipt,
-    attempts: r.attempts,
-    failure_code: r.failureCode,
-    failure_reason: r.failureReason,
-    retryable: r.retryable,
-    resolution: r.resolution,
-    review_reason: r.reviewReason,
-    created_by: r.createdBy,
-    created_at: toNairobiIso(r.createdAt),
-    sent_at: toNairobiIso(r.sentAt),
-    completed_at: toNairobiIso(r.completedAt),
-  };
-}
+/** The mapping lives with the services: `order.refunded` webhook events carry it (§16.2). */
+export const toRefund: (view: RefundView) => RefundBody = refundSnapshot;

@@ -20,13 +20,9 @@ import {
 import { DomainError } from "../../lib/errors";
 import { afterCompleted, type OutcomeDeps } from "./outcome";
 import { queueRefundSends } from "./queue";
+import type { RefundView } from "./snapshot";
 
-/** A refund as the organizer sees it: the row, its order's reference and the tickets it cancelled. */
-export interface RefundView {
-  refund: Refund;
-  orderReference: string;
-  ticketIds: string[];
-}
+export type { RefundView };
 
 const nullableString = z.string().nullable();
 const nullableTime = z.number().nullable();

@@ -6,12 +6,15 @@
 import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Config } from "../../config";
 import { type Database, runBatch } from "../../db/client";
-import { events, orders, type Refund, refunds, users } from "../../db/schema";
+import { events, orders, type Refund, refundTickets, refunds, users } from "../../db/schema";
 import type { DeliveryJob } from "../../delivery/jobs";
 import { refundEntryStatement } from "../../inventory/ledger-store";
 import type { Logger } from "../../lib/logger";
 import { type MailDeps, queueMail } from "../../mail/mailer";
 import { refundCompletedMail } from "../../mail/templates";
+import { organizerOrderById } from "../organizer-order-rows";
+import { orderRefundedEvent } from "../webhooks/events";
+import { announcement, enqueueAnnouncement, type OutboxWrite, outboxStatements } from "../webhooks/outbox";
 import { queueRefundRetry } from "./queue";
 
 export interface OutcomeDeps {
@@ -110,8 +113,11 @@ export async function completeRefund(
   const refund = await deps.db.query.refunds.findFirst({ where: eq(refunds.id, refundId) });
   if (!refund) return "unknown";
   if (refund.status === "COMPLETED") {
-    // Heal a ledger entry a crash between the two writes may have left out (idempotent).
-    await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now)]);
+    // Heal a ledger entry (and the organizer's `order.refunded`) a crash between the writes
+    // may have left out (both idempotent).
+    const outbox = await refundedOutbox(deps.db, refund, now);
+    const healed = await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now), ...(outbox?.statements ?? [])]);
+    if (outbox) await enqueueAnnouncement(deps, announcement(outbox, healed.at(-1)));
     await deps.db
       .update(refunds)
       .set({ reviewReason: "duplicate_payout", updatedAt: now })
@@ -148,14 +154,19 @@ export async function completeRefund(
  * (once per refund).
  */
 export async function afterCompleted(deps: OutcomeDeps, refund: Refund, now = Date.now()): Promise<void> {
-  await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now)]);
-  await deps.db
-    .update(orders)
-    .set({
-      refundStatus: sql`CASE WHEN (SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE order_id = ${refund.orderId} AND status = 'COMPLETED') >= CAST(COALESCE(${orders.paidAmount}, 0) AS INTEGER) THEN 'REFUNDED' ELSE ${orders.refundStatus} END`,
-      updatedAt: now,
-    })
-    .where(eq(orders.id, refund.orderId));
+  const outbox = await refundedOutbox(deps.db, refund, now);
+  const results = await runBatch(deps.db, [
+    refundEntryStatement(deps.db, refund.id, now),
+    deps.db
+      .update(orders)
+      .set({
+        refundStatus: sql`CASE WHEN (SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE order_id = ${refund.orderId} AND status = 'COMPLETED') >= CAST(COALESCE(${orders.paidAmount}, 0) AS INTEGER) THEN 'REFUNDED' ELSE ${orders.refundStatus} END`,
+        updatedAt: now,
+      })
+      .where(eq(orders.id, refund.orderId)),
+    ...(outbox?.statements ?? []),
+  ]);
+  if (outbox) await enqueueAnnouncement(deps, announcement(outbox, results.at(-1)));
   const [row] = await deps.db
     .select({ order: orders, title: events.title, username: users.username })
     .from(orders)
@@ -179,4 +190,18 @@ export async function afterCompleted(deps: OutcomeDeps, refund: Refund, now = Da
     dedupeKey: `refund:${refund.id}:completed`,
     orderId: row.order.id,
   });
+}
+
+/**
+ * The organizer's `order.refunded` (contract v3 §16.2) for a refund already COMPLETED: the
+ * order as it stands with this refund counted, and the refund. Written by the caller's batch.
+ */
+async function refundedOutbox(db: Database, refund: Refund, now: number): Promise<OutboxWrite | undefined> {
+  const [order, cancelled] = await Promise.all([
+    organizerOrderById(db, refund.orderId),
+    db.select({ id: refundTickets.ticketId }).from(refundTickets).where(eq(refundTickets.refundId, refund.id)),
+  ]);
+  if (!order) return undefined;
+  const view = { refund, orderReference: order.order.reference, ticketIds: cancelled.map((t) => t.id) };
+  return outboxStatements(db, orderRefundedEvent(order, view), now);
 }

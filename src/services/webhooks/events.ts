@@ -6,7 +6,9 @@
 import { sql } from "drizzle-orm";
 import type { Order } from "../../db/schema";
 import { organizerOrderSnapshot } from "../order-snapshot";
-import type { OrganizerOrder } from "../organizer-orders";
+import type { OrganizerOrder } from "../organizer-order-rows";
+import type { RefundView } from "../refunds/snapshot";
+import { refundSnapshot } from "../refunds/snapshot";
 import type { OutboxEvent } from "./outbox";
 
 const eventTitleOf = (eventId: string) => sql`(SELECT title FROM events WHERE id = ${eventId})`;
@@ -26,5 +28,16 @@ export function orderCompletedEvent(
     },
     patches: [{ path: "$.data.order.event_title", value: eventTitleOf(order.eventId) }],
     onlyIf: sql`EXISTS (SELECT 1 FROM orders WHERE id = ${order.id} AND status = 'COMPLETED')`,
+  };
+}
+
+/** `order.refunded`: one refund reached COMPLETED (each one, partial too). */
+export function orderRefundedEvent(order: OrganizerOrder, refund: RefundView): OutboxEvent {
+  return {
+    type: "order.refunded",
+    dedupeKey: `order.refunded:${refund.refund.id}`,
+    organizer: { eventId: order.order.eventId },
+    data: { order: organizerOrderSnapshot(order), refund: refundSnapshot(refund) },
+    onlyIf: sql`EXISTS (SELECT 1 FROM refunds WHERE id = ${refund.refund.id} AND status = 'COMPLETED')`,
   };
 }

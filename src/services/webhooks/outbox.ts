@@ -12,7 +12,8 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { batchableSql, type Database, type Statement } from "../../db/client";
-import type { WebhookEventJob } from "../../delivery/jobs";
+import type { DeliveryJob, WebhookEventJob } from "../../delivery/jobs";
+import { describeError, type Logger } from "../../lib/logger";
 import { toNairobiIso } from "../../lib/time";
 import { eventBit, type WebhookEventType } from "./event-types";
 
@@ -95,4 +96,23 @@ function changesOf(result: unknown): number {
  */
 export function announcement(write: OutboxWrite, fanOutResult: unknown): WebhookEventJob | undefined {
   return changesOf(fanOutResult) > 0 ? { type: "webhook_event", eventId: write.eventId } : undefined;
+}
+
+/**
+ * Enqueue an event's first attempts after its batch committed. Never fails the caller: a lost
+ * send leaves PENDING deliveries in D1, which the cron sweep re-sends (sweep.ts).
+ */
+export async function enqueueAnnouncement(
+  deps: { queue: Queue<DeliveryJob>; log: Logger },
+  job: WebhookEventJob | undefined,
+): Promise<void> {
+  if (!job) return;
+  try {
+    await deps.queue.send(job);
+  } catch (error) {
+    deps.log.warn("webhook event enqueue failed; the sweep will send it", {
+      event_id: job.eventId,
+      ...describeError(error),
+    });
+  }
 }
