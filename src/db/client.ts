@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "./schema";
@@ -43,3 +43,11 @@ export function batchableSql(db: Database, query: SQL): Statement {
   Object.assign(raw, { stmt: db.$client.prepare(text) });
   return raw;
 }
+
+/**
+ * A UUID v4 made by SQLite, for rows an INSERT … SELECT creates (one per selected row). Each
+ * reference draws new random bytes, so use it once per row.
+ */
+export const SQL_UUID_TEXT =
+  "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
+export const SQL_UUID = sql.raw(SQL_UUID_TEXT);

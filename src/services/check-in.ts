@@ -28,14 +28,21 @@ import {
   tiers,
   type User,
 } from "../db/schema";
+import type { DeliveryJob } from "../delivery/jobs";
 import { DomainError, type FieldErrors } from "../lib/errors";
+import type { Logger } from "../lib/logger";
 import { type TicketClaims, ticketHash, verifyTicket } from "../lib/ticket-signing";
 import { toNairobiIso } from "../lib/time";
 import { currentTicketKeys, type GateEvent, gateOrganizerId } from "./attendees";
+import { checkedInStatements } from "./webhooks/check-in-events";
+import { enqueueAnnouncements } from "./webhooks/outbox";
 
 export interface CheckInDeps {
   db: Database;
   config: Config;
+  /** Where the `ticket.checked_in` webhook events are announced (contract v3 §16.2). */
+  queue: Queue<DeliveryJob>;
+  log: Logger;
 }
 
 export const TICKET_NOT_FOUND = "Ticket Not Found";
@@ -205,10 +212,17 @@ export async function verifyAndCheckIn(
     throw refused(ticket, ticket.checkedInAt, false);
   }
 
-  const [admitted, , after] = await d1.batch<{
+  const announced = checkedInStatements(d1, {
+    eventId: ticket.eventId,
+    candidates: [{ tid: ticket.id, h: hash, t: now, d: input.deviceId }],
+    now,
+    online: true,
+  });
+  const [admitted, , after, , , written] = await d1.batch<{
     status: TicketStatus;
     checked_in_at: number | null;
     ticket_hash: string;
+    id: string;
   }>([
     // The decision: of two racing scans, only one finds the ticket still ACTIVE; a transfer
     // committed since the read has replaced the scanned token, and then none does.
@@ -222,7 +236,10 @@ export async function verifyAndCheckIn(
       .bind(now, scanner.id, input.deviceId, ticket.id, hash),
     recordScanStatement(d1, scan),
     d1.prepare("SELECT status, checked_in_at, ticket_hash FROM tickets WHERE id = ?1").bind(ticket.id),
+    // The organizer's `ticket.checked_in`, written only if this scan checked it in.
+    ...announced.statements,
   ]);
+  await enqueueAnnouncements(deps, announced.jobsFrom(written));
   const won = admitted?.results[0];
   if (!won) {
     const state = after?.results[0];
@@ -313,11 +330,12 @@ interface ChunkState {
 }
 
 async function applyChunk(
-  db: Database,
+  deps: CheckInDeps,
   eventId: string,
   uploaderId: string,
   chunk: Pending[][],
 ): Promise<ChunkState> {
+  const { db } = deps;
   const now = Date.now();
   // The earliest scan of each ticket per code: a device may hold a ticket's old token (a
   // transfer) beside its current one, and only a scan of the current one may check it in.
@@ -338,8 +356,10 @@ async function applyChunk(
     d: p.scan.deviceId,
   }));
   const d1 = db.$client;
-  const [, , state, revoked] = await d1.batch<
-    TicketStateRow & { reason: RevocationReason; revoked_at: number }
+  // The organizer's `ticket.checked_in` for each ticket this chunk checks in first (§16.2).
+  const announced = checkedInStatements(d1, { eventId, candidates, now, online: false });
+  const [, , state, revoked, , , written] = await d1.batch<
+    TicketStateRow & { reason: RevocationReason; revoked_at: number; id: string }
   >([
     // One set-based conditional UPDATE per chunk: each ticket moves only if still ACTIVE, or
     // (earliest scan wins) if its recorded check-in is later than this scan.
@@ -382,7 +402,9 @@ async function applyChunk(
          WHERE r.ticket_hash IN (SELECT json_extract(value, '$.h') FROM json_each(?1)) AND +r.event_id = ?2`,
       )
       .bind(JSON.stringify(candidates), eventId),
+    ...announced.statements,
   ]);
+  await enqueueAnnouncements(deps, announced.jobsFrom(written));
   const ticketsAfter = new Map(
     (state?.results ?? []).map((row) => [
       row.id,
@@ -479,7 +501,7 @@ export async function checkInBatch(
   for (const [position, entry] of entries.entries()) if (!("errors" in entry)) positions.set(entry, position);
 
   for (const chunk of chunks) {
-    const state = await applyChunk(deps.db, event.id, uploader.id, chunk);
+    const state = await applyChunk(deps, event.id, uploader.id, chunk);
     for (const pending of chunk.flat()) {
       const position = positions.get(pending.scan) ?? 0;
       const ticket = state.tickets.get(pending.ticketId);

@@ -12,6 +12,7 @@ import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import { DomainError, type FieldErrors } from "../lib/errors";
 import { escapeHtml } from "../lib/html";
+import type { Logger } from "../lib/logger";
 import { toNairobiIso } from "../lib/time";
 import { type MailDeps, queueMail } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
@@ -19,6 +20,8 @@ import { deactivateCodesWithoutTiers } from "./promo-codes/tier-removal";
 import { afterRecorded, eventCancellationRefundStatements, refundsOfCancellation } from "./refunds/record";
 import type { EventRow, TierRow } from "./tier-rules";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
+import { eventCancelledEvent } from "./webhooks/events";
+import { announcement, enqueueAnnouncement, outboxStatements } from "./webhooks/outbox";
 
 export interface OrganizerEventDeps {
   db: Database;
@@ -26,8 +29,9 @@ export interface OrganizerEventDeps {
   media: R2Bucket;
   inventory: DurableObjectNamespace<TierInventory>;
   mail: MailDeps;
-  /** Refunds of a cancelled event are sent from the delivery queue. */
+  /** Refunds of a cancelled event (and its webhook event) are sent from the delivery queue. */
   queue: Queue<DeliveryJob>;
+  log: Logger;
 }
 
 export interface TierInput {
@@ -457,7 +461,9 @@ export async function removeEvent(
   // One transaction: the event, a full refund per paid order (contract v3 §13.3 rule 3) with
   // the tickets each cancels recorded, then the tickets themselves.
   const [refundRows, refundTicketRows] = eventCancellationRefundStatements(db, event.id, now);
-  const [, , , cancelledTickets, refundOrders] = await db.batch([
+  // The organizer's `event.cancelled` (contract v3 §16.2), with the refunds this batch makes.
+  const outbox = outboxStatements(db, eventCancelledEvent(event, now), now);
+  const [, , , cancelledTickets, refundOrders, , fanOut] = await db.batch([
     db
       .update(events)
       .set({ status: "CANCELLED", cancelledAt: now, updatedAt: now })
@@ -474,7 +480,9 @@ export async function removeEvent(
       .set({ refundStatus: "PENDING", updatedAt: now })
       .where(and(eq(orders.eventId, event.id), inArray(orders.status, ["COMPLETED", "PAID_UNFULFILLED"])))
       .returning(),
+    ...outbox.statements,
   ]);
+  await enqueueAnnouncement(deps, announcement(outbox, fanOut));
 
   forgetEventSaleFacts(event.id);
 

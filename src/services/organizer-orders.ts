@@ -5,22 +5,13 @@
  * event or order is "not found".
  * An order's refund figures come from its refunds (§13.1); the detail lists them, newest first.
  */
-import { and, asc, desc, eq, inArray, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
-import {
-  events,
-  type Order,
-  type OrderStatus,
-  orderItems,
-  orders,
-  refunds,
-  tickets,
-  tiers,
-} from "../db/schema";
+import { events, type OrderStatus, orders, tickets, tiers } from "../db/schema";
 import { DomainError } from "../lib/errors";
 import { normalizeKenyanPhone } from "../lib/phone";
-import { type OrganizerOrder, orderSelect, withLines } from "./organizer-order-rows";
 import { loadOwnEvent } from "./organizer-events";
+import { type OrganizerOrder, orderSelect, withLines } from "./organizer-order-rows";
 import { type RefundView, refundViewsOfOrder } from "./refunds/manage";
 
 export type { OrganizerOrder };
@@ -55,7 +46,6 @@ function searchCondition(q: string): SQL | undefined {
     ...(phone ? [eq(orders.phoneNumber, phone), eq(orders.paidPhone, phone)] : []),
   );
 }
-
 
 export async function listEventOrders(
   db: Database,

@@ -30,6 +30,8 @@ import { loadTicketKey, signTicket, ticketHash } from "../lib/ticket-signing";
 import { findUserByEmail } from "./accounts/users";
 import { consumeLimit } from "./rate-limit";
 import { ownsTicket } from "./ticket-access";
+import { ticketTransferredEvent } from "./webhooks/events";
+import { announcement, outboxStatements } from "./webhooks/outbox";
 
 export interface TransferDeps {
   db: Database;
@@ -138,6 +140,8 @@ interface TicketForTransfer extends TransferFacts {
   orderId: string;
   eventId: string;
   tierId: string;
+  attendeeName: string;
+  attendeeEmail: string;
   ownerId: string;
   placedAsGuest: boolean;
   tokenVersion: number;
@@ -151,6 +155,8 @@ async function loadTicket(db: Database, ticketId: string): Promise<TicketForTran
       orderId: tickets.orderId,
       eventId: tickets.eventId,
       tierId: tickets.tierId,
+      attendeeName: tickets.attendeeName,
+      attendeeEmail: tickets.attendeeEmail,
       ownerId: tickets.ownerId,
       status: tickets.status,
       transferCount: tickets.transferCount,
@@ -338,9 +344,6 @@ export function transferStatements(db: Database, config: Config, plan: TransferP
           SELECT ${ticket.ticketHash}, t.id, t.event_id, 'transferred', ${ticket.tokenVersion}, ${now}, t.change_seq
           FROM tickets t WHERE t.id = ${ticket.id} AND t.ticket_hash = ${plan.newHash} AND ${won}`,
     ),
-    // ── Webhooks (contract §16) go here: the `ticket.transferred` outbox row joins this batch
-    // as one more statement, `… WHERE ${transferWon(transferId)}`, so it is written exactly
-    // when the transfer is. ──
   );
   return statements;
 }
@@ -397,7 +400,20 @@ export async function transferTicket(
     signingKeyId: key.kid,
     now,
   };
-  await runBatch(db, transferStatements(db, config, plan));
+  // The organizer's `ticket.transferred` (contract v3 §16.2) joins the batch, written exactly
+  // when the transfer is.
+  const outbox = outboxStatements(
+    db,
+    ticketTransferredEvent({
+      ticket,
+      to: recipient,
+      transfersLeft: transfersLeft(config, ticket.transferCount + 1),
+      transferId: plan.transferId,
+      won: transferWon(plan.transferId),
+    }),
+    now,
+  );
+  const results = await runBatch(db, [...transferStatements(db, config, plan), ...outbox.statements]);
   const [won] = await db
     .select({ id: ticketTransfers.id })
     .from(ticketTransfers)
@@ -413,7 +429,7 @@ export async function transferTicket(
     );
   }
 
-  await queueTransferDelivery(deps, plan.transferId);
+  await queueTransferDelivery(deps, plan.transferId, announcement(outbox, results.at(-1)));
   return {
     transferId: plan.transferId,
     ticketId: ticket.id,
@@ -424,9 +440,16 @@ export async function transferTicket(
 }
 
 /** Enqueue a transfer's delivery. Never fails the request: the cron's sweep re-enqueues it. */
-async function queueTransferDelivery(deps: TransferDeps, transferId: string): Promise<void> {
+async function queueTransferDelivery(
+  deps: TransferDeps,
+  transferId: string,
+  /** The transfer's webhook event, sent with it. */
+  also?: DeliveryJob,
+): Promise<void> {
   try {
-    await deps.queue.send({ type: "ticket_transfer", transferId });
+    const delivery: DeliveryJob = { type: "ticket_transfer", transferId };
+    if (also) await deps.queue.sendBatch([{ body: delivery }, { body: also }]);
+    else await deps.queue.send(delivery);
   } catch (error) {
     deps.log?.warn("transfer delivery enqueue failed; the sweep will retry", {
       transfer_id: transferId,

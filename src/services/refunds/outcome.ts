@@ -6,7 +6,7 @@
 import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Config } from "../../config";
 import { type Database, runBatch } from "../../db/client";
-import { events, orders, type Refund, refundTickets, refunds, users } from "../../db/schema";
+import { events, orders, type Refund, refunds, refundTickets, users } from "../../db/schema";
 import type { DeliveryJob } from "../../delivery/jobs";
 import { refundEntryStatement } from "../../inventory/ledger-store";
 import type { Logger } from "../../lib/logger";
@@ -116,7 +116,10 @@ export async function completeRefund(
     // Heal a ledger entry (and the organizer's `order.refunded`) a crash between the writes
     // may have left out (both idempotent).
     const outbox = await refundedOutbox(deps.db, refund, now);
-    const healed = await runBatch(deps.db, [refundEntryStatement(deps.db, refund.id, now), ...(outbox?.statements ?? [])]);
+    const healed = await runBatch(deps.db, [
+      refundEntryStatement(deps.db, refund.id, now),
+      ...(outbox?.statements ?? []),
+    ]);
     if (outbox) await enqueueAnnouncement(deps, announcement(outbox, healed.at(-1)));
     await deps.db
       .update(refunds)
@@ -199,7 +202,10 @@ export async function afterCompleted(deps: OutcomeDeps, refund: Refund, now = Da
 async function refundedOutbox(db: Database, refund: Refund, now: number): Promise<OutboxWrite | undefined> {
   const [order, cancelled] = await Promise.all([
     organizerOrderById(db, refund.orderId),
-    db.select({ id: refundTickets.ticketId }).from(refundTickets).where(eq(refundTickets.refundId, refund.id)),
+    db
+      .select({ id: refundTickets.ticketId })
+      .from(refundTickets)
+      .where(eq(refundTickets.refundId, refund.id)),
   ]);
   if (!order) return undefined;
   const view = { refund, orderReference: order.order.reference, ticketIds: cancelled.map((t) => t.id) };

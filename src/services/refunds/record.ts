@@ -9,7 +9,7 @@
  */
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Config } from "../../config";
-import { batchableSql, type Database, runBatch, type Statement } from "../../db/client";
+import { batchableSql, type Database, runBatch, SQL_UUID, type Statement } from "../../db/client";
 import {
   events,
   type Order,
@@ -56,9 +56,6 @@ const REFUNDABLE_STATUSES = ["COMPLETED", "PAID_UNFULFILLED", "UNDER_REVIEW"] as
 export function reservedSql(orderId: SQL | string): SQL {
   return sql`(SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.order_id = ${orderId} AND (r.resolution IS NULL OR r.resolution <> 'ABANDONED'))`;
 }
-
-/** A random v4 UUID, in SQL (for the rows an event cancellation inserts in bulk). */
-const SQL_UUID = sql`lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
 
 interface InsertRefund {
   id: string;

@@ -133,7 +133,7 @@ export async function attemptDelivery(
 ): Promise<DeliveryOutcome> {
   const { db } = deps;
   const row = await loadDelivery(db, deliveryId);
-  if (!row || row.delivery.status !== "PENDING") return "not_pending";
+  if (row?.delivery.status !== "PENDING") return "not_pending";
   const { endpoint } = row;
   const isPending = and(eq(webhookDeliveries.id, deliveryId), eq(webhookDeliveries.status, "PENDING"));
 

@@ -169,16 +169,14 @@ export async function pingEndpoint(
     data: { webhook_id: endpoint.id },
   });
   await runBatch(deps.db, [
-    deps.db
-      .insert(webhookEvents)
-      .values({
-        id: eventId,
-        organizerId: organizer.id,
-        type: "ping",
-        dedupeKey: null,
-        body,
-        createdAt: now,
-      }),
+    deps.db.insert(webhookEvents).values({
+      id: eventId,
+      organizerId: organizer.id,
+      type: "ping",
+      dedupeKey: null,
+      body,
+      createdAt: now,
+    }),
     deps.db.insert(webhookDeliveries).values({
       id: deliveryId,
       eventId,

@@ -11,16 +11,16 @@
  * the cron sweep finds the PENDING deliveries (sweep.ts), so a committed change is never lost.
  */
 import { type SQL, sql } from "drizzle-orm";
-import { batchableSql, type Database, type Statement } from "../../db/client";
+import { batchableSql, type Database, SQL_UUID, type Statement } from "../../db/client";
 import type { DeliveryJob, WebhookEventJob } from "../../delivery/jobs";
 import { describeError, type Logger } from "../../lib/logger";
 import { toNairobiIso } from "../../lib/time";
 import { eventBit, type WebhookEventType } from "./event-types";
 
-/** A UUID v4 made by SQLite, for rows an INSERT … SELECT creates (one per endpoint). */
-export const SQL_UUID = sql.raw(
-  "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))",
-);
+/** Raw-SQL form of "endpoints of `organizer` hearing `bit`" for D1 statements (alias `w`). */
+export function subscribedText(organizerExpr: string, bitExpr: string): string {
+  return `w.organizer_id = ${organizerExpr} AND w.is_active = 1 AND w.deleted_at IS NULL AND (w.event_mask & ${bitExpr}) != 0`;
+}
 
 export interface OutboxEvent {
   type: WebhookEventType;
@@ -99,20 +99,30 @@ export function announcement(write: OutboxWrite, fanOutResult: unknown): Webhook
 }
 
 /**
- * Enqueue an event's first attempts after its batch committed. Never fails the caller: a lost
+ * Enqueue events' first attempts after their batch committed. Never fails the caller: a lost
  * send leaves PENDING deliveries in D1, which the cron sweep re-sends (sweep.ts).
  */
-export async function enqueueAnnouncement(
+export async function enqueueAnnouncements(
+  deps: { queue: Queue<DeliveryJob>; log: Logger },
+  jobs: Array<WebhookEventJob | undefined>,
+): Promise<void> {
+  const due = jobs.filter((job): job is WebhookEventJob => job !== undefined);
+  // Queues take at most 100 messages per sendBatch.
+  for (let i = 0; i < due.length; i += 100) {
+    try {
+      await deps.queue.sendBatch(due.slice(i, i + 100).map((body) => ({ body })));
+    } catch (error) {
+      deps.log.warn("webhook event enqueue failed; the sweep will send it", {
+        events: due.length,
+        ...describeError(error),
+      });
+    }
+  }
+}
+
+export function enqueueAnnouncement(
   deps: { queue: Queue<DeliveryJob>; log: Logger },
   job: WebhookEventJob | undefined,
 ): Promise<void> {
-  if (!job) return;
-  try {
-    await deps.queue.send(job);
-  } catch (error) {
-    deps.log.warn("webhook event enqueue failed; the sweep will send it", {
-      event_id: job.eventId,
-      ...describeError(error),
-    });
-  }
+  return enqueueAnnouncements(deps, [job]);
 }
