@@ -7,6 +7,7 @@
 import { BrevoFake } from "./brevo";
 import { DarajaFake } from "./daraja";
 import { GoogleFake } from "./google";
+import { WebhookReceiverFake } from "./webhook-receiver";
 
 export interface FakeUpstream {
   readonly hosts: string[];
@@ -18,7 +19,8 @@ class NetworkFakes {
   readonly google = new GoogleFake();
   readonly brevo = new BrevoFake();
   readonly daraja = new DarajaFake();
-  private readonly upstreams: FakeUpstream[] = [this.google, this.brevo, this.daraja];
+  readonly receivers = new WebhookReceiverFake();
+  private readonly upstreams: FakeUpstream[] = [this.google, this.brevo, this.daraja, this.receivers];
   private installed = false;
   /** Every outbound request, in order (url + method), for assertions. */
   readonly requests: Array<{ method: string; url: string }> = [];
