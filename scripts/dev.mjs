@@ -107,7 +107,15 @@ function seedSettings(args) {
 function ensureDevVars() {
   const devVars = path.join(PROJECT_ROOT, ".dev.vars");
   const example = path.join(PROJECT_ROOT, ".dev.vars.example");
-  if (existsSync(devVars)) return;
+  if (existsSync(devVars)) {
+    // A .dev.vars made before B2C existed: the simulator's Results would answer 404.
+    if (devVarsValue(readFileSync(devVars, "utf8"), "MPESA_RESULT_TOKEN") === undefined) {
+      log(
+        "! .dev.vars has no MPESA_RESULT_TOKEN: refunds and payouts never complete locally. Copy its line from .dev.vars.example.",
+      );
+    }
+    return;
+  }
   if (!existsSync(example)) {
     log("! No .dev.vars and no .dev.vars.example: secrets fall back to development defaults.");
     return;
