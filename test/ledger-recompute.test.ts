@@ -1,20 +1,27 @@
 /**
  * Every ledger entry is reproducible from orders, refunds and payouts (contract §17): after a
  * mixed scenario (sales held and available, a platform fee, partial and full refunds, a
- * cancelled event, payouts completed, reversed and in flight, repeated callbacks), every
- * organizer's balances are recomputed from scratch from those tables alone and compared with
- * the ledger and with what the wallet answers.
+ * refunded PAID_UNFULFILLED payment, a cancelled event, payouts completed, reversed (by a
+ * failed Result and by a refusal at once) and in flight, repeated callbacks), every
+ * organizer's entries and balances are recomputed from scratch from those tables alone and
+ * compared with the ledger and with what the wallet answers. A forged entry makes the
+ * comparison fail.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TestClient } from "./helpers/client";
+import { networkFakes } from "./fakes/network";
+import { expireHolds } from "./helpers/checkout";
+import { TestClient, uniqueName } from "./helpers/client";
 import { attemptsOf, b2cCallback, RESULT_PATH, refundOf } from "./helpers/refunds";
 import {
   DAY,
+  endEvent,
   newOrganizer,
+  type Organizer,
   payoutsOf,
   readyOrganizer,
   sale,
+  type WalletWorld,
   walletOf,
   walletWorld,
   withdrawFrom,
@@ -90,6 +97,163 @@ async function recompute(organizerId: string, now: number): Promise<Recomputed> 
   return result;
 }
 
+interface Entry {
+  dedupe_key: string;
+  type: string;
+  amount: number;
+  status: string;
+}
+
+const byKey = (a: Entry, b: Entry) =>
+  a.dedupe_key < b.dedupe_key ? -1 : a.dedupe_key > b.dedupe_key ? 1 : 0;
+
+/**
+ * The entries the ledger must hold, from orders, refunds, events and payouts only: a SALE
+ * (and a FEE) per COMPLETED paid order, a REFUND per COMPLETED refund of such an order (a
+ * refunded PAID_UNFULFILLED payment was never a sale), a PAYOUT per payout in its state
+ * (PENDING until M-Pesa settles it) and a PAYOUT_REVERSED per FAILED payout.
+ */
+async function expectedEntries(organizerId: string): Promise<Entry[]> {
+  const orders = await env.DB.prepare(
+    `SELECT o.id, o.amount FROM orders o JOIN events e ON e.id = o.event_id
+     WHERE e.organizer_id = ? AND o.status = 'COMPLETED' AND o.amount > 0`,
+  )
+    .bind(organizerId)
+    .all<{ id: string; amount: number }>();
+  const refunds = await env.DB.prepare(
+    `SELECT r.id, r.amount FROM refunds r JOIN orders o ON o.id = r.order_id JOIN events e ON e.id = o.event_id
+     WHERE e.organizer_id = ? AND r.status = 'COMPLETED' AND o.status = 'COMPLETED' AND o.amount > 0`,
+  )
+    .bind(organizerId)
+    .all<{ id: string; amount: number }>();
+  const payouts = await env.DB.prepare("SELECT id, amount, status FROM payouts WHERE organizer_id = ?")
+    .bind(organizerId)
+    .all<{ id: string; amount: number; status: string }>();
+  const entries: Entry[] = [];
+  for (const order of orders.results) {
+    entries.push({ dedupe_key: `sale:${order.id}`, type: "SALE", amount: order.amount, status: "COMPLETED" });
+    const fee = Math.floor((order.amount * FEE_PERCENT) / 100);
+    if (fee > 0)
+      entries.push({ dedupe_key: `fee:${order.id}`, type: "FEE", amount: -fee, status: "COMPLETED" });
+  }
+  for (const refund of refunds.results) {
+    entries.push({
+      dedupe_key: `refund:${refund.id}`,
+      type: "REFUND",
+      amount: -refund.amount,
+      status: "COMPLETED",
+    });
+  }
+  for (const payout of payouts.results) {
+    const status = payout.status === "SENT" ? "PENDING" : payout.status;
+    entries.push({ dedupe_key: `payout:${payout.id}`, type: "PAYOUT", amount: -payout.amount, status });
+    if (payout.status === "FAILED") {
+      entries.push({
+        dedupe_key: `payout_reversed:${payout.id}`,
+        type: "PAYOUT_REVERSED",
+        amount: payout.amount,
+        status: "COMPLETED",
+      });
+    }
+  }
+  return entries.sort(byKey);
+}
+
+async function ledgerEntriesOf(organizerId: string): Promise<Entry[]> {
+  const rows = await env.DB.prepare(
+    "SELECT dedupe_key, type, amount, status FROM ledger_entries WHERE organizer_id = ?",
+  )
+    .bind(organizerId)
+    .all<Entry>();
+  return rows.results.sort(byKey);
+}
+
+/** Entry by entry, then the balances: what differs between the ledger and the recomputation. */
+async function differences(organizerId: string, now: number): Promise<string[]> {
+  const expected = await expectedEntries(organizerId);
+  const actual = await ledgerEntriesOf(organizerId);
+  const show = (e: Entry) => `${e.type} ${e.amount} ${e.status} (${e.dedupe_key})`;
+  const wanted = new Map(expected.map((e) => [e.dedupe_key, show(e)]));
+  const found = new Map(actual.map((e) => [e.dedupe_key, show(e)]));
+  const out: string[] = [];
+  for (const [key, entry] of wanted) {
+    if (found.get(key) !== entry) out.push(`expected ${entry}, ledger has ${found.get(key) ?? "nothing"}`);
+  }
+  for (const [key, entry] of found) if (!wanted.has(key)) out.push(`ledger has unexplained ${entry}`);
+  if (actual.length !== found.size) out.push("ledger has two entries with one dedupe_key");
+  const recomputed = await recompute(organizerId, now);
+  const sums = await ledgerSums(organizerId);
+  const pairs: Array<[string, number, number]> = [
+    ["SALE", sums.SALE ?? 0, recomputed.sales],
+    ["FEE", -(sums.FEE ?? 0), recomputed.fees],
+    ["REFUND", -(sums.REFUND ?? 0), recomputed.refunds],
+    ["PAYOUT", -(sums.PAYOUT ?? 0), recomputed.payouts],
+    ["PAYOUT_REVERSED", sums.PAYOUT_REVERSED ?? 0, recomputed.reversed],
+  ];
+  for (const [type, ledger, recomputedSum] of pairs) {
+    if (ledger !== recomputedSum) out.push(`Σ ${type}: ledger ${ledger}, recomputed ${recomputedSum}`);
+  }
+  return out;
+}
+
+/**
+ * A payment that lands after its hold lapsed and its seat went to someone else:
+ * PAID_UNFULFILLED, refunded in full automatically. The other buyer's order completes. The
+ * event ends `endedDaysAgo` days ago.
+ */
+async function paidUnfulfilled(world: WalletWorld, organizer: Organizer, endedDaysAgo: number) {
+  const start = Date.now() + 7 * DAY;
+  const created = await organizer.client.post<{ id: string; tiers: Array<{ id: string }> }>(
+    "/api/organizer/events/create/",
+    {
+      title: uniqueName("Last Seat Gig "),
+      category: "CONCERT",
+      start_datetime: new Date(start).toISOString(),
+      end_datetime: new Date(start + 4 * 60 * 60 * 1000).toISOString(),
+      tiers: [{ name: "Only", price: 1300, quantity_allocated: 1, max_per_order: 1 }],
+    },
+  );
+  expect(created.status, created.text).toBe(201);
+  const tierId = created.body.tiers[0]?.id ?? "";
+  const buy = async () => {
+    const phone = `2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+    const res = await new TestClient(world.darajaVars).post<{
+      order_id: string;
+      checkout_request_id: string;
+    }>("/api/pay/initiate/", {
+      tier_id: tierId,
+      phone_number: `0${phone.slice(3)}`,
+      email: `${uniqueName("buyer")}@example.com`,
+      name: "Otieno",
+    });
+    expect(res.status, res.text).toBe(202);
+    return { ...res.body, phone };
+  };
+  const late = await buy();
+  await expireHolds(tierId);
+  const other = await buy();
+  await endEvent(created.body.id, endedDaysAgo);
+  for (const order of [other, late]) {
+    const callback = networkFakes.daraja.callbackFor(order.checkout_request_id, {
+      resultCode: 0,
+      phoneNumber: order.phone,
+    });
+    const paid = await new TestClient({ ...world.darajaVars, ...vars }).post(
+      "/api/pay/callback/test-callback-token-0123456789abcdef/",
+      callback,
+    );
+    expect(paid.status, paid.text).toBe(200);
+  }
+  const statuses = await env.DB.prepare("SELECT id, status FROM orders WHERE id IN (?, ?)")
+    .bind(late.order_id, other.order_id)
+    .all<{ id: string; status: string }>();
+  expect(Object.fromEntries(statuses.results.map((r) => [r.id, r.status]))).toEqual({
+    [late.order_id]: "PAID_UNFULFILLED",
+    [other.order_id]: "COMPLETED",
+  });
+  return { orderId: late.order_id, soldOrderId: other.order_id };
+}
+
 async function ledgerSums(organizerId: string): Promise<Record<string, number>> {
   const rows = await env.DB.prepare(
     "SELECT type, SUM(amount) AS total FROM ledger_entries WHERE organizer_id = ? GROUP BY type",
@@ -119,8 +283,16 @@ describe("ledger recomputation", () => {
     expect(partial.status, partial.text).toBe(202);
     const full = await refundOf(a.client, {}, a3.orderId);
     expect(full.status, full.text).toBe(202);
+    const unfulfilled = await paidUnfulfilled(world, a, 4);
     await world.drain();
     await completeRefundsOf(a1.orderId); // a3's refund stays SENT: not yet money back
+    await completeRefundsOf(unfulfilled.orderId);
+    const unfulfilledRefund = await env.DB.prepare(
+      'SELECT amount, status, "trigger" FROM refunds WHERE order_id = ?',
+    )
+      .bind(unfulfilled.orderId)
+      .first();
+    expect(unfulfilledRefund).toEqual({ amount: 1300, status: "COMPLETED", trigger: "PAID_UNFULFILLED" });
     const paidOut = await withdrawFrom(a, 1000);
     const reversed = await withdrawFrom(a, 500);
     expect([paidOut.status, reversed.status]).toEqual([200, 200]);
@@ -149,6 +321,11 @@ describe("ledger recomputation", () => {
     await world.drainJobs();
     const [bPayout] = await payoutsOf(b.id);
     await new TestClient().post(RESULT_PATH, (await b2cCallback(bPayout?.b2c_request_id ?? "")).body);
+    // Refused by Daraja at once: FAILED and reversed without any Result.
+    networkFakes.daraja.failNextB2C(400);
+    expect((await withdrawFrom(b, 300)).status).toBe(200);
+    await world.drainJobs();
+    expect((await payoutsOf(b.id)).map((p) => p.status)).toEqual(["COMPLETED", "FAILED"]);
 
     // C: never activated, one sale.
     const c = await newOrganizer(world, vars);
@@ -160,6 +337,7 @@ describe("ledger recomputation", () => {
     }>();
     expect(organizers.results.length).toBeGreaterThanOrEqual(3);
     for (const { id } of organizers.results) {
+      expect(await differences(id, now), `ledger of ${id}`).toEqual([]);
       const expected = await recompute(id, now);
       const sums = await ledgerSums(id);
       expect(sums.SALE ?? 0, `SALE of ${id}`).toBe(expected.sales);
@@ -189,17 +367,73 @@ describe("ledger recomputation", () => {
     }
 
     // The figures themselves, so the recomputation is not only agreeing with itself.
-    const aFees = 100 + 75 + 38 + 45 + 32;
+    // A's PAID_UNFULFILLED payment (refunded) is in none of them; the seat's buyer is (1300 − 65).
+    const aFees = 100 + 75 + 38 + 45 + 32 + 65;
     expect((await walletOf(a)).body).toMatchObject({
-      balance: 2000 + 1500 + 777 - (100 + 75 + 38) - 300 - 1000 - 200,
+      balance: 2000 + 1500 + 777 + 1300 - (100 + 75 + 38 + 65) - 300 - 1000 - 200,
       pending_balance: 900 + 650 - 45 - 32,
       pending_payouts: 200,
-      total_earned: 2000 + 1500 + 777 + 900 + 650 - aFees - 300,
+      total_earned: 2000 + 1500 + 777 + 900 + 650 + 1300 - aFees - 300,
     });
+    const unfulfilledEntries = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM ledger_entries WHERE order_id = ?",
+    )
+      .bind(unfulfilled.orderId)
+      .first<{ n: number }>();
+    expect(unfulfilledEntries?.n).toBe(0);
     expect((await walletOf(b)).body).toMatchObject({
       balance: 2000 - 100 - 1500,
       pending_balance: -120,
       pending_payouts: 0,
     });
+  });
+
+  it("a forged or altered ledger row is caught: the comparison fails, and the triggers refuse changes", async () => {
+    const world = walletWorld();
+    const organizer = await readyOrganizer(world, undefined, vars);
+    await sale(world, organizer, { price: 3000, endedDaysAgo: 5, vars });
+    expect((await withdrawFrom(organizer, 1000)).status).toBe(200);
+    await world.drainJobs();
+    const [payout] = await payoutsOf(organizer.id);
+    await new TestClient().post(RESULT_PATH, (await b2cCallback(payout?.b2c_request_id ?? "")).body);
+    expect(await differences(organizer.id, Date.now())).toEqual([]);
+    expect((await walletOf(organizer)).body.balance).toBe(3000 - 150 - 1000);
+
+    // An entry edited in place: the append-only triggers refuse it.
+    await expect(
+      env.DB.prepare(
+        "UPDATE ledger_entries SET amount = amount + 500 WHERE organizer_id = ? AND type = 'SALE'",
+      )
+        .bind(organizer.id)
+        .run(),
+    ).rejects.toThrow(/immutable/);
+    await expect(
+      env.DB.prepare("DELETE FROM ledger_entries WHERE organizer_id = ? AND type = 'PAYOUT'")
+        .bind(organizer.id)
+        .run(),
+    ).rejects.toThrow(/immutable/);
+
+    // A forged row slipped in (inserts are allowed): a reversal of a payout M-Pesa completed.
+    await env.DB.prepare(
+      `INSERT INTO ledger_entries (id, organizer_id, type, amount, status, reference, dedupe_key, payout_id, created_at)
+       VALUES (?, ?, 'PAYOUT_REVERSED', ?, 'COMPLETED', ?, ?, ?, ?)`,
+    )
+      .bind(
+        crypto.randomUUID(),
+        organizer.id,
+        payout?.amount ?? 0,
+        payout?.reference ?? "",
+        `payout_reversed:${payout?.id}`,
+        payout?.id ?? "",
+        Date.now(),
+      )
+      .run();
+    // The wallet believes it (balances are sums of the ledger) ...
+    expect((await walletOf(organizer)).body.balance).toBe(3000 - 150);
+    // ... and the recomputation does not.
+    expect(await differences(organizer.id, Date.now())).toEqual([
+      `ledger has unexplained PAYOUT_REVERSED 1000 COMPLETED (payout_reversed:${payout?.id})`,
+      "Σ PAYOUT_REVERSED: ledger 1000, recomputed 0",
+    ]);
   });
 });
