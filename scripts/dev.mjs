@@ -25,6 +25,7 @@ import {
   DEMO_PASSWORD,
   DEMO_STORE_SLUG,
   demoEventSummaries,
+  demoWalletSummary,
 } from "./seed-data.mjs";
 import {
   d1Query,
@@ -35,6 +36,7 @@ import {
   runWrangler,
   WranglerError,
   wranglerBin,
+  wranglerVar,
 } from "./wrangler.mjs";
 
 const DEFAULT_PORT = 8787; // wrangler dev's own default
@@ -68,10 +70,52 @@ function varValues(args) {
   return values;
 }
 
+/** `NAME=value` / `NAME="value"` of a .dev.vars text, or undefined. */
+function devVarsValue(text, name) {
+  const match = new RegExp(`^\\s*${name}\\s*=\\s*(?:"([^"]*)"|(\\S*))`, "m").exec(text);
+  return match ? (match[1] ?? match[2]) : undefined;
+}
+
+/**
+ * What the dev server will run with that the demo ledger depends on: the ticket key (tickets
+ * must verify) and PLATFORM_FEE_PERCENT / PAYOUT_HOLD_DAYS (the ledger must be what
+ * settlement would write). `--var` wins over .dev.vars, which wins over wrangler.toml.
+ */
+function seedSettings(args) {
+  const devVars = path.join(PROJECT_ROOT, ".dev.vars");
+  const text = existsSync(devVars) ? readFileSync(devVars, "utf8") : "";
+  const value = (name) => {
+    const fromArgs = varValues(args)
+      .filter((v) => v.startsWith(`${name}:`))
+      .at(-1);
+    if (fromArgs !== undefined) return fromArgs.slice(name.length + 1);
+    return (
+      devVarsValue(text, name) ??
+      wranglerVar(optionValue(args, "--config", "-c"), optionValue(args, "--env", "-e"), name)
+    );
+  };
+  // As src/config.ts reads them: a bad or missing value is the default.
+  const fee = (value("PLATFORM_FEE_PERCENT") ?? "").trim();
+  const hold = (value("PAYOUT_HOLD_DAYS") ?? "").trim();
+  return {
+    ticketSigningKey: value("TICKET_SIGNING_KEY") || undefined,
+    feeBasisPoints: /^\d{1,3}(\.\d{1,2})?$/.test(fee) ? Math.min(10_000, Math.round(Number(fee) * 100)) : 0,
+    holdDays: /^\d+$/.test(hold) && Number(hold) <= 365 ? Number(hold) : 2,
+  };
+}
+
 function ensureDevVars() {
   const devVars = path.join(PROJECT_ROOT, ".dev.vars");
   const example = path.join(PROJECT_ROOT, ".dev.vars.example");
-  if (existsSync(devVars)) return;
+  if (existsSync(devVars)) {
+    // A .dev.vars made before B2C existed: the simulator's Results would answer 404.
+    if (devVarsValue(readFileSync(devVars, "utf8"), "MPESA_RESULT_TOKEN") === undefined) {
+      log(
+        "! .dev.vars has no MPESA_RESULT_TOKEN: refunds and payouts never complete locally. Copy its line from .dev.vars.example.",
+      );
+    }
+    return;
+  }
   if (!existsSync(example)) {
     log("! No .dev.vars and no .dev.vars.example: secrets fall back to development defaults.");
     return;
@@ -145,14 +189,14 @@ async function uploadDemoImages(target, bucket, dir) {
   return { posters, storeLogo };
 }
 
-async function seed(target, bucket) {
+async function seed(target, bucket, settings) {
   step("Seeding demo data (the local database has no users)");
   const dir = mkdtempSync(path.join(os.tmpdir(), "ticketsafi-seed-"));
   try {
     // Images first: a row never points at an object that is not there.
     const images = await uploadDemoImages(target, bucket, dir);
     const file = path.join(dir, "seed.sql");
-    writeFileSync(file, buildSeedSql({ images }), "utf8");
+    writeFileSync(file, buildSeedSql({ images, ...settings }), "utf8");
     const args = ["d1", "execute", "DB", ...target, "--yes", "--file", file];
     const result = await runWrangler(args, { capture: true, env: NON_INTERACTIVE });
     if (result.code !== 0) {
@@ -163,8 +207,12 @@ async function seed(target, bucket) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const wallet = demoWalletSummary(settings);
   log(
-    "✔ Demo data seeded: accounts, an invitation code, a store with a logo, and events with tiers and posters.",
+    "✔ Demo data seeded: accounts, an invitation code, a store with a logo, events with tiers and posters,",
+  );
+  log(
+    `  and demo_organizer's wallet: KES ${wallet.sales} of sales${wallet.fees ? ` − ${wallet.fees} fees` : ""} − ${wallet.payouts} paid out = KES ${wallet.available} available.`,
   );
 }
 
@@ -244,6 +292,7 @@ async function main() {
       await seed(
         target,
         mediaBucketName(optionValue(args, "--config", "-c"), optionValue(args, "--env", "-e")),
+        seedSettings(args),
       );
       hasDemo = (await inspectDatabase(target)).hasDemo;
     } else {

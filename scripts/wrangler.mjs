@@ -149,3 +149,29 @@ export function mediaBucketName(configPath, envName) {
   }
   return sections.find((s) => s.binding === "MEDIA")?.bucket_name ?? fallback;
 }
+
+/**
+ * One plain variable as this wrangler config and environment set it (`[vars]` or
+ * `[env.<name>.vars]`, string values only), or undefined. A small reader like
+ * `mediaBucketName`: enough for the project's own wrangler.toml.
+ */
+export function wranglerVar(configPath, envName, name) {
+  let text;
+  try {
+    text = readFileSync(path.resolve(PROJECT_ROOT, configPath ?? "wrangler.toml"), "utf8");
+  } catch {
+    return undefined;
+  }
+  const wanted = envName ? `[env.${envName}.vars]` : "[vars]";
+  let inside = false;
+  let value;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/\s+#.*$/, "").trim();
+    if (line.startsWith("[")) inside = line === wanted;
+    else if (inside) {
+      const match = line.match(/^(\w+)\s*=\s*"([^"]*)"$/);
+      if (match && match[1] === name) value = match[2];
+    }
+  }
+  return value;
+}

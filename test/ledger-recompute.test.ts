@@ -1,20 +1,28 @@
 /**
  * Every ledger entry is reproducible from orders, refunds and payouts (contract §17): after a
  * mixed scenario (sales held and available, a platform fee, partial and full refunds, a
- * cancelled event, payouts completed, reversed and in flight, repeated callbacks), every
- * organizer's balances are recomputed from scratch from those tables alone and compared with
- * the ledger and with what the wallet answers.
+ * refunded PAID_UNFULFILLED payment, a cancelled event, payouts completed, reversed (by a
+ * failed Result and by a refusal at once) and in flight, repeated callbacks), every
+ * organizer's entries and balances are recomputed from scratch from those tables alone and
+ * compared with the ledger and with what the wallet answers. A forged entry makes the
+ * comparison fail.
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TestClient } from "./helpers/client";
+import { networkFakes } from "./fakes/network";
+import { expireHolds } from "./helpers/checkout";
+import { TestClient, uniqueName } from "./helpers/client";
+import { ledgerDifferences, ledgerSums, recompute } from "./helpers/ledger";
 import { attemptsOf, b2cCallback, RESULT_PATH, refundOf } from "./helpers/refunds";
 import {
   DAY,
+  endEvent,
   newOrganizer,
+  type Organizer,
   payoutsOf,
   readyOrganizer,
   sale,
+  type WalletWorld,
   walletOf,
   walletWorld,
   withdrawFrom,
@@ -23,6 +31,8 @@ import {
 const FEE_PERCENT = 5;
 const HOLD_MS = 2 * DAY;
 const vars = { PLATFORM_FEE_PERCENT: String(FEE_PERCENT) };
+const rules = { feePercent: FEE_PERCENT, holdMs: HOLD_MS };
+const differences = (organizerId: string, now: number) => ledgerDifferences(organizerId, now, rules);
 
 async function completeRefundsOf(orderId: string) {
   const rows = await env.DB.prepare("SELECT id FROM refunds WHERE order_id = ?")
@@ -35,68 +45,62 @@ async function completeRefundsOf(orderId: string) {
   }
 }
 
-interface Recomputed {
-  available: number;
-  pending: number;
-  pendingPayouts: number;
-  earned: number;
-  sales: number;
-  fees: number;
-  refunds: number;
-  payouts: number;
-  reversed: number;
-}
-
-/** From orders, refunds, events and payouts only: the ledger is never read here. */
-async function recompute(organizerId: string, now: number): Promise<Recomputed> {
-  const orders = await env.DB.prepare(
-    `SELECT o.id, o.amount, e.end_datetime AS end_at, e.status AS event_status,
-       (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.order_id = o.id AND r.status = 'COMPLETED') AS refunded
-     FROM orders o JOIN events e ON e.id = o.event_id
-     WHERE e.organizer_id = ? AND o.status = 'COMPLETED' AND o.amount > 0`,
-  )
-    .bind(organizerId)
-    .all<{ id: string; amount: number; end_at: number; event_status: string; refunded: number }>();
-  const result: Recomputed = {
-    available: 0,
-    pending: 0,
-    pendingPayouts: 0,
-    earned: 0,
-    sales: 0,
-    fees: 0,
-    refunds: 0,
-    payouts: 0,
-    reversed: 0,
+/**
+ * A payment that lands after its hold lapsed and its seat went to someone else:
+ * PAID_UNFULFILLED, refunded in full automatically. The other buyer's order completes. The
+ * event ends `endedDaysAgo` days ago.
+ */
+async function paidUnfulfilled(world: WalletWorld, organizer: Organizer, endedDaysAgo: number) {
+  const start = Date.now() + 7 * DAY;
+  const created = await organizer.client.post<{ id: string; tiers: Array<{ id: string }> }>(
+    "/api/organizer/events/create/",
+    {
+      title: uniqueName("Last Seat Gig "),
+      category: "CONCERT",
+      start_datetime: new Date(start).toISOString(),
+      end_datetime: new Date(start + 4 * 60 * 60 * 1000).toISOString(),
+      tiers: [{ name: "Only", price: 1300, quantity_allocated: 1, max_per_order: 1 }],
+    },
+  );
+  expect(created.status, created.text).toBe(201);
+  const tierId = created.body.tiers[0]?.id ?? "";
+  const buy = async () => {
+    const phone = `2547${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
+    const res = await new TestClient(world.darajaVars).post<{
+      order_id: string;
+      checkout_request_id: string;
+    }>("/api/pay/initiate/", {
+      tier_id: tierId,
+      phone_number: `0${phone.slice(3)}`,
+      email: `${uniqueName("buyer")}@example.com`,
+      name: "Otieno",
+    });
+    expect(res.status, res.text).toBe(202);
+    return { ...res.body, phone };
   };
-  for (const order of orders.results) {
-    const fee = Math.floor((order.amount * FEE_PERCENT) / 100);
-    const net = order.amount - fee - order.refunded;
-    result.sales += order.amount;
-    result.fees += fee;
-    result.refunds += order.refunded;
-    result.earned += net;
-    if (order.event_status !== "CANCELLED" && order.end_at + HOLD_MS <= now) result.available += net;
-    else result.pending += net;
+  const late = await buy();
+  await expireHolds(tierId);
+  const other = await buy();
+  await endEvent(created.body.id, endedDaysAgo);
+  for (const order of [other, late]) {
+    const callback = networkFakes.daraja.callbackFor(order.checkout_request_id, {
+      resultCode: 0,
+      phoneNumber: order.phone,
+    });
+    const paid = await new TestClient({ ...world.darajaVars, ...vars }).post(
+      "/api/pay/callback/test-callback-token-0123456789abcdef/",
+      callback,
+    );
+    expect(paid.status, paid.text).toBe(200);
   }
-  const payouts = await env.DB.prepare("SELECT amount, status FROM payouts WHERE organizer_id = ?")
-    .bind(organizerId)
-    .all<{ amount: number; status: string }>();
-  for (const payout of payouts.results) {
-    result.payouts += payout.amount;
-    if (payout.status === "FAILED") result.reversed += payout.amount;
-    else result.available -= payout.amount;
-    if (payout.status === "PENDING" || payout.status === "SENT") result.pendingPayouts += payout.amount;
-  }
-  return result;
-}
-
-async function ledgerSums(organizerId: string): Promise<Record<string, number>> {
-  const rows = await env.DB.prepare(
-    "SELECT type, SUM(amount) AS total FROM ledger_entries WHERE organizer_id = ? GROUP BY type",
-  )
-    .bind(organizerId)
-    .all<{ type: string; total: number }>();
-  return Object.fromEntries(rows.results.map((r) => [r.type, r.total]));
+  const statuses = await env.DB.prepare("SELECT id, status FROM orders WHERE id IN (?, ?)")
+    .bind(late.order_id, other.order_id)
+    .all<{ id: string; status: string }>();
+  expect(Object.fromEntries(statuses.results.map((r) => [r.id, r.status]))).toEqual({
+    [late.order_id]: "PAID_UNFULFILLED",
+    [other.order_id]: "COMPLETED",
+  });
+  return { orderId: late.order_id, soldOrderId: other.order_id };
 }
 
 describe("ledger recomputation", () => {
@@ -119,8 +123,16 @@ describe("ledger recomputation", () => {
     expect(partial.status, partial.text).toBe(202);
     const full = await refundOf(a.client, {}, a3.orderId);
     expect(full.status, full.text).toBe(202);
+    const unfulfilled = await paidUnfulfilled(world, a, 4);
     await world.drain();
     await completeRefundsOf(a1.orderId); // a3's refund stays SENT: not yet money back
+    await completeRefundsOf(unfulfilled.orderId);
+    const unfulfilledRefund = await env.DB.prepare(
+      'SELECT amount, status, "trigger" FROM refunds WHERE order_id = ?',
+    )
+      .bind(unfulfilled.orderId)
+      .first();
+    expect(unfulfilledRefund).toEqual({ amount: 1300, status: "COMPLETED", trigger: "PAID_UNFULFILLED" });
     const paidOut = await withdrawFrom(a, 1000);
     const reversed = await withdrawFrom(a, 500);
     expect([paidOut.status, reversed.status]).toEqual([200, 200]);
@@ -149,6 +161,11 @@ describe("ledger recomputation", () => {
     await world.drainJobs();
     const [bPayout] = await payoutsOf(b.id);
     await new TestClient().post(RESULT_PATH, (await b2cCallback(bPayout?.b2c_request_id ?? "")).body);
+    // Refused by Daraja at once: FAILED and reversed without any Result.
+    networkFakes.daraja.failNextB2C(400);
+    expect((await withdrawFrom(b, 300)).status).toBe(200);
+    await world.drainJobs();
+    expect((await payoutsOf(b.id)).map((p) => p.status)).toEqual(["COMPLETED", "FAILED"]);
 
     // C: never activated, one sale.
     const c = await newOrganizer(world, vars);
@@ -160,7 +177,8 @@ describe("ledger recomputation", () => {
     }>();
     expect(organizers.results.length).toBeGreaterThanOrEqual(3);
     for (const { id } of organizers.results) {
-      const expected = await recompute(id, now);
+      expect(await differences(id, now), `ledger of ${id}`).toEqual([]);
+      const expected = await recompute(id, now, rules);
       const sums = await ledgerSums(id);
       expect(sums.SALE ?? 0, `SALE of ${id}`).toBe(expected.sales);
       expect(sums.FEE ?? 0, `FEE of ${id}`).toBe(0 - expected.fees || 0);
@@ -189,17 +207,73 @@ describe("ledger recomputation", () => {
     }
 
     // The figures themselves, so the recomputation is not only agreeing with itself.
-    const aFees = 100 + 75 + 38 + 45 + 32;
+    // A's PAID_UNFULFILLED payment (refunded) is in none of them; the seat's buyer is (1300 − 65).
+    const aFees = 100 + 75 + 38 + 45 + 32 + 65;
     expect((await walletOf(a)).body).toMatchObject({
-      balance: 2000 + 1500 + 777 - (100 + 75 + 38) - 300 - 1000 - 200,
+      balance: 2000 + 1500 + 777 + 1300 - (100 + 75 + 38 + 65) - 300 - 1000 - 200,
       pending_balance: 900 + 650 - 45 - 32,
       pending_payouts: 200,
-      total_earned: 2000 + 1500 + 777 + 900 + 650 - aFees - 300,
+      total_earned: 2000 + 1500 + 777 + 900 + 650 + 1300 - aFees - 300,
     });
+    const unfulfilledEntries = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM ledger_entries WHERE order_id = ?",
+    )
+      .bind(unfulfilled.orderId)
+      .first<{ n: number }>();
+    expect(unfulfilledEntries?.n).toBe(0);
     expect((await walletOf(b)).body).toMatchObject({
       balance: 2000 - 100 - 1500,
       pending_balance: -120,
       pending_payouts: 0,
     });
+  });
+
+  it("a forged or altered ledger row is caught: the comparison fails, and the triggers refuse changes", async () => {
+    const world = walletWorld();
+    const organizer = await readyOrganizer(world, undefined, vars);
+    await sale(world, organizer, { price: 3000, endedDaysAgo: 5, vars });
+    expect((await withdrawFrom(organizer, 1000)).status).toBe(200);
+    await world.drainJobs();
+    const [payout] = await payoutsOf(organizer.id);
+    await new TestClient().post(RESULT_PATH, (await b2cCallback(payout?.b2c_request_id ?? "")).body);
+    expect(await differences(organizer.id, Date.now())).toEqual([]);
+    expect((await walletOf(organizer)).body.balance).toBe(3000 - 150 - 1000);
+
+    // An entry edited in place: the append-only triggers refuse it.
+    await expect(
+      env.DB.prepare(
+        "UPDATE ledger_entries SET amount = amount + 500 WHERE organizer_id = ? AND type = 'SALE'",
+      )
+        .bind(organizer.id)
+        .run(),
+    ).rejects.toThrow(/immutable/);
+    await expect(
+      env.DB.prepare("DELETE FROM ledger_entries WHERE organizer_id = ? AND type = 'PAYOUT'")
+        .bind(organizer.id)
+        .run(),
+    ).rejects.toThrow(/immutable/);
+
+    // A forged row slipped in (inserts are allowed): a reversal of a payout M-Pesa completed.
+    await env.DB.prepare(
+      `INSERT INTO ledger_entries (id, organizer_id, type, amount, status, reference, dedupe_key, payout_id, created_at)
+       VALUES (?, ?, 'PAYOUT_REVERSED', ?, 'COMPLETED', ?, ?, ?, ?)`,
+    )
+      .bind(
+        crypto.randomUUID(),
+        organizer.id,
+        payout?.amount ?? 0,
+        payout?.reference ?? "",
+        `payout_reversed:${payout?.id}`,
+        payout?.id ?? "",
+        Date.now(),
+      )
+      .run();
+    // The wallet believes it (balances are sums of the ledger) ...
+    expect((await walletOf(organizer)).body.balance).toBe(3000 - 150);
+    // ... and the recomputation does not.
+    expect(await differences(organizer.id, Date.now())).toEqual([
+      `ledger has unexplained PAYOUT_REVERSED 1000 COMPLETED (payout_reversed:${payout?.id})`,
+      "Σ PAYOUT_REVERSED: ledger 1000, recomputed 0",
+    ]);
   });
 });
