@@ -13,7 +13,6 @@ import { runScheduled } from "../src/scheduled";
 import { registerUser } from "./helpers/accounts";
 import { CALLBACK_PATH, DARAJA, type Initiated, networkFakes } from "./helpers/checkout";
 import { TestClient, uniqueName } from "./helpers/client";
-import { paidOrder, type RefundWorld } from "./helpers/refunds";
 import { servicesFor } from "./helpers/services";
 import {
   createEndpoint,
@@ -26,40 +25,14 @@ import {
   receivers,
   runWebhookJobs,
   verifySignature,
+  webhookWorld,
 } from "./helpers/webhooks";
 
 const HOUR = 60 * 60 * 1000;
 
-/** An organizer (with the recording queue) and, if asked, an endpoint of theirs. */
-async function world(endpoint: Record<string, unknown> | null = { url: HOOK }) {
-  const q = delayRecordingQueue();
-  const vars = { ...DARAJA, ...q.vars } as Record<string, string>;
-  const client = new TestClient(vars);
-  const user = await registerUser(client, { role: "ORGANIZER" });
-  const hook = endpoint ? await createEndpoint(client, endpoint) : undefined;
-  const refundWorld = { darajaVars: vars } as unknown as RefundWorld;
-  return {
-    q,
-    vars,
-    organizer: { client, id: user.id, email: user.email },
-    hook,
-    buy: (quantity = 1) => paidOrder(refundWorld, { quantity, organizer: { client, id: user.id } }),
-    /** Run every webhook job waiting; answers how many ran. */
-    async drain(): Promise<number> {
-      const jobs = q.takeWebhookJobs();
-      if (jobs.length > 0)
-        await runWebhookJobs(
-          jobs.map((j) => j.body),
-          vars,
-        );
-      return jobs.length;
-    },
-  };
-}
-
 describe("order.completed", () => {
   it("is written with the settlement and delivered signed, with the order as it was", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     const order = await w.buy(2);
     const announced = w.q.sent.filter((m) => m.body.type === "webhook_event");
     expect(announced).toHaveLength(1);
@@ -124,23 +97,23 @@ describe("order.completed", () => {
   });
 
   it("writes nothing for an organizer with no endpoint, or none that hears the type", async () => {
-    const none = await world(null);
+    const none = await webhookWorld(null);
     await none.buy();
     expect(await eventsOfOrganizer(none.organizer.id)).toHaveLength(0);
     expect(none.q.takeWebhookJobs()).toHaveLength(0);
 
-    const other = await world({ url: HOOK, events: ["ticket.checked_in"] });
+    const other = await webhookWorld({ url: HOOK, events: ["ticket.checked_in"] });
     await other.buy();
     expect(await eventsOfOrganizer(other.organizer.id)).toHaveLength(0);
 
-    const off = await world();
+    const off = await webhookWorld();
     await off.organizer.client.patch(`/api/organizer/webhooks/${off.hook?.id}/`, { is_active: false });
     await off.buy();
     expect(await eventsOfOrganizer(off.organizer.id)).toHaveLength(0);
   });
 
   it("fans out once per subscribed endpoint", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     await createEndpoint(w.organizer.client, { url: HOOK2, events: ["order.completed"] });
     await createEndpoint(w.organizer.client, {
       url: "https://hooks3.receiver.test/x",
@@ -158,7 +131,7 @@ describe("order.completed", () => {
   });
 
   it("announces nothing for a settlement whose batch rolled back (a reused receipt)", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     const first = await w.buy();
     const receipt = await env.DB.prepare("SELECT mpesa_receipt_number AS r FROM orders WHERE id = ?")
       .bind(first.orderId)
@@ -188,7 +161,7 @@ describe("order.completed", () => {
   });
 
   it("is announced for a free booking too", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     const start = Date.now() + 7 * 24 * HOUR;
     const created = await w.organizer.client.post<{ id: string; tiers: Array<{ id: string }> }>(
       "/api/organizer/events/create/",
@@ -219,7 +192,7 @@ describe("order.completed", () => {
 
 describe("retries (§16.3)", () => {
   it("follows the schedule with identical body bytes and fresh signatures, then DELIVERED", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script(
       "hooks.receiver.test",
       [500, 503, "timeout", { status: 302, location: HOOK2 }, "network"],
@@ -266,7 +239,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("records each failure's kind", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script("hooks.receiver.test", [{ status: 301, location: HOOK2 }]);
     await w.buy();
     await w.drain();
@@ -285,7 +258,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("gives up after 11 attempts: FAILED, nothing more queued", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script("hooks.receiver.test", [], 500);
     await w.buy();
     let jobs = w.q.takeWebhookJobs();
@@ -312,7 +285,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("a 410 disables the endpoint (gone) and cancels what it still had pending", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script("hooks.receiver.test", [410]);
     await w.buy();
     await w.buy();
@@ -336,7 +309,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("a huge 2xx body is DELIVERED without being read", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script("hooks.receiver.test", [{ status: 200, hugeBody: true }]);
     await w.buy();
     await w.drain();
@@ -345,7 +318,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("72 h without a 2xx disables the endpoint (failing) and emails the organizer", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     receivers.script("hooks.receiver.test", [], 500);
     await w.buy();
     await w.buy();
@@ -384,7 +357,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("cancels without an attempt a delivery whose endpoint was deleted meanwhile", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     await w.buy();
     const jobs = w.q.takeWebhookJobs();
     await w.organizer.client.request("DELETE", `/api/organizer/webhooks/${w.hook?.id}/`);
@@ -397,7 +370,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("two consumers racing one delivery send it once", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     await w.buy();
     const [job] = w.q.takeWebhookJobs();
     await Promise.all([
@@ -413,7 +386,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("the cron re-sends a delivery whose queue message was lost", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     await w.buy();
     expect(w.q.takeWebhookJobs()).toHaveLength(1); // …and lost.
     const [delivery] = await deliveriesOfEndpoint(w.hook?.id ?? "");

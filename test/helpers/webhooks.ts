@@ -9,8 +9,10 @@ import { expect } from "vitest";
 import type { DeliveryJob } from "../../src/delivery/jobs";
 import { networkFakes } from "../fakes/network";
 import type { ReceivedWebhook } from "../fakes/webhook-receiver";
-import type { TestClient } from "./client";
-import { runDeliveryConsumer } from "./refunds";
+import { registerUser } from "./accounts";
+import { DARAJA } from "./checkout";
+import { TestClient } from "./client";
+import { B2C_VARS, paidOrder, type RefundWorld, runDeliveryConsumer } from "./refunds";
 
 export const HOOK = "https://hooks.receiver.test/ticketsafi";
 export const HOOK2 = "https://hooks2.receiver.test/in";
@@ -131,4 +133,31 @@ export async function makeDue(deliveryId: string): Promise<void> {
   await env.DB.prepare("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?")
     .bind(Date.now() - 1000, deliveryId)
     .run();
+}
+
+/** An organizer (with the recording queue) and, if asked, an endpoint of theirs. */
+export async function webhookWorld(endpoint: Record<string, unknown> | null = { url: HOOK }) {
+  const q = delayRecordingQueue();
+  const vars = { ...DARAJA, ...B2C_VARS, ...q.vars } as Record<string, string>;
+  const client = new TestClient(vars);
+  const user = await registerUser(client, { role: "ORGANIZER" });
+  const hook = endpoint ? await createEndpoint(client, endpoint) : undefined;
+  const refundWorld = { darajaVars: vars } as unknown as RefundWorld;
+  return {
+    q,
+    vars,
+    organizer: { client, id: user.id, email: user.email },
+    hook,
+    buy: (quantity = 1) => paidOrder(refundWorld, { quantity, organizer: { client, id: user.id } }),
+    /** Run every webhook job waiting; answers how many ran. */
+    async drain(): Promise<number> {
+      const jobs = q.takeWebhookJobs();
+      if (jobs.length > 0)
+        await runWebhookJobs(
+          jobs.map((j) => j.body),
+          vars,
+        );
+      return jobs.length;
+    },
+  };
 }
