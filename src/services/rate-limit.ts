@@ -141,8 +141,17 @@ export async function consumeLimits(
   limits: Limit[],
   now = Date.now(),
 ): Promise<{ allowed: boolean; retryAfter: number }> {
-  const [firstLimit] = limits;
-  if (!firstLimit) return { allowed: true, retryAfter: 0 };
+  const taking = limitTakeStatements(db, limits, now);
+  const [first, ...rest] = taking.statements;
+  if (!first) return { allowed: true, retryAfter: 0 };
+  return taking.outcome(await db.batch([first, ...rest]));
+}
+
+/**
+ * `consumeLimits` as statements, for a caller that runs them in its own batch (one round trip
+ * with its lookup): `outcome` reads their results, which must come first in that batch.
+ */
+export function limitTakeStatements(db: Database, limits: Limit[], now: number) {
   const keys = limits.map((l) => l.key);
   const perKey = (value: (l: Limit) => unknown) =>
     sql`CASE ${rateLimits.key} ${sql.join(
@@ -164,19 +173,21 @@ export async function consumeLimits(
     .where(and(inArray(rateLimits.key, keys), ...limits.map((l) => sql`${liveCountOf(l, now)} < ${l.max}`)))
     .returning({ key: rateLimits.key });
   const read = db.select().from(rateLimits).where(inArray(rateLimits.key, keys));
-  const [firstCreate, ...otherCreates] = creates;
-  if (!firstCreate) return { allowed: true, retryAfter: 0 };
-  const results = await db.batch([firstCreate, ...otherCreates, append, read]);
-  const appended = results[creates.length] as Array<{ key: string }>;
-  if (appended.length > 0) return { allowed: true, retryAfter: 0 };
-  const rows = results[creates.length + 1] as Array<{ key: string; hits: string }>;
-  // Refused: wait for the limit that frees up last (every one must have room).
-  let retryAfter = 1;
-  for (const limit of limits) {
-    const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
-    if (live.length >= limit.max) retryAfter = Math.max(retryAfter, retryAfterSeconds(live, limit, now));
-  }
-  return { allowed: false, retryAfter };
+  const statements = limits.length === 0 ? [] : [...creates, append, read];
+  const outcome = (results: readonly unknown[]): { allowed: boolean; retryAfter: number } => {
+    if (limits.length === 0) return { allowed: true, retryAfter: 0 };
+    const appended = results[creates.length] as Array<{ key: string }>;
+    if (appended.length > 0) return { allowed: true, retryAfter: 0 };
+    const rows = results[creates.length + 1] as Array<{ key: string; hits: string }>;
+    // Refused: wait for the limit that frees up last (every one must have room).
+    let retryAfter = 1;
+    for (const limit of limits) {
+      const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
+      if (live.length >= limit.max) retryAfter = Math.max(retryAfter, retryAfterSeconds(live, limit, now));
+    }
+    return { allowed: false, retryAfter };
+  };
+  return { statements, outcome };
 }
 
 /** Give back one hit taken at `at` (a reservation whose outcome does not count). */

@@ -33,17 +33,18 @@ import { releaseHit } from "../rate-limit";
 import {
   BUYER_USED_UP,
   CODE_USED_UP,
-  findEventCode,
   INVALID_CODE,
   isUsableNow,
   promoAttemptLimit,
-  takePromoAttempt,
+  takeAttemptAndFind,
   termsOf,
 } from "./validity";
 
 export interface CheckoutPromoDeps {
   db: Database;
   promoCodes: DurableObjectNamespace<PromoCodeUses>;
+  /** Work that must finish but need not delay the answer (waitUntil); absent: awaited. */
+  defer?: (task: Promise<unknown>) => void;
 }
 
 /** A code valid for this order at initiate; freeze `id`, `code` and the pricing on the order. */
@@ -87,13 +88,16 @@ export async function resolveCheckoutPromo(
   if (typed === "") return null;
 
   const limit = promoAttemptLimit(input.clientAddress, input.eventId);
-  await takePromoAttempt(deps.db, limit, now);
-  const found = typed === null ? null : await findEventCode(deps.db, input.eventId, typed);
+  // One round trip: the attempt taken and the code looked up together (§12.4 stays atomic).
+  const found = await takeAttemptAndFind(deps.db, limit, input.eventId, typed, now);
   if (!found || !isUsableNow(found.row, input.eventEndAt, now)) throw invalidPromoCode();
   const terms = termsOf(found.row, found.tierIds);
   if (eligibleSeats(input.lines, terms) === 0) throw invalidPromoCode();
 
-  await releaseHit(deps.db, limit, now);
+  // A valid code does not count: its slot goes back, after the answer when the runtime allows.
+  const giveBack = releaseHit(deps.db, limit, now);
+  if (deps.defer) deps.defer(giveBack);
+  else await giveBack;
   return { id: found.row.id, code: found.row.code, terms, seed: seedFromPromoCode(found.row) };
 }
 

@@ -10,11 +10,10 @@ import { getPublicEvent } from "../event-catalogue";
 import { type PromoCodeDeps, usageOf } from "./codes";
 import {
   CODE_USED_UP,
-  findEventCode,
   INVALID_CODE,
   isUsableNow,
   promoAttemptLimit,
-  takePromoAttempt,
+  takeAttemptAndFind,
   termsOf,
 } from "./validity";
 
@@ -34,9 +33,14 @@ export async function checkPromoCode(
   const typed = typeof input.code === "string" ? input.code.trim() : "";
   if (typed === "") throw new DomainError("invalid_promo_code", "Enter a promo code.");
 
-  await takePromoAttempt(deps.db, promoAttemptLimit(input.clientAddress, event.id), now);
-
-  const found = await findEventCode(deps.db, event.id, typed);
+  // The attempt (every one counts here) and the lookup, in one round trip.
+  const found = await takeAttemptAndFind(
+    deps.db,
+    promoAttemptLimit(input.clientAddress, event.id),
+    event.id,
+    typed,
+    now,
+  );
   if (!found || !isUsableNow(found.row, event.endAt, now))
     throw new DomainError("promo_check_invalid", INVALID_CODE);
   const terms = termsOf(found.row, found.tierIds);

@@ -4,11 +4,11 @@
  * telling "expired" from "unknown" would help whoever is guessing.
  */
 import { and, eq } from "drizzle-orm";
-import type { Database } from "../../db/client";
+import { type Database, runBatch } from "../../db/client";
 import { type PromoCodeRow, promoCodes, promoCodeTiers } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import type { PromoTerms } from "../../lib/order-pricing";
-import { consumeLimits, type Limit } from "../rate-limit";
+import { type Limit, limitTakeStatements } from "../rate-limit";
 import { normalizeCode } from "./codes";
 
 export const INVALID_CODE = "Invalid or expired promo code.";
@@ -22,24 +22,10 @@ export function promoAttemptLimit(clientAddress: string, eventId: string): Limit
   return { key: `promo_try:ip:${clientAddress}:event:${eventId}`, ...PROMO_ATTEMPTS };
 }
 
-/**
- * Take one attempt, atomically, before any lookup (parallel guesses cannot take more than
- * the limit); past it 429 `rate_limited` with Retry-After.
- */
-export async function takePromoAttempt(db: Database, limit: Limit, now: number): Promise<void> {
-  const { allowed, retryAfter } = await consumeLimits(db, [limit], now);
-  if (!allowed) throw DomainError.rateLimited("Too many promo code attempts.", retryAfter);
-}
+type FoundCode = { row: PromoCodeRow; tierIds: string[] } | null;
 
-/** A code of the event with its tiers ([] = every tier), or null. Trimmed, any case. */
-export async function findEventCode(
-  db: Database,
-  eventId: string,
-  typed: string,
-): Promise<{ row: PromoCodeRow; tierIds: string[] } | null> {
-  const code = normalizeCode(typed);
-  if (code.length === 0 || code.length > 64) return null;
-  const [rows, tierRows] = await db.batch([
+function codeLookupStatements(db: Database, eventId: string, code: string) {
+  return [
     db
       .select()
       .from(promoCodes)
@@ -50,10 +36,37 @@ export async function findEventCode(
       .from(promoCodeTiers)
       .innerJoin(promoCodes, eq(promoCodes.id, promoCodeTiers.promoCodeId))
       .where(and(eq(promoCodes.eventId, eventId), eq(promoCodes.code, code))),
-  ]);
+  ] as const;
+}
+
+function foundOf(rows: PromoCodeRow[], tierRows: Array<{ tierId: string }>): FoundCode {
   const row = rows[0];
   if (!row) return null;
   return { row, tierIds: row.allTiers ? [] : tierRows.map((t) => t.tierId) };
+}
+
+/**
+ * Take one attempt and look the code up (trimmed, any case; its tiers, [] = every tier), in
+ * ONE batch: one round trip to D1. The attempt is taken atomically (a conditional append) and
+ * decides before the lookup's answer is used, so parallel guesses cannot take more than the
+ * limit, and past it every code, valid or not, answers 429 `rate_limited` with Retry-After.
+ */
+export async function takeAttemptAndFind(
+  db: Database,
+  limit: Limit,
+  eventId: string,
+  typed: string | null,
+  now: number,
+): Promise<FoundCode> {
+  const code = typed === null ? "" : normalizeCode(typed);
+  const taking = limitTakeStatements(db, [limit], now);
+  const lookup = code.length > 0 && code.length <= 64 ? codeLookupStatements(db, eventId, code) : [];
+  const results = await runBatch(db, [...taking.statements, ...lookup]);
+  const { allowed, retryAfter } = taking.outcome(results);
+  if (!allowed) throw DomainError.rateLimited("Too many promo code attempts.", retryAfter);
+  if (lookup.length === 0) return null;
+  const n = taking.statements.length;
+  return foundOf(results[n] as PromoCodeRow[], results[n + 1] as Array<{ tierId: string }>);
 }
 
 /** Active, and now within [valid_from, valid_until] (until the event's end when unset). */
