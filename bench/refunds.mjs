@@ -403,14 +403,28 @@ async function startServer(key, opts) {
 
 const agent = keepAliveAgent(256);
 
-async function request(server, method, urlPath, { token, json, timeoutMs = 60_000 } = {}) {
-  return requestJson(agent, {
-    method,
-    url: `${server.baseUrl}${urlPath}`,
-    body: json,
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-    timeoutMs,
-  });
+/**
+ * One request. A GET that finds its kept-alive connection closed by the server meanwhile (the
+ * polls idle about as long as Node's keep-alive timeout: ECONNRESET) is sent once more on a
+ * new one, and so is a login (`retry`); no other POST is.
+ */
+async function request(
+  server,
+  method,
+  urlPath,
+  { token, json, timeoutMs = 60_000, via = agent, retry = method === "GET" } = {},
+) {
+  const send = () =>
+    requestJson(via, {
+      method,
+      url: `${server.baseUrl}${urlPath}`,
+      body: json,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      timeoutMs,
+    });
+  const res = await send();
+  if (retry && res.status === 0 && /ECONNRESET|socket hang up/i.test(res.error ?? "")) return send();
+  return res;
 }
 
 /** An organizer's Bearer token, renewed by logging in again before the 15-minute access TTL. */
@@ -419,7 +433,10 @@ function session(server, username) {
   let at = 0;
   return async () => {
     if (token && Date.now() - at < 10 * 60_000) return token;
-    const res = await request(server, "POST", "/api/auth/login/", { json: { username, password: PASSWORD } });
+    const res = await request(server, "POST", "/api/auth/login/", {
+      json: { username, password: PASSWORD },
+      retry: true,
+    });
     if (res.status !== 200) throw new Error(`login ${username} → ${res.status} ${res.text.slice(0, 300)}`);
     token = res.json.access;
     at = Date.now();
@@ -593,13 +610,17 @@ async function withdrawalPhase(server, data, opts) {
     `  available KES ${available.toLocaleString("en")}, ${opts.withdrawals} × KES ${opts.withdrawalAmount.toLocaleString("en")} racing it`,
   );
   const t = await token();
+  // Fresh connections for the burst: none of them can be one the server closed while idle.
+  const burst = keepAliveAgent(opts.withdrawals);
   const { results, seconds } = await pool(opts.withdrawals, opts.withdrawals, () =>
     request(server, "POST", "/api/organizer/wallet/", {
       token: t,
       json: { amount: String(opts.withdrawalAmount) },
       timeoutMs: 120_000,
+      via: burst,
     }),
   );
+  burst.destroy();
   const answers = {};
   let accepted = 0;
   for (const r of results) {
