@@ -106,8 +106,20 @@ const d1Statements = (name, statements) =>
     json: true,
   });
 
-/** One statement's rows. */
-const d1Rows = async (name, sql) => (await d1Statements(name, [sql]))[0]?.results ?? [];
+/**
+ * One statement's rows. The server writes the same SQLite file meanwhile: a read that finds it
+ * locked (SQLITE_BUSY) is tried again.
+ */
+async function d1Rows(name, sql) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await d1Statements(name, [sql]))[0]?.results ?? [];
+    } catch (error) {
+      if (attempt >= 5 || !String(error?.message).includes("SQLITE_BUSY")) throw error;
+      await sleep(2000 * attempt);
+    }
+  }
+}
 
 // ─── Data: the rows settlement writes ─────────────────────────────────────────────────────
 
@@ -495,7 +507,7 @@ async function refundPhase(server, data, opts) {
     if (opts.cronSeconds > 0 && Date.now() - lastCron >= opts.cronSeconds * 1000) {
       lastCron = Date.now();
       const status = await runCron(server);
-      crons++;
+      if (status === 200) crons++;
       if (status !== 200) log(`  ! scheduled handler → ${status}`);
     }
     const t = await token();
