@@ -323,9 +323,11 @@ async function sync(server, token, first) {
   let revoked;
   let laterRevoked = 0;
   const results = [];
+  const pageMs = [];
   while (url) {
     const res = await request(server, "GET", url.replace(server.baseUrl, ""), { token });
     if (res.status !== 200) throw new Error(`GET ${url} → ${res.status} ${res.text.slice(0, 300)}`);
+    pageMs.push(res.ms);
     if (pages === 0) revoked = res.json.revoked;
     else if (res.json.revoked !== undefined) laterRevoked++;
     pages++;
@@ -340,8 +342,24 @@ async function sync(server, token, first) {
     results,
     revoked,
     laterRevoked,
+    /** The first page (the one with `revoked`) and the median of the others, ms. */
+    firstPageMs: pageMs[0],
+    otherPagesMs: pageMs.length > 1 ? stats(pageMs.slice(1)).p50 : Number.NaN,
     syncToken: last.sync_token,
   };
+}
+
+/** Waits until every transfer of the event has its delivery done (at most 3 min); the seconds waited. */
+async function transfersDelivered(eventId) {
+  const started = performance.now();
+  while (performance.now() - started < 180_000) {
+    const [result] = await d1Statements("delivered.sql", [
+      `SELECT COUNT(*) AS n FROM ticket_transfers WHERE event_id = ${q(eventId)} AND delivered_at IS NULL`,
+    ]).catch(() => [undefined]);
+    if (result?.results?.[0]?.n === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  return (performance.now() - started) / 1000;
 }
 
 /** The attendee list's masked ticket reference (src/lib/masking.ts `maskTicketRef`). */
@@ -561,6 +579,24 @@ async function main() {
     log(
       `  since=<token>: ${report.afterTransfers.rows} tickets (exactly the transferred ones, new hashes), ${report.afterTransfers.revoked.length} revoked (exactly their old tokens), ${report.afterTransfers.pages} page(s), ${(report.afterTransfers.seconds * 1000).toFixed(0)} ms`,
     );
+    // The same sync once the transfers' deliveries (PNG render, two emails each, on the queue)
+    // are done: what a scanner gets when the server is not also rendering.
+    report.deliveredSeconds = await transfersDelivered(data.eventId);
+    report.quietAfterTransfers = await sync(
+      server,
+      token,
+      `${list}?since=${report.incremental.syncToken}&page_size=${PAGE_SIZE}`,
+    );
+    checkRevoked(
+      "the same sync once delivered",
+      report.quietAfterTransfers,
+      transferred.map((t) => t.hash),
+    );
+    if (report.quietAfterTransfers.rows !== TRANSFERS)
+      throw new Error(`the same sync once delivered returned ${report.quietAfterTransfers.rows} rows`);
+    log(
+      `  deliveries done ${report.deliveredSeconds.toFixed(1)} s later; the same sync again: ${report.quietAfterTransfers.rows} tickets, ${report.quietAfterTransfers.revoked.length} revoked, ${(report.quietAfterTransfers.seconds * 1000).toFixed(0)} ms`,
+    );
     // An old token online: refused as revoked (§14.4), whatever its signature says.
     const old = await request(server, "POST", "/api/scanner/verify/", {
       token,
@@ -620,9 +656,9 @@ async function main() {
     "",
     `- Machine: ${host.nproc} CPUs, ${host.cpu}; load average before the run ${host.loadavg.map((n) => n.toFixed(2)).join(" / ")}; Node ${host.node}, wrangler ${host.wrangler} (\`wrangler dev\`, local D1); the client runs on the same machine`,
     `- Data: one event, ${opts.tickets.toLocaleString("en")} tickets in 2 tiers, sold a day before, ${opts.revocations.toLocaleString("en")} of them transferred since (seeded as the transfer's batch writes them: old tokens revoked) (seeding ${report.seedSeconds.toFixed(1)} s)`,
-    `- Full sync, \`?since=0&page_size=${PAGE_SIZE}\`: **${full.toFixed(2)} s** for ${report.full.rows} tickets in ${report.full.pages} pages, **the first page carrying all ${report.full.revoked.length} revoked tokens** (later pages none) (target < ${FULL_SYNC_TARGET_S} s: ${full < FULL_SYNC_TARGET_S ? "met" : "**missed**"}); the page-numbered list: ${report.paged.seconds.toFixed(2)} s`,
+    `- Full sync, \`?since=0&page_size=${PAGE_SIZE}\`: **${full.toFixed(2)} s** for ${report.full.rows} tickets in ${report.full.pages} pages, **the first page carrying all ${report.full.revoked.length} revoked tokens** (later pages none) (target < ${FULL_SYNC_TARGET_S} s: ${full < FULL_SYNC_TARGET_S ? "met" : "**missed**"}); that first page ${report.full.firstPageMs.toFixed(0)} ms, the others ${report.full.otherPagesMs.toFixed(0)} ms each (median); the page-numbered list: ${report.paged.seconds.toFixed(2)} s (its first page, also with every revocation, ${report.paged.firstPageMs.toFixed(0)} ms)`,
     `- Incremental sync after ${CHANGES} check-ins: ${report.incremental.rows} tickets in ${report.incremental.pages} page(s), ${(report.incremental.seconds * 1000).toFixed(0)} ms`,
-    `- ${TRANSFERS} transfers through \`POST /api/tickets/{id}/transfer/\` (8 in flight): ${report.transfers.seconds.toFixed(2)} s, ${report.transfers.rps.toFixed(1)} transfers/s, p50 ${report.transfers.p50.toFixed(0)} ms, p99 ${report.transfers.p99.toFixed(0)} ms${report.transfers.retried ? ` (${report.transfers.retried} retried after a 503 "worker restarted mid-request" from wrangler dev)` : ""}; **the incremental sync after them: ${report.afterTransfers.rows} tickets and ${report.afterTransfers.revoked.length} revoked, exactly the transferred tickets (new hashes) and their old tokens**, ${report.afterTransfers.pages} page(s), ${(report.afterTransfers.seconds * 1000).toFixed(0)} ms; an old token at \`verify/\`: ${report.oldToken}`,
+    `- ${TRANSFERS} transfers through \`POST /api/tickets/{id}/transfer/\` (8 in flight): ${report.transfers.seconds.toFixed(2)} s, ${report.transfers.rps.toFixed(1)} transfers/s, p50 ${report.transfers.p50.toFixed(0)} ms, p99 ${report.transfers.p99.toFixed(0)} ms${report.transfers.retried ? ` (${report.transfers.retried} retried after a 503 "worker restarted mid-request" from wrangler dev)` : ""}; **the incremental sync after them: ${report.afterTransfers.rows} tickets and ${report.afterTransfers.revoked.length} revoked, exactly the transferred tickets (new hashes) and their old tokens**, ${report.afterTransfers.pages} page(s), ${(report.afterTransfers.seconds * 1000).toFixed(0)} ms while the queue renders and mails their deliveries, ${(report.quietAfterTransfers.seconds * 1000).toFixed(0)} ms once those are done (${report.deliveredSeconds.toFixed(0)} s later); an old token at \`verify/\`: ${report.oldToken}`,
     `- What the incremental page after the transfers runs, alone in the local D1 (best of 3, 1 ms resolution), and how SQLite reads it:`,
     ...report.evidence.map((e) => `  - ${e.name}: ${e.ms} ms, ${e.rows} row(s); \`${e.plan}\``),
     `- Verify: ${report.verify.scans} scans, ${opts.concurrency} in flight, ${report.verify.scans - report.verify.fresh} repeats: **${report.verify.rps.toFixed(1)} scans/s**, p50 ${report.verify.p50.toFixed(1)} ms, p90 ${report.verify.p90.toFixed(1)} ms, p99 ${report.verify.p99.toFixed(1)} ms; answers ${JSON.stringify(report.verify.statuses)}`,
