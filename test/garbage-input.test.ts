@@ -85,5 +85,7 @@ describe("garbage input never causes a 5xx", () => {
       }
     }
     expect(failures).toEqual([]);
-  }, 180_000);
+    // Thousands of requests: a generous ceiling, so a machine busy with other work does not
+    // turn a sweep that found nothing into a timeout (speed is measured in bench/, not here).
+  }, 900_000);
 });
