@@ -11,12 +11,11 @@ import { describe, expect, it } from "vitest";
 import type { DeliveryJob } from "../src/delivery/jobs";
 import { runScheduled } from "../src/scheduled";
 import { registerUser } from "./helpers/accounts";
-import { CALLBACK_PATH, DARAJA, type Initiated, networkFakes } from "./helpers/checkout";
+import { CALLBACK_PATH, type Initiated, networkFakes } from "./helpers/checkout";
 import { TestClient, uniqueName } from "./helpers/client";
 import { servicesFor } from "./helpers/services";
 import {
   createEndpoint,
-  delayRecordingQueue,
   deliveriesOfEndpoint,
   eventsOfOrganizer,
   HOOK,
