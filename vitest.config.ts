@@ -25,6 +25,9 @@ export default defineConfig(async () => {
             MPESA_PASSKEY: "test-passkey",
             MPESA_RESULT_TOKEN: "test-result-token-0123456789abcdef0123",
             WEBHOOK_SECRET_KEY: "test-webhook-secret-key-0123456789abcdef0123",
+            // Tests share a file's D1 (and so the pace's window) and send refunds in bursts on
+            // purpose; test/refund-pacing.test.ts sets the contract's 5 a second itself.
+            B2C_REQUESTS_PER_SECOND: "1000",
             MPESA_SECURITY_CREDENTIAL: "dGVzdC1zZWN1cml0eS1jcmVkZW50aWFs",
             // Test-only Ed25519 key (PKCS#8 DER, base64) for signing ticket QR codes.
             TICKET_SIGNING_KEY: "MC4CAQAwBQYDK2VwBCIEIFGerDwdhSZkmnqdtGtLOG6//U/gPBmdXmaq9uZGVmv8",

@@ -38,6 +38,8 @@ export interface Config {
       statusResultUrl: string;
       statusTimeoutUrl: string;
       retryBaseSeconds: number;
+      /** B2C_REQUESTS_PER_SECOND: refunds' B2C requests in any second (§13.3 rule 3); default 5. */
+      requestsPerSecond: number;
     };
   };
   mail: {
@@ -253,5 +255,6 @@ function b2cConfig(env: Env, publicBaseUrl: string, stkConsumerKey: string): Con
     statusResultUrl: `${base}/api/pay/b2c/status/result/${resultToken}/`,
     statusTimeoutUrl: `${base}/api/pay/b2c/status/timeout/${resultToken}/`,
     retryBaseSeconds: intVar(env.REFUND_RETRY_BASE_SECONDS, 600, 1, 86_400),
+    requestsPerSecond: intVar(env.B2C_REQUESTS_PER_SECOND, 5, 1, 1000),
   };
 }

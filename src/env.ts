@@ -29,6 +29,8 @@ declare global {
       TRANSFER_CUTOFF_HOURS?: string;
       /** Transfers one ticket may have (contract v3 §14.2); default 2. */
       MAX_TRANSFERS_PER_TICKET?: string;
+      /** Refunds' B2C requests in any second (contract v3 §13.3 rule 3: Daraja throttles bursts); default 5. */
+      B2C_REQUESTS_PER_SECOND?: string;
       /** Key material (≥ 32 chars outside development) that encrypts webhook secrets at rest (§16.1). */
       WEBHOOK_SECRET_KEY?: string;
       /** Seconds in one unit of the webhook retry schedule (contract v3 §16.3); default 60. */

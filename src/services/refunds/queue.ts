@@ -23,3 +23,12 @@ export async function queueRefundRetry(
 ): Promise<void> {
   await queue.send({ type: "refund", refundId, retryOf }, { delaySeconds: Math.min(43_200, delaySeconds) });
 }
+
+/** A refund send that found this second's B2C requests taken (§13.3 rule 3): ask again later. */
+export async function queueRefundSendLater(
+  queue: Queue<DeliveryJob>,
+  refundId: string,
+  delaySeconds: number,
+): Promise<void> {
+  await queue.send({ type: "refund", refundId }, { delaySeconds: Math.min(43_200, delaySeconds) });
+}

@@ -17,8 +17,14 @@ import { b2cRequests, orders, refunds } from "../../db/schema";
 import type { RefundJob } from "../../delivery/jobs";
 import { type B2CClient, B2COutcomeUnknownError, B2CRejectedError } from "../../integrations/mpesa/b2c";
 import { DarajaError } from "../../integrations/mpesa/types";
+import { consumeLimit, type Limit } from "../rate-limit";
 import { failRefund, isTransientResultCode, type OutcomeDeps } from "./outcome";
-import { queueRefundRetry } from "./queue";
+import { queueRefundRetry, queueRefundSendLater } from "./queue";
+
+/** Daraja throttles bursts: refunds' B2C requests, at most B2C_REQUESTS_PER_SECOND (5) in any second. */
+export function b2cRequestPace(perSecond: number): Limit {
+  return { key: "b2c:refund_requests", max: perSecond, windowMs: 1000 };
+}
 
 export interface SendDeps extends OutcomeDeps {
   b2c: () => B2CClient;
@@ -75,6 +81,14 @@ export async function sendRefund(deps: SendDeps, refundId: string, now = Date.no
     // An earlier delivery claimed it and never recorded Daraja's answer: it may have sent.
     await markOutcomeUnknown(deps, refund.id, refund.currentAttemptId, now);
     return "outcome_unknown";
+  }
+  // §13.3 rule 3: at most 5 B2C requests a second, whatever the backlog. The spread of the
+  // initial delays is not enough: a queue that falls behind delivers them all at once.
+  const slot = await consumeLimit(db, b2cRequestPace(deps.config.mpesa.b2c.requestsPerSecond), now);
+  if (!slot.allowed) {
+    // Spread the waiting ones over the next half minute, so they do not all come back together.
+    await queueRefundSendLater(deps.queue, refund.id, slot.retryAfter + Math.floor(Math.random() * 30));
+    return "not_due";
   }
   const order = await db.query.orders.findFirst({
     where: eq(orders.id, refund.orderId),
