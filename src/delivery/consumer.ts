@@ -6,6 +6,7 @@
  */
 import type { Services } from "../compose";
 import { describeError } from "../lib/logger";
+import { runEventCancelledMailJob } from "../services/event-cancellation-mail";
 import { runPayoutJob } from "../services/organizer-wallet/payouts";
 import { runRefundJob } from "../services/refunds/send";
 import { markDeliveryFailed } from "../services/ticket-delivery";
@@ -87,7 +88,9 @@ export async function handleDeliveryBatch(batch: MessageBatch<unknown>, services
                     ? { webhook_event_id: job.eventId }
                     : job.type === "webhook_delivery"
                       ? { webhook_delivery_id: job.deliveryId }
-                      : { mail_id: job.mailId }),
+                      : job.type === "event_cancelled_mail"
+                        ? { event_id: job.eventId }
+                        : { mail_id: job.mailId }),
           ...describeError(error),
         },
       );
@@ -114,6 +117,8 @@ async function runJob(job: DeliveryJob, deps: Services): Promise<void> {
       deps.log.info("refund job", { refund_id: job.refundId, outcome });
       return;
     }
+    case "event_cancelled_mail":
+      return runEventCancelledMailJob(deps, job);
     case "webhook_event":
       return runWebhookEventJob(deps, job);
     case "webhook_delivery":

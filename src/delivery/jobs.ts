@@ -60,7 +60,19 @@ export type WebhookEventJob = z.infer<typeof WebhookEventJob>;
 export const WebhookDeliveryJob = z.object({ type: z.literal("webhook_delivery"), deliveryId: Id });
 export type WebhookDeliveryJob = z.infer<typeof WebhookDeliveryJob>;
 
+/**
+ * One page of a cancelled event's buyer emails (buyers ordered by address, after `after`);
+ * the job queues the next page itself.
+ */
+export const EventCancelledMailJob = z.object({
+  type: z.literal("event_cancelled_mail"),
+  eventId: Id,
+  after: z.string().max(320).optional(),
+});
+export type EventCancelledMailJob = z.infer<typeof EventCancelledMailJob>;
+
 export const DeliveryJob = z.discriminatedUnion("type", [
+  EventCancelledMailJob,
   WebhookEventJob,
   WebhookDeliveryJob,
   MailJob,

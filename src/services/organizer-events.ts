@@ -6,18 +6,17 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Config } from "../config";
 import type { Database } from "../db/client";
-import { type EventCategory, events, orders, stores, tickets, tiers, type User, users } from "../db/schema";
+import { type EventCategory, events, orders, stores, tickets, tiers, type User } from "../db/schema";
 import type { DeliveryJob } from "../delivery/jobs";
 import { seedFromTier, tierInventory } from "../inventory/client";
 import type { TierInventory } from "../inventory/tier-inventory";
 import { DomainError, type FieldErrors } from "../lib/errors";
-import { escapeHtml } from "../lib/html";
 import type { Logger } from "../lib/logger";
-import { toNairobiIso } from "../lib/time";
-import { type MailDeps, queueMail } from "../mail/mailer";
+import type { MailDeps } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
 import { deactivateCodesWithoutTiers } from "./promo-codes/tier-removal";
-import { afterRecorded, eventCancellationRefundStatements, refundsOfCancellation } from "./refunds/record";
+import { queueRefundSends } from "./refunds/queue";
+import { eventCancellationRefundStatements, refundsOfCancellation } from "./refunds/record";
 import type { EventRow, TierRow } from "./tier-rules";
 import { forgetEventSaleFacts } from "./tier-sale-cache";
 import { eventCancelledEvent } from "./webhooks/events";
@@ -486,26 +485,11 @@ export async function removeEvent(
 
   forgetEventSaleFacts(event.id);
 
-  const buyers = await db
-    .selectDistinct({ email: orders.buyerEmail, name: users.username })
-    .from(orders)
-    .innerJoin(users, eq(users.id, orders.userId))
-    .where(and(eq(orders.eventId, event.id), inArray(orders.status, ["COMPLETED", "PAID_UNFULFILLED"])));
-  for (const buyer of buyers) {
-    const when = toNairobiIso(event.startAt)?.replace("T", " ").slice(0, 16);
-    const text = `Hi ${buyer.name},\n\nWe are sorry: ${event.title} (${when}) has been cancelled by the organizer. Your tickets are no longer valid and your M-Pesa payment will be refunded.\n\nTicketSafi`;
-    await queueMail(deps.mail, {
-      kind: "event_cancelled",
-      to: { email: buyer.email, name: buyer.name },
-      subject: `Cancelled: ${event.title}`,
-      text,
-      html: `<p>Hi ${escapeHtml(buyer.name)},</p><p>We are sorry: <strong>${escapeHtml(event.title)}</strong> (${escapeHtml(when ?? "")}) has been cancelled by the organizer. Your tickets are no longer valid and your M-Pesa payment will be refunded.</p><p>TicketSafi</p>`,
-      dedupeKey: `event:${event.id}:cancelled:${buyer.email.toLowerCase()}`,
-    });
-  }
-
-  // The cancellation email above is the buyer's first; the sends go out ≤ 5 a second.
-  await afterRecorded(deps, await refundsOfCancellation(db, event.id, now), now);
+  // The buyers' emails go out from the queue, a page at a time (never thousands of round
+  // trips in this request), queued ahead of the refund sends.
+  await deps.queue.send({ type: "event_cancelled_mail", eventId: event.id });
+  // A cancellation's refunds return no seats and send no per-refund email: only the sends.
+  await queueRefundSends(deps.queue, await refundsOfCancellation(db, event.id, now));
 
   return {
     outcome: "cancelled",
