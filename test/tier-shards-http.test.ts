@@ -621,12 +621,11 @@ describe("a promo code on a sharded tier (§12)", () => {
     expect((await codeNow(organizer, eventId, code.id)).times_held).toBe(5);
 
     // One pays (the use is consumed), one fails (the use and the seat come back).
-    const [paid, failed] = ok;
-    await pay(paid?.body as Initiated);
-    await postCallback(
-      networkFakes.daraja.callbackFor((failed?.body as Initiated).checkout_request_id, { resultCode: 1032 }),
-    );
-    expect(await orderStatus(paid?.body.order_id ?? "")).toBe("COMPLETED");
+    const [paid, failed] = ok.map((a) => a.body);
+    if (!paid || !failed) throw new Error("two orders expected");
+    await pay(paid);
+    await postCallback(networkFakes.daraja.callbackFor(failed.checkout_request_id, { resultCode: 1032 }));
+    expect(await orderStatus(paid.order_id)).toBe("COMPLETED");
     const after = await codeNow(organizer, eventId, code.id);
     expect(after).toMatchObject({ times_used: 1, times_held: 3 });
     expect(await seatsOf(tierId)).toMatchObject({ sold: 1, held: 3, available: 12 });
