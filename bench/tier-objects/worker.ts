@@ -10,8 +10,11 @@
  *     calls of one seat each, C in flight, each a different buyer (an email and a phone key,
  *     as a guest checkout has) under max_per_buyer L (default 4, so the buyer ledger is on the
  *     path as in a sale). Answers admitted / sold_out / errors, the wall time inside the
- *     Worker, and the tier's counts read back from every object (oversold: held + sold above
- *     the allocation, for the tier and for any one shard).
+ *     Worker and each reserve call's (p50 / p99 / max, workerd's clock, which moves with I/O), and the tier's counts read back from every object (oversold: held + sold above
+ *     the allocation, for the tier and for any one shard), and the calls the Worker made per
+ *     admitted hold: in all and on the busiest object (a shard's calls to its siblings, when
+ *     it borrows, are not counted). On Cloudflare each object has its own thread, so the
+ *     busiest object's calls per hold, not the total, bound a tier's holds per second.
  */
 import { tierInventory } from "../../src/inventory/client";
 import { shardName } from "../../src/inventory/shard-names";
@@ -25,6 +28,46 @@ interface BenchEnv {
 }
 
 const HOLD_MS = 10 * 60_000;
+
+/**
+ * The namespace as the client sees it, counting every call made on each object's stub (by
+ * the object's name). Nothing else changes: the same stubs, the same arguments.
+ */
+function counting(
+  namespace: DurableObjectNamespace<TierInventory>,
+  counts: Map<string, number>,
+): DurableObjectNamespace<TierInventory> {
+  const names = new Map<string, string>();
+  return new Proxy(namespace, {
+    get(target, prop) {
+      if (prop === "idFromName") {
+        return (name: string) => {
+          const id = target.idFromName(name);
+          names.set(id.toString(), name);
+          return id;
+        };
+      }
+      if (prop === "get") {
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          const name = names.get(id.toString()) ?? id.toString();
+          return new Proxy(stub, {
+            get(s, method) {
+              const value = Reflect.get(s, method);
+              if (typeof method !== "string" || typeof value !== "function") return value;
+              return (...args: unknown[]) => {
+                counts.set(name, (counts.get(name) ?? 0) + 1);
+                return Reflect.apply(value, s, args);
+              };
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
 
 /** The one table a sharded tier's objects write to (their counts' copy); no row: a no-op. */
 let tableReady: Promise<unknown> | null = null;
@@ -51,19 +94,23 @@ async function run(url: URL, env: BenchEnv): Promise<Response> {
   const limit = int(url, "limit", 4, 1);
   await ensureTable(env.DB);
   const tierId = crypto.randomUUID();
-  const tier = tierInventory(env.TIER_INVENTORY, tierId);
+  const counts = new Map<string, number>();
+  const tier = tierInventory(counting(env.TIER_INVENTORY, counts), tierId);
   // The layout is decided by this first touch (the seed's `shards` stands for the size rule).
   await tier.snapshot({ allocation: seats, sold: 0, tierId, shards });
   const layout = await env.TIER_INVENTORY.get(env.TIER_INVENTORY.idFromName(`tier:${tierId}`)).layout();
 
+  counts.clear();
   let next = 0;
   let admitted = 0;
   let soldOut = 0;
+  const latencies: number[] = [];
   const errors = new Map<string, number>();
   const started = Date.now();
   await Promise.all(
     Array.from({ length: Math.min(conc, holds) }, async () => {
       for (let i = next++; i < holds; i = next++) {
+        const began = Date.now();
         try {
           const answer = await tier.reserve(
             `o${i}`,
@@ -73,6 +120,7 @@ async function run(url: URL, env: BenchEnv): Promise<Response> {
             [`email:b${i}@example.com`, `phone:2547${String(i).padStart(8, "0")}`],
             limit,
           );
+          latencies.push(Date.now() - began);
           if (answer.ok) admitted++;
           else if (answer.reason === "sold_out") soldOut++;
           else errors.set(answer.reason, (errors.get(answer.reason) ?? 0) + 1);
@@ -84,6 +132,10 @@ async function run(url: URL, env: BenchEnv): Promise<Response> {
     }),
   );
   const ms = Date.now() - started;
+  const calls = [...counts.values()];
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 
   const total = await tier.snapshot();
   const each =
@@ -107,9 +159,12 @@ async function run(url: URL, env: BenchEnv): Promise<Response> {
     soldOut,
     errors: Object.fromEntries(errors),
     ms,
+    latencyMs: { p50: at(50), p99: at(99), max: latencies.at(-1) ?? 0 },
     counts: total,
     shardAllocations: each.map((s) => s.allocation),
     heldMatchesAdmitted: total.held === admitted,
+    callsPerHold: calls.reduce((n, c) => n + c, 0) / Math.max(1, admitted),
+    busiestCallsPerHold: Math.max(0, ...calls) / Math.max(1, admitted),
     oversold,
   });
 }
