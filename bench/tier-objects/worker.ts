@@ -80,6 +80,20 @@ function ensureTable(db: D1Database) {
   return tableReady;
 }
 
+/** A reserve still unanswered after this long is counted as an error (and the run goes on). */
+const CALL_TIMEOUT_MS = 60_000;
+
+function withTimeout<T>(call: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CALL_TIMEOUT_MS / 1000} s`)),
+      CALL_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([call, late]).finally(() => clearTimeout(timer));
+}
+
 function int(url: URL, name: string, fallback: number, min: number): number {
   const n = Number(url.searchParams.get(name) ?? fallback);
   if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}`);
@@ -112,13 +126,15 @@ async function run(url: URL, env: BenchEnv): Promise<Response> {
       for (let i = next++; i < holds; i = next++) {
         const began = Date.now();
         try {
-          const answer = await tier.reserve(
-            `o${i}`,
-            1,
-            HOLD_MS,
-            undefined,
-            [`email:b${i}@example.com`, `phone:2547${String(i).padStart(8, "0")}`],
-            limit,
+          const answer = await withTimeout(
+            tier.reserve(
+              `o${i}`,
+              1,
+              HOLD_MS,
+              undefined,
+              [`email:b${i}@example.com`, `phone:2547${String(i).padStart(8, "0")}`],
+              limit,
+            ),
           );
           latencies.push(Date.now() - began);
           if (answer.ok) admitted++;
