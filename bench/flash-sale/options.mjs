@@ -6,6 +6,8 @@
  *   --buyers N                  distinct buyers [FLASH_BUYERS]                       default 2000
  *   --seats N                   seats in the tier [FLASH_SEATS]                      default 500
  *   --concurrency N             purchases in flight [FLASH_CONCURRENCY]              default 64
+ *   --hold-seconds N            the dev server's HOLD_SECONDS (30…3600; a sale longer than the hold needs more, or
+ *                               early holds lapse mid-sale) [FLASH_HOLD_SECONDS]      default 600
  *   --shards N                  lay every tier of --seats seats out as N shard objects (sets the dev server's
  *                               TIER_SHARD_THRESHOLD = seats, TIER_SHARD_SEATS = ⌈seats / N⌉, TIER_SHARD_MAX = N;
  *                               the probe tier of 1,000,000 seats is sharded likewise); 1: every tier one object;
@@ -42,6 +44,7 @@ export function options() {
     seats: { type: "string" },
     concurrency: { type: "string" },
     shards: { type: "string" },
+    "hold-seconds": { type: "string" },
     "callback-concurrency": { type: "string" },
     "health-requests": { type: "string" },
     warmup: { type: "string" },
@@ -69,6 +72,7 @@ export function options() {
     seats,
     shards,
     shardVars: shardVars(seats, shards),
+    holdSeconds: Math.min(3600, number("hold-seconds", "FLASH_HOLD_SECONDS", 600, 30)),
     concurrency,
     callbackConcurrency: number("callback-concurrency", "FLASH_CALLBACK_CONCURRENCY", concurrency, 1),
     healthRequests: number("health-requests", "FLASH_HEALTH_REQUESTS", buyers, 1),

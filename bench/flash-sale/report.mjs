@@ -72,7 +72,7 @@ export function report(ctx, s) {
         ? "**not `wrangler dev`**: the same runtime through wrangler's programmatic API with the inspector off, `--inspector off`"
         : "`wrangler dev`"
     }, local D1 simulator, log level ${opts.logLevel}, ready in ${fmt(server.readyMs / 1000)} s); load generator and fake Daraja in one Node process on the same machine`,
-    `- Sale: ONE tier, ${opts.seats} seats at ${opts.price} KES; ${opts.buyers.toLocaleString("en")} distinct guest buyers, quantity 1, ${opts.concurrency} in flight (keep-alive); callbacks and verifies ${opts.callbackConcurrency} in flight; HOLD_SECONDS ${HOLD_SECONDS}; real Daraja client against a local fake Daraja; ${
+    `- Sale: ONE tier, ${opts.seats} seats at ${opts.price} KES; ${opts.buyers.toLocaleString("en")} distinct guest buyers, quantity 1, ${opts.concurrency} in flight (keep-alive); callbacks and verifies ${opts.callbackConcurrency} in flight; HOLD_SECONDS ${opts.holdSeconds ?? HOLD_SECONDS}; real Daraja client against a local fake Daraja; ${
       opts.shards === null
         ? "tier layout by wrangler.toml's rule (20,000 seats or more sharded)"
         : opts.shards === 1

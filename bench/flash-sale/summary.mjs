@@ -74,7 +74,7 @@ export function summarize({ opts, sale, callbacks, verify, health, back, daraja 
   const latencyRatio = so.p50 / health.p50;
   const oversold = Math.max(0, ticketsIssued - opts.seats);
   const seatChecks = [
-    ["accepted ≤ seats (every 202 holds a seat for 600 s)", accepted.length <= opts.seats],
+    ["accepted ≤ seats (every 202 holds a seat for HOLD_SECONDS)", accepted.length <= opts.seats],
     ["D1 tiers: sold + held ≤ allocated", back.tier.sold + back.tier.held <= back.tier.allocated],
     ["D1 orders: seats of PENDING + COMPLETED + PAID_UNFULFILLED ≤ seats", ordersSeats <= opts.seats],
     ["tickets issued ≤ seats", ticketsIssued <= opts.seats],
