@@ -87,6 +87,7 @@ async function salePhases(ctx) {
     secrets,
     opts,
     logName: "wrangler-dev.log",
+    extraVars: { ...opts.shardVars, HOLD_SECONDS: String(opts.holdSeconds) },
   });
   ctx.server = server;
   log(`✔ ${server.baseUrl}/api/health/ answered 200 after ${(server.readyMs / 1000).toFixed(1)} s`);

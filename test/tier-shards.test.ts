@@ -274,6 +274,28 @@ describe("a sharded tier through the client", () => {
     expect(await tier.snapshot()).toMatchObject({ sold: 3, held: 1 });
   });
 
+  it("gives back one seat of a buyer's allowance per returned ticket, once, on every key's shard", async () => {
+    const { tier } = await shardedTier(100, 4);
+    const keys: BuyerKey[] = [`email:${emailHomedAt(1, 4, "ret")}`, "phone:254755000555", "user:acct-ret"];
+    expect((await tier.reserve("ret", 4, HOLD, undefined, keys, 4)).ok).toBe(true);
+    expect((await tier.confirm("ret", 4, undefined, { keys, maxPerBuyer: 4 })).ok).toBe(true);
+    // One ticket back (twice: idempotent), then another.
+    expect(await tier.returnTickets("ret", ["t1"])).toMatchObject({ sold: 3 });
+    expect(await tier.returnTickets("ret", ["t1"])).toMatchObject({ sold: 3 });
+    // Each key alone sees 3 bought: one seat left of 4.
+    for (const key of keys) {
+      expect(await tier.reserve(`more-${key}`, 2, HOLD, undefined, [key], 4)).toMatchObject({
+        ok: false,
+        reason: "buyer_limit",
+        remaining: 1,
+      });
+    }
+    expect(await tier.returnTickets("ret", ["t1", "t2"])).toMatchObject({ sold: 2 });
+    expect(await tier.reserve("more", 2, HOLD, undefined, [keys[1] as BuyerKey], 4)).toMatchObject({
+      ok: true,
+    });
+  });
+
   it("lets 30 parallel orders of one buyer (shared phone, own emails) end within the limit", async () => {
     const { tier } = await shardedTier(1000, 8);
     const limit = 3;

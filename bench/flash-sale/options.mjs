@@ -6,6 +6,12 @@
  *   --buyers N                  distinct buyers [FLASH_BUYERS]                       default 2000
  *   --seats N                   seats in the tier [FLASH_SEATS]                      default 500
  *   --concurrency N             purchases in flight [FLASH_CONCURRENCY]              default 64
+ *   --hold-seconds N            the dev server's HOLD_SECONDS (30…3600; a sale longer than the hold needs more, or
+ *                               early holds lapse mid-sale) [FLASH_HOLD_SECONDS]      default 600
+ *   --shards N                  lay every tier of --seats seats out as N shard objects (sets the dev server's
+ *                               TIER_SHARD_THRESHOLD = seats, TIER_SHARD_SEATS = ⌈seats / N⌉, TIER_SHARD_MAX = N;
+ *                               the probe tier of 1,000,000 seats is sharded likewise); 1: every tier one object;
+ *                               unset: wrangler.toml's rule (20,000 seats or more are sharded) [FLASH_SHARDS]
  *   --callback-concurrency N    callbacks / verifies in flight [FLASH_CALLBACK_CONCURRENCY]  default = concurrency
  *   --health-requests N         measured health requests [FLASH_HEALTH_REQUESTS]     default = buyers
  *   --warmup N                  warm-up health requests (and N/10 purchases on the probe tier) [FLASH_WARMUP]  default 200
@@ -37,6 +43,8 @@ export function options() {
     buyers: { type: "string" },
     seats: { type: "string" },
     concurrency: { type: "string" },
+    shards: { type: "string" },
+    "hold-seconds": { type: "string" },
     "callback-concurrency": { type: "string" },
     "health-requests": { type: "string" },
     warmup: { type: "string" },
@@ -57,9 +65,14 @@ export function options() {
   const flag = (name, envName) => values[name] || values.issue12 || process.env[envName] === "1";
   const buyers = number("buyers", "FLASH_BUYERS", 2000, 1);
   const concurrency = number("concurrency", "FLASH_CONCURRENCY", 64, 1);
+  const seats = number("seats", "FLASH_SEATS", 500, 1);
+  const shards = number("shards", "FLASH_SHARDS", 0, 1) || null;
   return {
     buyers,
-    seats: number("seats", "FLASH_SEATS", 500, 1),
+    seats,
+    shards,
+    shardVars: shardVars(seats, shards),
+    holdSeconds: Math.min(3600, number("hold-seconds", "FLASH_HOLD_SECONDS", 600, 30)),
     concurrency,
     callbackConcurrency: number("callback-concurrency", "FLASH_CALLBACK_CONCURRENCY", concurrency, 1),
     healthRequests: number("health-requests", "FLASH_HEALTH_REQUESTS", buyers, 1),
@@ -86,5 +99,20 @@ export function options() {
     limitPhones: number("limit-phones", "FLASH_LIMIT_PHONES", 50, 1),
     record,
     note,
+  };
+}
+
+/**
+ * The dev server's TIER_SHARD_* vars for `--shards N` (none without it: wrangler.toml's). A
+ * tier's layout is decided when its object is first touched, from its allocation, so these
+ * shard the sale tier (and every tier at least as large) into exactly N objects.
+ */
+export function shardVars(seats, shards) {
+  if (shards === null) return {};
+  if (shards === 1) return { TIER_SHARD_THRESHOLD: String(2 ** 31 - 1) };
+  return {
+    TIER_SHARD_THRESHOLD: String(seats),
+    TIER_SHARD_SEATS: String(Math.ceil(seats / shards)),
+    TIER_SHARD_MAX: String(shards),
   };
 }

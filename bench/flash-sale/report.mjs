@@ -72,7 +72,17 @@ export function report(ctx, s) {
         ? "**not `wrangler dev`**: the same runtime through wrangler's programmatic API with the inspector off, `--inspector off`"
         : "`wrangler dev`"
     }, local D1 simulator, log level ${opts.logLevel}, ready in ${fmt(server.readyMs / 1000)} s); load generator and fake Daraja in one Node process on the same machine`,
-    `- Sale: ONE tier, ${opts.seats} seats at ${opts.price} KES; ${opts.buyers.toLocaleString("en")} distinct guest buyers, quantity 1, ${opts.concurrency} in flight (keep-alive); callbacks and verifies ${opts.callbackConcurrency} in flight; HOLD_SECONDS ${HOLD_SECONDS}; real Daraja client against a local fake Daraja`,
+    `- Sale: ONE tier, ${opts.seats} seats at ${opts.price} KES; ${opts.buyers.toLocaleString("en")} distinct guest buyers, quantity 1, ${opts.concurrency} in flight (keep-alive); callbacks and verifies ${opts.callbackConcurrency} in flight; HOLD_SECONDS ${opts.holdSeconds ?? HOLD_SECONDS}; real Daraja client against a local fake Daraja; ${
+      opts.shards === null
+        ? "tier layout by wrangler.toml's rule (20,000 seats or more sharded)"
+        : opts.shards === 1
+          ? "every tier one object (`--shards 1`)"
+          : `the tier sharded over ${opts.shards} objects (\`--shards ${opts.shards}\`: ${Object.entries(
+              opts.shardVars,
+            )
+              .map(([k, v]) => `${k} ${v}`)
+              .join(", ")})`
+    }`,
     `- Order: warm-up (${opts.warmup} health requests, ${Math.ceil(opts.warmup / 10)} purchases on a separate probe tier); a wait for other processes to leave the CPUs (${ctx.machineWait ? `${fmt(ctx.machineWait.seconds)} s, ${ctx.machineWait.quiet ? "quiet" : `not quiet: others at ${fmt(ctx.machineWait.others, 2)} CPU`}` : "n/a"}); health (${opts.healthRequests.toLocaleString("en")} requests, ${opts.concurrency} in flight); capacity (${opts.capacity} purchases on the probe tier); the sale; callbacks; verify; one-at-a-time probes`,
     "",
     "| Figure | Value | Target |",
@@ -123,7 +133,7 @@ export function report(ctx, s) {
     `- D1 \`tiers\`: allocated ${back.tier.allocated}, sold ${back.tier.sold}, held ${back.tier.held} (version ${back.tier.version})`,
     `- D1 \`orders\` of the tier: ${back.orders.map((o) => `${o.status} ${o.orders} (${o.seats} seats, ${o.amount} KES)`).join(", ") || "none"}`,
     `- D1 \`tickets\` of the tier: ${back.tickets.tickets} for ${back.tickets.orders} orders and ${back.tickets.owners} owners; completed orders without a receipt: ${back.tickets.without_receipt}`,
-    `- The tier's Durable Object storage: ${
+    `- The tier's Durable Object storage${s.saleObject?.objects > 1 ? ` (${s.saleObject.objects} shard objects, summed)` : ""}: ${
       s.saleObject
         ? `allocation ${s.saleObject.allocation}, sold ${s.saleObject.sold}, holds ${s.saleObject.holds} (${s.saleObject.held} seats), confirmed orders ${s.saleObject.confirmed} (${s.saleObject.confirmed_seats} seats), version ${s.saleObject.version}`
         : (back.objects.note ?? "not found")

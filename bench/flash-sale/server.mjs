@@ -58,7 +58,7 @@ function devVars(baseUrl, daraja, secrets, extraVars = {}) {
     MPESA_CONSUMER_SECRET: DARAJA.consumerSecret,
     MPESA_PASSKEY: DARAJA.passkey,
     MPESA_CALLBACK_TOKEN: secrets.callbackToken,
-    HOLD_SECONDS: String(HOLD_SECONDS),
+    HOLD_SECONDS: extraVars.HOLD_SECONDS ?? String(HOLD_SECONDS),
   };
 }
 

@@ -21,7 +21,36 @@ export function summarize({ opts, sale, callbacks, verify, health, back, daraja 
     (sum, s) => sum + (committedByStatus[s] ?? 0),
     0,
   );
-  const saleObject = back.objects.rows?.find((r) => r.tier_id === sale.tierId);
+  // One row per object holding the tier's seats: one, or each of its shards (summed).
+  const saleRows = back.objects.rows?.filter((r) => r.tier_id === sale.tierId) ?? [];
+  const saleObject = saleRows.length
+    ? saleRows.reduce(
+        (sum, r) => {
+          for (const key of [
+            "allocation",
+            "sold",
+            "version",
+            "holds",
+            "held",
+            "confirmed",
+            "confirmed_seats",
+          ]) {
+            sum[key] += Number(r[key]);
+          }
+          return sum;
+        },
+        {
+          objects: saleRows.length,
+          allocation: 0,
+          sold: 0,
+          version: 0,
+          holds: 0,
+          held: 0,
+          confirmed: 0,
+          confirmed_seats: 0,
+        },
+      )
+    : undefined;
   const pushesForSale = daraja.state.pushes.filter((p) => p.phoneNumber.startsWith("254711"));
   const splitOf = (pick) =>
     stats(
@@ -45,7 +74,7 @@ export function summarize({ opts, sale, callbacks, verify, health, back, daraja 
   const latencyRatio = so.p50 / health.p50;
   const oversold = Math.max(0, ticketsIssued - opts.seats);
   const seatChecks = [
-    ["accepted ≤ seats (every 202 holds a seat for 600 s)", accepted.length <= opts.seats],
+    ["accepted ≤ seats (every 202 holds a seat for HOLD_SECONDS)", accepted.length <= opts.seats],
     ["D1 tiers: sold + held ≤ allocated", back.tier.sold + back.tier.held <= back.tier.allocated],
     ["D1 orders: seats of PENDING + COMPLETED + PAID_UNFULFILLED ≤ seats", ordersSeats <= opts.seats],
     ["tickets issued ≤ seats", ticketsIssued <= opts.seats],
@@ -53,6 +82,15 @@ export function summarize({ opts, sale, callbacks, verify, health, back, daraja 
       "Durable Object: sold + held ≤ allocation",
       saleObject ? saleObject.sold + saleObject.held <= saleObject.allocation : undefined,
     ],
+    ...(saleRows.length > 1
+      ? [
+          [
+            `every one of the ${saleRows.length} shard objects: sold + held ≤ its allocation; allocations sum to the seats`,
+            saleRows.every((r) => Number(r.sold) + Number(r.held) <= Number(r.allocation)) &&
+              saleObject.allocation === opts.seats,
+          ],
+        ]
+      : []),
   ];
   const consistencyChecks = [
     [

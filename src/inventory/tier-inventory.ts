@@ -1126,11 +1126,13 @@ export class TierInventory extends DurableObject<Env> {
       let fewer = 0;
       for (const ticketId of new Set(ticketIds)) {
         if (fewer >= ledgerRow.quantity) break;
-        fewer += this.sql.exec(
+        // rowsWritten counts the primary key's index too (2 for one new row): test it, never add it.
+        const inserted = this.sql.exec(
           "INSERT INTO ledger_returned (ticket_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
           ticketId,
           orderId,
         ).rowsWritten;
+        if (inserted > 0) fewer++;
       }
       if (fewer > 0) {
         this.sql.exec(
