@@ -596,7 +596,7 @@ async function main() {
     ctx.production = await produce(server, opts, data);
     ctx.wait = await waitForFinal(
       server,
-      token,
+      session,
       opts,
       receivers,
       ctx.production.booked * RECEIVERS,
