@@ -384,6 +384,39 @@ describe("retries (§16.3)", () => {
     });
   });
 
+  it("one delivery's D1 failure does not leave its siblings sent but unrecorded (no duplicate later)", async () => {
+    const w = await world();
+    const second = await createEndpoint(w.organizer.client, { url: HOOK2 });
+    await w.buy();
+    const [job] = w.q.takeWebhookJobs();
+    const [failing] = await deliveriesOfEndpoint(w.hook?.id ?? "");
+    const [sibling] = await deliveriesOfEndpoint(second.id);
+    // A real D1 error for ONE delivery: its claim (an UPDATE) is refused by a trigger.
+    const trigger = `webhook_claim_fails_${String(failing?.id).replaceAll("-", "")}`;
+    await env.DB.prepare(
+      `CREATE TRIGGER ${trigger} BEFORE UPDATE ON webhook_deliveries WHEN OLD.id = '${failing?.id}' BEGIN SELECT RAISE(ABORT, 'injected D1 failure'); END`,
+    ).run();
+    try {
+      await runWebhookJobs([job?.body as DeliveryJob], w.vars);
+      // The job failed (retried), but only after the sibling's attempt was recorded: D1 says
+      // DELIVERED for the one POST the receiver got, so nothing will send it again.
+      expect(receivers.to("hooks2.receiver.test")).toHaveLength(1);
+      expect((await deliveriesOfEndpoint(second.id))[0]).toMatchObject({
+        id: sibling?.id,
+        status: "DELIVERED",
+        attempts: 1,
+        next_attempt_at: null,
+      });
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+    // The message's retry sends the failed one; the sibling is not sent twice.
+    await runWebhookJobs([job?.body as DeliveryJob], w.vars);
+    expect(receivers.to("hooks.receiver.test")).toHaveLength(1);
+    expect(receivers.to("hooks2.receiver.test")).toHaveLength(1);
+    expect((await deliveriesOfEndpoint(w.hook?.id ?? ""))[0]?.status).toBe("DELIVERED");
+  });
+
   it("the cron re-sends a delivery whose queue message was lost", async () => {
     const w = await webhookWorld();
     await w.buy();

@@ -23,7 +23,7 @@ export const DARAJA = {
  * or stopping there reloads ours, failing the POSTs in flight with "Your worker restarted
  * mid-request"), and no config-file watching (the source is a snapshot anyway).
  */
-const DEV_ENV = {
+export const DEV_ENV = {
   WRANGLER_REGISTRY_PATH: path.join(ROOT_DIR, "registry"),
   WRANGLER_CI_DISABLE_CONFIG_WATCHING: "true",
 };

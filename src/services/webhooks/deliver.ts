@@ -94,13 +94,22 @@ export async function postSigned(
 
 type DeliveryOutcome = "delivered" | "retry" | "failed" | "cancelled" | "gone" | "not_due" | "not_pending";
 
-/** Every PENDING delivery of one outbox event, attempted side by side. */
+/**
+ * Every PENDING delivery of one outbox event, attempted side by side. The job settles only
+ * once EVERY attempt has: with a bare `Promise.all`, one delivery's D1 error would fail the
+ * job while its siblings were still between their POST and its record; the consumer moves on
+ * and the invocation can end under them, leaving a delivery the receiver got but D1 still
+ * holds claimed, which the sweep later sends again (a duplicate). The first error is rethrown
+ * after all have settled, so the message is retried and finds the others recorded.
+ */
 export async function runWebhookEventJob(deps: WebhookDeliveryDeps, job: WebhookEventJob): Promise<void> {
   const due = await deps.db
     .select({ id: webhookDeliveries.id })
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.eventId, job.eventId), eq(webhookDeliveries.status, "PENDING")));
-  await Promise.all(due.map((row) => attemptDelivery(deps, row.id)));
+  const settled = await Promise.allSettled(due.map((row) => attemptDelivery(deps, row.id)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 export async function runWebhookDeliveryJob(
