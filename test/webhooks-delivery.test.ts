@@ -385,7 +385,7 @@ describe("retries (§16.3)", () => {
   });
 
   it("one delivery's D1 failure does not leave its siblings sent but unrecorded (no duplicate later)", async () => {
-    const w = await world();
+    const w = await webhookWorld();
     const second = await createEndpoint(w.organizer.client, { url: HOOK2 });
     await w.buy();
     const [job] = w.q.takeWebhookJobs();
