@@ -95,6 +95,23 @@ describe("TierInventory (one Durable Object per tier)", () => {
     expect((await stub.release("order-c")).available).toBe(2);
   });
 
+  it("never holds again for an order released or replaced here, even if its reserve comes after", async () => {
+    const stub = tier();
+    await stub.snapshot(seed(10));
+    // A buyer's newer initiate released this order on every tier before it reached this one.
+    await stub.release("late-order");
+    expect(await stub.reserve("late-order", 2, 60_000)).toMatchObject({ ok: false, reason: "ended" });
+    expect(await stub.snapshot()).toMatchObject({ held: 0, available: 10 });
+    // Replaced by the same buyer's newer hold: the old order cannot come back either.
+    const keys = ["phone:254711000222" as const];
+    await stub.reserve("older", 1, 60_000, undefined, keys);
+    expect(await stub.reserve("newer", 1, 60_000, undefined, keys)).toMatchObject({ replaced: ["older"] });
+    expect(await stub.reserve("older", 1, 60_000, undefined, keys)).toMatchObject({ reason: "ended" });
+    expect(await stub.snapshot()).toMatchObject({ held: 1 });
+    // A late payment of an ended order is still honoured while seats remain (§4.3).
+    expect(await stub.confirm("late-order", 2)).toMatchObject({ ok: true, lateConfirm: true });
+  });
+
   it("never sells more than the allocation under concurrent reserves", async () => {
     const stub = tier();
     await stub.snapshot(seed(50));

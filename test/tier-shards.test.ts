@@ -247,6 +247,20 @@ describe("a sharded tier through the client", () => {
     });
   });
 
+  it("never holds again for an order released before its reserve reached the tier", async () => {
+    const { tier } = await shardedTier(100, 4);
+    await tier.release("late-order");
+    expect(await tier.reserve("late-order", 2, HOLD, undefined, guest("late"), null)).toMatchObject({
+      ok: false,
+      reason: "ended",
+    });
+    expect(await tier.snapshot()).toMatchObject({ held: 0, available: 100 });
+    // Its keys were unlocked: the buyer's next order holds at once.
+    expect(await tier.reserve("next-order", 2, HOLD, undefined, guest("late"), null)).toMatchObject({
+      ok: true,
+    });
+  });
+
   it("keeps buyer limits exact across shards, matching any of account, email and phone", async () => {
     const { tier } = await shardedTier(500, 8);
     const limit = 4;

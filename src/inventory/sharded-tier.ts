@@ -219,6 +219,10 @@ export class ShardedTier {
         snapshot: await this.total(),
       };
     }
+    if (!seats.ok && "ended" in seats) {
+      await this.commitAll(orderId, byShard, null, [], null);
+      return { ok: false, reason: "ended", snapshot: await this.total() };
+    }
     const now = Date.now();
     const { others } = ShardedTier.others(answers.values(), orderId);
     const replaced = [...others.values()].filter((e) => e.expiresAt !== null && e.expiresAt > now);

@@ -83,6 +83,11 @@ export class TierInventory extends DurableObject<Env> {
         ticket_id TEXT PRIMARY KEY,
         order_id TEXT NOT NULL
       );
+      CREATE TABLE IF NOT EXISTS ended_orders (
+        order_id TEXT PRIMARY KEY,
+        ended_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS ended_orders_at ON ended_orders (ended_at);
     `);
   }
 
@@ -197,6 +202,7 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   private releaseExpired(now: number): boolean {
+    this.sql.exec("DELETE FROM ended_orders WHERE ended_at <= ?", now - TierInventory.ENDED_KEEP_MS);
     this.sql.exec(
       `DELETE FROM order_buyers WHERE order_id IN (SELECT order_id FROM holds WHERE expires_at <= ?) ${UNSOLD}`,
       now,
@@ -206,10 +212,40 @@ export class TierInventory extends DurableObject<Env> {
     return released;
   }
 
-  /** Drop an order's hold (not its sale) and, unless it bought seats here, its buyer keys. */
+  /**
+   * How long a released order is remembered as ended (see endOrder): far longer than any
+   * initiate takes to walk its tiers, far shorter than anything worth keeping.
+   */
+  private static readonly ENDED_KEEP_MS = 60 * 60 * 1000;
+
+  /**
+   * Drop an order's hold (not its sale) and, unless it bought seats here, its buyer keys; the
+   * order is remembered as ended, so it can never hold here again (see endOrder).
+   */
   private dropHold(orderId: string): boolean {
     this.forgetBuyers(orderId);
+    this.endOrder(orderId);
     return this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId).rowsWritten > 0;
+  }
+
+  /**
+   * A released or replaced order stays ended on this tier, even when the release arrives before
+   * the order's own reserve. An order takes its tiers one after another, so a buyer's newer
+   * initiate can replace it on one tier and release it everywhere while it is still on its way
+   * to the next: without this mark it would then hold there, a hold that D1 and its other tiers
+   * no longer have, counting against the buyer's limit until it lapsed (contract §11.4: the
+   * replaced order goes whole). Order ids are never reused, so nothing legitimate is refused.
+   */
+  private endOrder(orderId: string): void {
+    this.sql.exec(
+      "INSERT INTO ended_orders (order_id, ended_at) VALUES (?, ?) ON CONFLICT (order_id) DO NOTHING",
+      orderId,
+      Date.now(),
+    );
+  }
+
+  private isEnded(orderId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM ended_orders WHERE order_id = ?", orderId).toArray().length > 0;
   }
 
   private forgetBuyers(orderId: string): void {
@@ -317,6 +353,7 @@ export class TierInventory extends DurableObject<Env> {
     if (existing) {
       return { ok: true, alreadyConfirmed: false, expiresAt: existing.expires_at, replaced: [], snapshot };
     }
+    if (this.isEnded(orderId)) return { ok: false, reason: "ended", snapshot };
     const keys = [...new Set(buyerKeys)];
     const replaced = this.holdsOfBuyer(keys);
     if (maxPerBuyer !== null) {
@@ -851,6 +888,7 @@ export class TierInventory extends DurableObject<Env> {
         )
         .toArray()[0];
       if (existing) return { ok: true, fresh: false, expiresAt: existing.expires_at };
+      if (this.isEnded(orderId)) return { ok: false, ended: true };
       const available = this.read(now).available;
       if (Number.isInteger(quantity) && quantity >= 1 && available >= quantity) {
         this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId);
@@ -1089,6 +1127,7 @@ export class TierInventory extends DurableObject<Env> {
     this.requireShard();
     const now = Date.now();
     this.sql.exec("DELETE FROM ledger WHERE order_id = ? AND expires_at IS NOT NULL", orderId);
+    this.endOrder(orderId);
     if (this.sql.exec("DELETE FROM holds WHERE order_id = ?", orderId).rowsWritten > 0)
       await this.changed(now);
     return this.read(now);

@@ -54,7 +54,12 @@ export type ReserveResult =
    * The buyer (any shared key) already has `limit − remaining` seats of this tier, held or
    * bought: `quantity` more would exceed `limit` (contract §15). Nothing was changed.
    */
-  | { ok: false; reason: "buyer_limit"; limit: number; remaining: number; snapshot: InventorySnapshot };
+  | { ok: false; reason: "buyer_limit"; limit: number; remaining: number; snapshot: InventorySnapshot }
+  /**
+   * The order was released or replaced here (a newer initiate of the same buyer) before this
+   * reserve arrived: it never holds again. Nothing was changed.
+   */
+  | { ok: false; reason: "ended"; snapshot: InventorySnapshot };
 
 /**
  * A buyer's seats on a tier are capped (contract §15): `maxPerBuyer` (null = no cap) over every
@@ -99,7 +104,9 @@ export interface LedgerEntry {
 export type ShardSeatAnswer =
   | { ok: true; fresh: boolean; expiresAt: number }
   | { ok: true; alreadyConfirmed: true }
-  | { ok: false; available: number };
+  | { ok: false; available: number }
+  /** The order was released here before its seats were asked for (see ReserveResult). */
+  | { ok: false; ended: true };
 
 export type ShardPrepareResult =
   /** Another order of the same buyer holds one of these keys' locks right now: try again. */

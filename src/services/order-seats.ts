@@ -36,7 +36,9 @@ export type OrderReservation =
       refusal:
         | { reason: "sold_out"; available: number }
         | { reason: "buyer_limit"; limit: number; remaining: number }
-        | { reason: "already_confirmed" };
+        | { reason: "already_confirmed" }
+        /** A newer initiate of the same buyer replaced this order on some tier meanwhile. */
+        | { reason: "replaced" };
       /** Orders whose holds on the tiers taken before the refusal were replaced. */
       replaced: string[];
       snapshots: Map<string, InventorySnapshot>;
@@ -83,7 +85,9 @@ export async function reserveOrderSeats(
       ? ({ reason: "already_confirmed" } as const)
       : held.reason === "sold_out"
         ? ({ reason: "sold_out", available: held.available } as const)
-        : ({ reason: "buyer_limit", limit: held.limit, remaining: held.remaining } as const);
+        : held.reason === "ended"
+          ? ({ reason: "replaced" } as const)
+          : ({ reason: "buyer_limit", limit: held.limit, remaining: held.remaining } as const);
     for (const [id, snapshot] of await releaseOnTiers(deps, orderId, taken)) snapshots.set(id, snapshot);
     return { ok: false, tierId: tier.id, refusal, replaced: [...replaced], snapshots };
   }

@@ -133,6 +133,12 @@ function refusalError(
   }
   // Never for a fresh id; should an object know the order as sold, hold and charge nothing.
   if (refusal.reason === "already_confirmed") return refuse("conflict", "This order is already complete.");
+  // The same buyer's parallel initiate won the tier; theirs is the checkout that stands.
+  if (refusal.reason === "replaced")
+    return refuse("conflict", "A newer checkout by the same buyer replaced this one.", {
+      tier_id: tierId,
+      tier_name: tierName,
+    });
   // The single-tier form keeps its message (§11.4).
   const message =
     input.form === "single"
@@ -146,14 +152,23 @@ function refusalError(
  * their holds on every other tier go too, and D1 ends their holds (they stay PENDING for a
  * late payment, see endReplacedHolds).
  */
-async function endReplacedOrders(deps: CheckoutDeps, replaced: readonly string[], now: number) {
+async function endReplacedOrders(
+  deps: CheckoutDeps,
+  replaced: readonly string[],
+  ownTierIds: readonly string[],
+  now: number,
+) {
   if (replaced.length === 0) return [];
   // Their promo uses go with their seats (a reservation of the same code below would also
   // end them; this covers another code or none).
   await releaseReplacedOrdersPromo(deps, replaced);
-  const tiersByOrder = await tiersOfOrders(deps.db, replaced);
+  // A replaced order still being initiated in parallel is not in D1 yet: it is released on
+  // this order's tiers too (the tiers a same-buyer race shares), and the tier objects refuse
+  // it any tier it reaches after that (TierInventory.endOrder).
+  const known = await tiersOfOrders(deps.db, replaced);
   const snapshots = new Map<string, InventorySnapshot>();
-  for (const [orderId, tierIds] of tiersByOrder) {
+  for (const orderId of replaced) {
+    const tierIds = [...new Set([...(known.get(orderId) ?? []), ...ownTierIds])];
     for (const [tierId, snapshot] of await releaseOnTiers(deps, orderId, tierIds)) {
       const known = snapshots.get(tierId);
       if (!known || known.version < snapshot.version) snapshots.set(tierId, snapshot);
@@ -238,7 +253,12 @@ export async function initiateCheckout(
     });
     holding = true;
     const held = await reserveOrderSeats(deps, orderId, input.lines, config.holdSeconds * 1000, buyerKeys);
-    const replaced = await endReplacedOrders(deps, held.replaced, now);
+    const replaced = await endReplacedOrders(
+      deps,
+      held.replaced,
+      input.lines.map((line) => line.tier.id),
+      now,
+    );
     if (!held.ok) {
       holding = false;
       // The refusal is the object's word: its counts' copy for listings need not delay the
