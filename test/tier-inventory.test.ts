@@ -112,6 +112,32 @@ describe("TierInventory (one Durable Object per tier)", () => {
     expect(await stub.confirm("late-order", 2)).toMatchObject({ ok: true, lateConfirm: true });
   });
 
+  it("peek answers what reserve would, in the same order (buyer limit, then seats), and holds nothing", async () => {
+    const stub = tier();
+    await stub.snapshot(seed(3));
+    const keys = ["email:peek@example.com" as const];
+    await stub.reserve("mine", 2, 60_000, undefined, keys, 2);
+    const before = await stub.snapshot();
+    // The buyer's own hold is replaced by a new order, so its 2 seats are theirs again.
+    expect(await stub.peek(3, undefined, keys, 3)).toMatchObject({ ok: true });
+    expect(await stub.peek(3, undefined, keys, 2)).toMatchObject({
+      ok: false,
+      reason: "buyer_limit",
+      remaining: 2,
+    });
+    expect(await stub.peek(2, undefined, ["email:other@example.com"], 2)).toMatchObject({
+      ok: false,
+      reason: "sold_out",
+      available: 1,
+    });
+    expect(await stub.snapshot()).toEqual(before);
+    expect(await stub.reserve("other", 2, 60_000, undefined, ["email:other@example.com"], 2)).toMatchObject({
+      ok: false,
+      reason: "sold_out",
+      available: 1,
+    });
+  });
+
   it("never sells more than the allocation under concurrent reserves", async () => {
     const stub = tier();
     await stub.snapshot(seed(50));

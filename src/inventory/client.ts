@@ -18,6 +18,7 @@ import type {
   BuyerLimit,
   ConfirmResult,
   InventorySnapshot,
+  PeekResult,
   ReserveResult,
   TierSeed,
 } from "./types";
@@ -33,6 +34,16 @@ export interface TierHandle {
     buyerKeys?: readonly BuyerKey[],
     maxPerBuyer?: number | null,
   ): Promise<ReserveResult>;
+  /**
+   * What a reserve of a new order would answer now, holding nothing; null where the tier
+   * cannot say in one call (a sharded tier decides across its shards' ledgers).
+   */
+  peek(
+    quantity: number,
+    seed?: TierSeed,
+    buyerKeys?: readonly BuyerKey[],
+    maxPerBuyer?: number | null,
+  ): Promise<PeekResult | null>;
   confirm(orderId: string, quantity: number, seed?: TierSeed, buyer?: BuyerLimit): Promise<ConfirmResult>;
   returnSeats(orderId: string): Promise<InventorySnapshot>;
   returnTickets(orderId: string, ticketIds: string[]): Promise<InventorySnapshot>;
@@ -100,6 +111,12 @@ export function tierInventory(namespace: DurableObjectNamespace<TierInventory>, 
         async (): Promise<ReserveResult> =>
           await one().reserve(orderId, quantity, holdMs, seed, buyerKeys, maxPerBuyer),
         (t) => t.reserve(orderId, quantity, holdMs, buyerKeys, maxPerBuyer),
+      ),
+    peek: (quantity, seed, buyerKeys = [], maxPerBuyer = null) =>
+      route(
+        seed,
+        async (): Promise<PeekResult | null> => await one().peek(quantity, seed, buyerKeys, maxPerBuyer),
+        async () => null,
       ),
     confirm: (orderId, quantity, seed, buyer) =>
       route(

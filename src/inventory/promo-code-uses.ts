@@ -279,6 +279,29 @@ export class PromoCodeUses extends DurableObject<Env> {
     };
   }
 
+  /**
+   * Whether a reserve for the buyer named by `buyerKeys` would certainly answer `exhausted`
+   * now, writing nothing: even with every live reservation of this buyer's counted as
+   * replaced (a reserve discounts only the orders it replaces, a subset), no use is left.
+   * False when it cannot say (an object never seeded) or a use may remain.
+   */
+  async usedUpFor(buyerKeys: readonly BuyerKey[]): Promise<boolean> {
+    if (!this.isInitialised()) return false;
+    const snapshot = this.read(Date.now());
+    if (snapshot.retired) return true;
+    const keys = [...new Set(buyerKeys)];
+    const theirs = this.sql
+      .exec<{ seats: number }>(
+        keys.length === 0
+          ? "SELECT 0 AS seats"
+          : `SELECT COALESCE(SUM(seats), 0) AS seats FROM reservations WHERE order_id IN
+               (SELECT order_id FROM order_buyers WHERE buyer_key IN (${keys.map(() => "?").join(", ")}))`,
+        ...keys,
+      )
+      .one().seats;
+    return room(snapshot.maxUses, snapshot.used + snapshot.held - theirs) < 1;
+  }
+
   /** The hold ended (refusal, Daraja failure, expiry, replacement): uses go back. Idempotent. */
   async release(orderId: string): Promise<PromoSnapshot> {
     if (this.dropReservation(orderId)) this.bump();

@@ -31,6 +31,7 @@ import type {
   ConfirmResult,
   InventorySnapshot,
   LedgerEntry,
+  PeekResult,
   ReserveResult,
   ShardConfirmResult,
   ShardPrepareResult,
@@ -38,6 +39,12 @@ import type {
   TierLayout,
   TierSeed,
 } from "./types";
+
+/** An open hold as the object lists it. */
+interface HeldSeats {
+  order_id: string;
+  quantity: number;
+}
 
 /** Appended to a DELETE of buyer keys: the keys of orders that bought seats here stay. */
 const UNSOLD = "AND order_id NOT IN (SELECT order_id FROM confirmed)";
@@ -253,7 +260,7 @@ export class TierInventory extends DurableObject<Env> {
   }
 
   /** The live holds of other orders sharing any of `keys` (expired holds are already gone). */
-  private holdsOfBuyer(keys: readonly BuyerKey[]): Array<{ order_id: string; quantity: number }> {
+  private holdsOfBuyer(keys: readonly BuyerKey[]): HeldSeats[] {
     if (keys.length === 0) return [];
     return this.sql
       .exec<{ order_id: string; quantity: number }>(
@@ -355,27 +362,9 @@ export class TierInventory extends DurableObject<Env> {
     }
     if (this.isEnded(orderId)) return { ok: false, reason: "ended", snapshot };
     const keys = [...new Set(buyerKeys)];
-    const replaced = this.holdsOfBuyer(keys);
-    if (maxPerBuyer !== null) {
-      const has = this.seatsOfBuyer(
-        keys,
-        orderId,
-        replaced.map((hold) => hold.order_id),
-      );
-      if (has + quantity > maxPerBuyer) {
-        return {
-          ok: false,
-          reason: "buyer_limit",
-          limit: maxPerBuyer,
-          remaining: Math.max(0, maxPerBuyer - has),
-          snapshot,
-        };
-      }
-    }
-    const available = snapshot.available + replaced.reduce((sum, hold) => sum + hold.quantity, 0);
-    if (!Number.isInteger(quantity) || quantity < 1 || available < quantity) {
-      return { ok: false, reason: "sold_out", available, snapshot };
-    }
+    const decision = this.newHoldDecision(orderId, quantity, keys, maxPerBuyer, snapshot);
+    if (!decision.ok) return decision;
+    const { replaced } = decision;
     for (const hold of replaced) this.dropHold(hold.order_id);
     const expiresAt = now + holdMs;
     this.sql.exec(
@@ -398,6 +387,61 @@ export class TierInventory extends DurableObject<Env> {
       replaced: replaced.map((hold) => hold.order_id),
       snapshot: after,
     };
+  }
+
+  /**
+   * Whether a new hold of `quantity` for this buyer fits, decided as reserve decides it and
+   * writing nothing: the buyer's limit first (their open holds here are replaced, so they do
+   * not count), then the seats (their replaced holds' seats count as free).
+   */
+  private newHoldDecision(
+    orderId: string,
+    quantity: number,
+    keys: readonly BuyerKey[],
+    maxPerBuyer: number | null,
+    snapshot: InventorySnapshot,
+  ): Extract<ReserveResult, { reason: "sold_out" | "buyer_limit" }> | { ok: true; replaced: HeldSeats[] } {
+    const replaced = this.holdsOfBuyer(keys);
+    if (maxPerBuyer !== null) {
+      const has = this.seatsOfBuyer(
+        keys,
+        orderId,
+        replaced.map((hold) => hold.order_id),
+      );
+      if (has + quantity > maxPerBuyer) {
+        return {
+          ok: false,
+          reason: "buyer_limit",
+          limit: maxPerBuyer,
+          remaining: Math.max(0, maxPerBuyer - has),
+          snapshot,
+        };
+      }
+    }
+    const available = snapshot.available + replaced.reduce((sum, hold) => sum + hold.quantity, 0);
+    if (!Number.isInteger(quantity) || quantity < 1 || available < quantity) {
+      return { ok: false, reason: "sold_out", available, snapshot };
+    }
+    return { ok: true, replaced };
+  }
+
+  /**
+   * What `reserve` would answer a new order right now, holding nothing: a checkout that
+   * already knows another of its reservations will be refused (a used-up promo code) learns
+   * whether the tier's answer comes first (§11.4: tiers, then the code) without taking and
+   * giving back a seat.
+   */
+  async peek(
+    quantity: number,
+    seed?: TierSeed,
+    buyerKeys: readonly BuyerKey[] = [],
+    maxPerBuyer: number | null = null,
+  ): Promise<PeekResult> {
+    this.refuseIfCoordinator();
+    this.ensure(seed);
+    const snapshot = this.read(Date.now());
+    const decision = this.newHoldDecision("", quantity, [...new Set(buyerKeys)], maxPerBuyer, snapshot);
+    return decision.ok ? { ok: true, snapshot } : decision;
   }
 
   /**

@@ -61,6 +61,11 @@ export type ReserveResult =
    */
   | { ok: false; reason: "ended"; snapshot: InventorySnapshot };
 
+/** What a reserve of a new order would answer now (TierInventory.peek): nothing is held. */
+export type PeekResult =
+  | { ok: true; snapshot: InventorySnapshot }
+  | Extract<ReserveResult, { reason: "sold_out" | "buyer_limit" }>;
+
 /**
  * A buyer's seats on a tier are capped (contract §15): `maxPerBuyer` (null = no cap) over every
  * order sharing any of `keys`.

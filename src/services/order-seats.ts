@@ -94,6 +94,48 @@ export async function reserveOrderSeats(
   return { ok: true, expiresAt, replaced: [...replaced], snapshots };
 }
 
+export type SeatPeek =
+  | { ok: true }
+  | {
+      ok: false;
+      /** The first tier (ascending id) that would refuse, as reserveOrderSeats would name it. */
+      tierId: string;
+      refusal:
+        | { reason: "sold_out"; available: number }
+        | { reason: "buyer_limit"; limit: number; remaining: number };
+    };
+
+/**
+ * What reserveOrderSeats would answer a new order now, holding nothing: every tier asked at
+ * once (read-only, so order does not matter) and the first refusal in ascending tier id
+ * reported. null when some tier cannot say in one call (a sharded tier).
+ */
+export async function peekOrderSeats(
+  deps: SeatDeps,
+  requests: readonly SeatRequest[],
+  buyerKeys: readonly BuyerKey[],
+): Promise<SeatPeek | null> {
+  const ordered = inTierOrder(requests.map((r) => ({ ...r, tierId: r.tier.id })));
+  const answers = await Promise.all(
+    ordered.map(({ tier, quantity }) =>
+      tierInventory(deps.inventory, tier.id).peek(quantity, seedFromTier(tier), buyerKeys, tier.maxPerBuyer),
+    ),
+  );
+  for (const [i, answer] of answers.entries()) {
+    if (answer === null) return null;
+    if (answer.ok) continue;
+    const tierId = ordered[i]?.tierId ?? "";
+    return answer.reason === "sold_out"
+      ? { ok: false, tierId, refusal: { reason: "sold_out", available: answer.available } }
+      : {
+          ok: false,
+          tierId,
+          refusal: { reason: "buyer_limit", limit: answer.limit, remaining: answer.remaining },
+        };
+  }
+  return { ok: true };
+}
+
 /** Release `orderId`'s holds on `tierIds` (idempotent); the objects' snapshots after. */
 export async function releaseOnTiers(
   deps: SeatDeps,

@@ -26,6 +26,7 @@ import { tiersOfOrders } from "../order-lines";
 import {
   confirmOrderSeats,
   copyCountsStatements,
+  peekOrderSeats,
   releaseOnTiers,
   releaseOrderSeats,
   reserveOrderSeats,
@@ -33,9 +34,12 @@ import {
 import {
   type CheckoutPromo,
   consumePromoUses,
+  promoExhausted,
+  promoLikelyUsedUp,
   releasePromoUses,
   reservePromoUses,
   resolveCheckoutPromo,
+  usedUpFor,
 } from "../promo-codes/at-checkout";
 import { queueTicketEmail } from "../ticket-delivery";
 import { ticketInsertStatements, ticketRowsFor } from "../ticket-issuance";
@@ -251,6 +255,17 @@ export async function initiateCheckout(
       phone: input.phoneNumber,
       paid: priced.amount > 0,
     });
+    // A code this isolate saw used up: the tiers' answer and the code's, read-only and side by
+    // side, before any seat is held (§11.4's order of answers kept: tiers, then the code).
+    if (promo && promoLikelyUsedUp(promo.id)) {
+      const [seats, usedUp] = await Promise.all([
+        peekOrderSeats(deps, input.lines, buyerKeys),
+        usedUpFor(deps, promo, buyerKeys),
+      ]);
+      if (seats && !seats.ok) throw refusalError(input, seats.tierId, seats.refusal);
+      if (seats && usedUp) throw promoExhausted();
+    }
+
     holding = true;
     const held = await reserveOrderSeats(deps, orderId, input.lines, config.holdSeconds * 1000, buyerKeys);
     const replaced = await endReplacedOrders(

@@ -22,6 +22,7 @@ import type { PromoCodeUses } from "../../inventory/promo-code-uses";
 import type { PromoSeed, PromoSnapshot } from "../../inventory/promo-types";
 import type { BuyerKey } from "../../inventory/types";
 import { DomainError } from "../../lib/errors";
+import { LruMap } from "../../lib/lru";
 import {
   eligibleSeats,
   type OrderLineInput,
@@ -118,6 +119,43 @@ export type ReservePromoResult =
   /** Nothing reserved: release the order's tier holds, then throw `error` (409). */
   | { ok: false; error: DomainError };
 
+/**
+ * Codes this isolate last saw used up (their object refused a reservation as exhausted, or
+ * granted the last use). Only a hint: `usedUpFor` asks the code's object, which decides.
+ * Once "the first 100 fans" have their uses, the other 1,900 of a flash sale are refused
+ * by the code; the hint lets checkout learn that (and the tiers' answer, which comes first)
+ * in one round of read-only calls instead of holding a seat, being refused by the code and
+ * giving the seat back (which would also briefly keep that seat from a paying buyer).
+ */
+const usedUpHints = new LruMap<string, true>(256);
+
+function noteUsage(promoId: string, snapshot: PromoSnapshot): void {
+  if (snapshot.retired || (snapshot.maxUses !== null && snapshot.used + snapshot.held >= snapshot.maxUses))
+    usedUpHints.set(promoId, true);
+}
+
+/** Whether this isolate last saw the code used up (then `usedUpFor` is worth asking first). */
+export function promoLikelyUsedUp(promoId: string): boolean {
+  return usedUpHints.has(promoId);
+}
+
+/**
+ * The code's object's word, writing nothing: true when a reservation for this buyer would be
+ * refused as `promo_exhausted` now. A false answer drops the hint (uses came back: a hold
+ * lapsed or a payment failed), so the next checkout goes straight to the reservation.
+ */
+export async function usedUpFor(
+  deps: CheckoutPromoDeps,
+  promo: CheckoutPromo,
+  buyerKeys: readonly BuyerKey[],
+): Promise<boolean> {
+  const usedUp = await promoCodeUses(deps.promoCodes, promo.id).usedUpFor(buyerKeys);
+  if (!usedUp) usedUpHints.delete(promo.id);
+  return usedUp;
+}
+
+export const promoExhausted = () => new DomainError("promo_exhausted", CODE_USED_UP);
+
 /** §12.3: k = min(eligible, max_uses − used − held, per-buyer remainder), k ≥ 1, or a 409. */
 export async function reservePromoUses(
   deps: CheckoutPromoDeps,
@@ -135,6 +173,7 @@ export async function reservePromoUses(
     },
     promo.seed,
   );
+  if ("snapshot" in result) noteUsage(promo.id, result.snapshot);
   if (result.ok) {
     return {
       ok: true,
@@ -143,8 +182,10 @@ export async function reservePromoUses(
       snapshot: result.snapshot,
     };
   }
-  if (result.reason === "exhausted")
-    return { ok: false, error: new DomainError("promo_exhausted", CODE_USED_UP) };
+  if (result.reason === "exhausted") {
+    usedUpHints.set(promo.id, true);
+    return { ok: false, error: promoExhausted() };
+  }
   if (result.reason === "buyer_limit") {
     return { ok: false, error: new DomainError("promo_buyer_limit", BUYER_USED_UP) };
   }
