@@ -8,7 +8,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { tierInventory } from "../src/inventory/client";
-import { homeShard, keyOwner, shardName } from "../src/inventory/shard-names";
+import { homeShard, keyOwner, plannedShards, shardName } from "../src/inventory/shard-names";
 import type { BuyerKey, InventorySnapshot } from "../src/inventory/types";
 import { countRows } from "./helpers/accounts";
 import {
@@ -51,6 +51,20 @@ function emailHomedAt(home: number, shards: number, tag: string): string {
     if (homeShard([`email:${email}`], "x", shards) === home) return email;
   }
 }
+
+describe("how many shards a new tier gets", () => {
+  it("none below the threshold, then all 16 by default (fewer would add little: a hold is 4 calls)", () => {
+    expect(plannedShards(19_999, {})).toBe(1);
+    expect(plannedShards(20_000, {})).toBe(16);
+    expect(plannedShards(60_000, {})).toBe(16);
+    const vars = { TIER_SHARD_THRESHOLD: "10", TIER_SHARD_SEATS: "4", TIER_SHARD_MAX: "4" };
+    expect(plannedShards(9, vars)).toBe(1);
+    expect(plannedShards(10, vars)).toBe(3);
+    expect(plannedShards(11, vars)).toBe(3);
+    expect(plannedShards(1_000, vars)).toBe(4);
+    expect(plannedShards(5, { TIER_SHARD_THRESHOLD: "5", TIER_SHARD_SEATS: "100" })).toBe(2);
+  });
+});
 
 describe("a sharded tier through the client", () => {
   it("splits the allocation over its shards and sums them back", async () => {
@@ -244,6 +258,66 @@ describe("a sharded tier through the client", () => {
       ok: true,
       replaced: [],
       snapshot: { held: 2 },
+    });
+  });
+
+  it("a shard that found the tier dry answers sold out without asking its siblings, for a moment", async () => {
+    const { tierId, tier } = await shardedTier(2, 2);
+    const keys = (tag: string, home: number): BuyerKey[] => [`email:${emailHomedAt(home, 2, tag)}`];
+    expect(await tier.reserve("dry-a", 1, HOLD, undefined, keys("dry-a", 0), null)).toMatchObject({
+      ok: true,
+    });
+    expect(await tier.reserve("dry-c", 1, HOLD, undefined, keys("dry-c", 1), null)).toMatchObject({
+      ok: true,
+    });
+    // Shard 0 is out and asks shard 1, which has none: the tier is dry, and shard 0 knows it.
+    const b = keys("dry-b", 0);
+    expect(await tier.reserve("dry-b1", 1, HOLD, undefined, b, null)).toMatchObject({ reason: "sold_out" });
+    const dryUntil = await runInDurableObject(
+      shardStub(tierId, 0),
+      (instance) => (instance as unknown as { dryUntil: number }).dryUntil,
+    );
+    expect(dryUntil).toBeGreaterThan(Date.now());
+    const lendings = () =>
+      runInDurableObject(
+        shardStub(tierId, 1),
+        (_instance, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM lent").one().n,
+      );
+    const lentBefore = await lendings();
+
+    // A seat comes back on shard 1: its hold lapses (shard 1's own alarm; nobody else is
+    // told). Within the window (held open here, so the test does not race the clock) shard
+    // 0 answers from its own count and asks nobody.
+    await runInDurableObject(shardStub(tierId, 0), (instance) => {
+      (instance as unknown as { dryUntil: number }).dryUntil = Date.now() + 60_000;
+    });
+    await runInDurableObject(shardStub(tierId, 1), (_instance, state) => {
+      state.storage.sql.exec("UPDATE holds SET expires_at = ?", Date.now() - 1);
+    });
+    await runDurableObjectAlarm(shardStub(tierId, 1));
+    expect(await tier.reserve("dry-b2", 1, HOLD, undefined, b, null)).toMatchObject({ reason: "sold_out" });
+    expect(await lendings()).toBe(lentBefore);
+    // Shard 1's own buyers get the seat at once; after the window, so do shard 0's.
+    await runInDurableObject(shardStub(tierId, 0), (instance) => {
+      (instance as unknown as { dryUntil: number }).dryUntil = 0;
+    });
+    expect(await tier.reserve("dry-b3", 1, HOLD, undefined, b, null)).toMatchObject({ ok: true });
+    expect(await lendings()).toBe(lentBefore + 1);
+    expect(await tier.snapshot()).toMatchObject({ held: 2, available: 0 });
+
+    // A release is told to every shard, so a seat it puts back is found at once, even from
+    // a shard that has just found the tier dry.
+    expect(await tier.reserve("dry-f", 1, HOLD, undefined, keys("dry-f", 1), null)).toMatchObject({
+      reason: "sold_out",
+    });
+    const shard1Dry = await runInDurableObject(
+      shardStub(tierId, 1),
+      (instance) => (instance as unknown as { dryUntil: number }).dryUntil,
+    );
+    expect(shard1Dry).toBeGreaterThan(Date.now());
+    await tier.release("dry-a");
+    expect(await tier.reserve("dry-g", 1, HOLD, undefined, keys("dry-g", 1), null)).toMatchObject({
+      ok: true,
     });
   });
 

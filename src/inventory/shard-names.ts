@@ -46,7 +46,9 @@ export function splitEvenly(total: number, shards: number, index: number): numbe
 
 /**
  * How many shards a new tier gets: 1 below `TIER_SHARD_THRESHOLD` seats, else one per
- * `TIER_SHARD_SEATS` seats, at least 2 and at most `TIER_SHARD_MAX`.
+ * `TIER_SHARD_SEATS` seats, at least 2 and at most `TIER_SHARD_MAX`. A sharded hold is 4 object
+ * calls spread over the shards (prepare and commit on two key owners), so N shards carry about
+ * N/4 × one object's holds: the default 1,250 gives a tier at the 20,000 threshold all 16.
  */
 export function plannedShards(
   allocation: number,
@@ -57,7 +59,7 @@ export function plannedShards(
     return Number.isFinite(n) && n >= min ? n : fallback;
   };
   const threshold = int(vars.TIER_SHARD_THRESHOLD, 20_000, 1);
-  const perShard = int(vars.TIER_SHARD_SEATS, 5_000, 1);
+  const perShard = int(vars.TIER_SHARD_SEATS, 1_250, 1);
   const max = int(vars.TIER_SHARD_MAX, 16, 2);
   if (allocation < threshold) return 1;
   return Math.min(max, Math.max(2, Math.ceil(allocation / perShard)));

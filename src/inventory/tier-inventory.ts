@@ -946,8 +946,10 @@ export class TierInventory extends DurableObject<Env> {
         return { ok: true, fresh: true, expiresAt };
       }
       if (!Number.isInteger(quantity) || quantity < 1) return { ok: false, available };
+      if (round.attempt === 0 && now < this.dryUntil) return { ok: false, available };
       // Dry: ask the siblings (in parallel) for what is missing, then look again.
       if (!(await this.refill(quantity - available, round))) {
+        if (round.empty) this.dryUntil = Date.now() + TierInventory.DRY_MS;
         return { ok: false, available: this.read(Date.now()).available };
       }
     }
@@ -955,6 +957,25 @@ export class TierInventory extends DurableObject<Env> {
 
   /** Rounds of borrowing before a dry shard answers "sold out" (see refill). */
   private static readonly REFILL_ROUNDS = 12;
+
+  /**
+   * How long a shard that found the whole tier dry answers "sold out" from its own count
+   * without asking its siblings again. At the end of a stadium sale thousands of buyers a
+   * second would each make a round of calls to every sibling (two rounds, up to 15 each) to
+   * learn what the last round learnt; within this window a seat given back on a sibling (a
+   * failed payment) is reachable from that sibling's buyers at once and from this shard's
+   * after at most this long. Seats that come back here are used at once. A late payment
+   * (shardConfirm) always asks: money has moved.
+   */
+  private static readonly DRY_MS = 500;
+
+  /**
+   * Until when this shard believes the tier dry (in memory: a restarted object asks again).
+   * Every broadcast that can put seats back on some shard (a release, returned seats or
+   * tickets, an allocation change) ends it on every shard; only a hold lapsing on a sibling
+   * (its own alarm) waits out the window.
+   */
+  private dryUntil = 0;
 
   /**
    * Borrow what is missing; false when the tier has none to give. Another call may take the
@@ -1169,6 +1190,7 @@ export class TierInventory extends DurableObject<Env> {
   /** Give a hold back and forget the order's unsold ledger rows here (a broadcast: any shard). */
   async shardRelease(orderId: string): Promise<InventorySnapshot> {
     this.requireShard();
+    this.dryUntil = 0;
     const now = Date.now();
     this.sql.exec("DELETE FROM ledger WHERE order_id = ? AND expires_at IS NOT NULL", orderId);
     this.endOrder(orderId);
@@ -1180,6 +1202,7 @@ export class TierInventory extends DurableObject<Env> {
   /** returnSeats on a shard: the seats (if sold here) and the order's ledger rows (if any). */
   async shardReturnSeats(orderId: string): Promise<InventorySnapshot> {
     this.requireShard();
+    this.dryUntil = 0;
     this.sql.exec("DELETE FROM ledger WHERE order_id = ?", orderId);
     const row = this.sql
       .exec<{ quantity: number }>("SELECT quantity FROM confirmed WHERE order_id = ?", orderId)
@@ -1199,6 +1222,7 @@ export class TierInventory extends DurableObject<Env> {
    */
   async shardReturnTickets(orderId: string, ticketIds: string[]): Promise<InventorySnapshot> {
     this.requireShard();
+    this.dryUntil = 0;
     const ledgerRow = this.sql
       .exec<{ quantity: number }>(
         "SELECT MAX(quantity) AS quantity FROM ledger WHERE order_id = ? AND expires_at IS NULL",
@@ -1234,6 +1258,7 @@ export class TierInventory extends DurableObject<Env> {
   /** Add `delta` seats (> 0), or take up to −delta free seats (< 0). Answers the change made. */
   async shardResize(delta: number): Promise<{ changed: number; snapshot: InventorySnapshot }> {
     this.requireShard();
+    this.dryUntil = 0;
     const now = Date.now();
     const change = delta >= 0 ? Math.floor(delta) : -Math.min(Math.floor(-delta), this.read(now).available);
     if (change !== 0) {
