@@ -41,7 +41,7 @@ async function soldAndHeld(tierId: string) {
 }
 
 describe("bookings per recipient email per hour", () => {
-  it("24 parallel guest bookings to one address: exactly 5 go through, the rest 429 before any seat", async () => {
+  it("24 parallel guest bookings to one address: exactly 5 go through, the rest 429 with their seats back", async () => {
     const { tierId, guest } = await freeTier();
     const victim = `victim-${crypto.randomUUID().slice(0, 8)}@example.com`;
     const before = await soldAndHeld(tierId);
@@ -62,7 +62,7 @@ describe("bookings per recipient email per hour", () => {
       });
       expect(Number(r.headers.get("retry-after"))).toBeGreaterThan(0);
     }
-    // Refused bookings touched no seat: 5 orders of 2 seats more sold, nothing held.
+    // Refused bookings gave back the seats they held: 5 orders of 2 seats more sold, nothing held.
     expect(await soldAndHeld(tierId)).toEqual({ sold: (before?.sold ?? 0) + 10, held: 0 });
     expect(await countRows("orders", "lower(buyer_email) = ?", victim)).toBe(5);
   });

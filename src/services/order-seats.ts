@@ -150,6 +150,20 @@ export async function releaseOnTiers(
   return new Map(snapshots);
 }
 
+/** Put `orderId`'s sold seats on `tierIds` back on sale (idempotent); the objects' snapshots after. */
+export async function returnOnTiers(
+  deps: SeatDeps,
+  orderId: string,
+  tierIds: readonly string[],
+): Promise<Map<string, InventorySnapshot>> {
+  const snapshots = await Promise.all(
+    tierIds.map(
+      async (tierId) => [tierId, await tierInventory(deps.inventory, tierId).returnSeats(orderId)] as const,
+    ),
+  );
+  return new Map(snapshots);
+}
+
 /** D1's copies of the counts, one statement per tier (to run in a batch). */
 export function copyCountsStatements(db: Database, snapshots: Map<string, InventorySnapshot>) {
   return [...snapshots].map(([tierId, snapshot]) => copyCountsStatement(db, tierId, snapshot));

@@ -150,8 +150,19 @@ export async function consumeLimits(
 /**
  * `consumeLimits` as statements, for a caller that runs them in its own batch (one round trip
  * with its lookup): `outcome` reads their results, which must come first in that batch.
+ *
+ * `failBatch`: the take is the condition of the whole batch. Finding no room, the append
+ * writes NULL into `hits` (NOT NULL), so that statement fails and with it the batch (a D1
+ * batch is one transaction): nothing the batch would have written is written, the limit
+ * rows included. The caller recognises the failure with `isLimitRefusal` and asks
+ * `refusedRetryAfter` for the wait; a batch that commits took the hit on every limit.
  */
-export function limitTakeStatements(db: Database, limits: Limit[], now: number) {
+export function limitTakeStatements(
+  db: Database,
+  limits: Limit[],
+  now: number,
+  options: { failBatch?: boolean } = {},
+) {
   const keys = limits.map((l) => l.key);
   const perKey = (value: (l: Limit) => unknown) =>
     sql`CASE ${rateLimits.key} ${sql.join(
@@ -164,13 +175,15 @@ export function limitTakeStatements(db: Database, limits: Limit[], now: number) 
       .values({ key: limit.key, hits: "[]", expiresAt: now + limit.windowMs })
       .onConflictDoNothing(),
   );
+  const room = limits.map((l) => sql`${liveCountOf(l, now)} < ${l.max}`);
+  const appended = perKey((l) => appendedHits(l, now));
   const append = db
     .update(rateLimits)
     .set({
-      hits: perKey((l) => appendedHits(l, now)),
+      hits: options.failBatch ? sql`CASE WHEN ${sql.join(room, sql` AND `)} THEN ${appended} END` : appended,
       expiresAt: perKey((l) => now + l.windowMs),
     })
-    .where(and(inArray(rateLimits.key, keys), ...limits.map((l) => sql`${liveCountOf(l, now)} < ${l.max}`)))
+    .where(options.failBatch ? inArray(rateLimits.key, keys) : and(inArray(rateLimits.key, keys), ...room))
     .returning({ key: rateLimits.key });
   const read = db.select().from(rateLimits).where(inArray(rateLimits.key, keys));
   const statements = limits.length === 0 ? [] : [...creates, append, read];
@@ -179,15 +192,44 @@ export function limitTakeStatements(db: Database, limits: Limit[], now: number) 
     const appended = results[creates.length] as Array<{ key: string }>;
     if (appended.length > 0) return { allowed: true, retryAfter: 0 };
     const rows = results[creates.length + 1] as Array<{ key: string; hits: string }>;
-    // Refused: wait for the limit that frees up last (every one must have room).
-    let retryAfter = 1;
-    for (const limit of limits) {
-      const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
-      if (live.length >= limit.max) retryAfter = Math.max(retryAfter, retryAfterSeconds(live, limit, now));
-    }
-    return { allowed: false, retryAfter };
+    return { allowed: false, retryAfter: waitOf(rows, limits, now) };
   };
   return { statements, outcome };
+}
+
+/** Refused: wait for the limit that frees up last (every one must have room). */
+function waitOf(rows: Array<{ key: string; hits: string }>, limits: Limit[], now: number): number {
+  let retryAfter = 1;
+  for (const limit of limits) {
+    const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
+    if (live.length >= limit.max) retryAfter = Math.max(retryAfter, retryAfterSeconds(live, limit, now));
+  }
+  return retryAfter;
+}
+
+/** The failure of a batch whose `failBatch` take found no room (the message may sit in the cause). */
+export function isLimitRefusal(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (/NOT NULL constraint failed: rate_limits\.hits/i.test(message)) return true;
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}
+
+/** After a `failBatch` refusal (which wrote nothing): the seconds until every limit has room. */
+export async function refusedRetryAfter(db: Database, limits: Limit[], now: number): Promise<number> {
+  if (limits.length === 0) return 1;
+  const rows = await db
+    .select()
+    .from(rateLimits)
+    .where(
+      inArray(
+        rateLimits.key,
+        limits.map((l) => l.key),
+      ),
+    );
+  return waitOf(rows, limits, now);
 }
 
 /** Give back one hit taken at `at` (a reservation whose outcome does not count). */

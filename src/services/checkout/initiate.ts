@@ -30,6 +30,7 @@ import {
   releaseOnTiers,
   releaseOrderSeats,
   reserveOrderSeats,
+  returnOnTiers,
 } from "../order-seats";
 import {
   type CheckoutPromo,
@@ -39,6 +40,7 @@ import {
   releasePromoUses,
   reservePromoUses,
   resolveCheckoutPromo,
+  returnPromoUses,
   usedUpFor,
 } from "../promo-codes/at-checkout";
 import { queueTicketEmail } from "../ticket-delivery";
@@ -48,7 +50,7 @@ import { announcement, outboxStatements } from "../webhooks/outbox";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
 import { releaseReplacedOrdersPromo } from "./order-promo";
 import { type CheckedOrder, checkedOrder } from "./order-request";
-import { reserveRecipientBooking } from "./recipient-limit";
+import { type RecipientBooking, recipientBooking } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
 
 export type { CheckoutRequest } from "./order-request";
@@ -244,8 +246,10 @@ export async function initiateCheckout(
     );
 
     // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
-    // answered, not counted) and before any seat is touched.
-    await reserveRecipientBooking(deps, user, email, now);
+    // answered, not counted). The take rides first in the order's own batch (no D1 round
+    // trip of its own; a sold-out answer writes none); refused, that batch writes nothing
+    // and the catch below gives back the seats just held (recipient-limit.ts).
+    const booking = recipientBooking(deps, user, email, now);
 
     // The seats, every tier or none. A refusal comes from the objects alone and writes
     // nothing to D1 but the counts. The buyer's earlier open holds are replaced by this order.
@@ -345,6 +349,7 @@ export async function initiateCheckout(
         deps,
         order,
         buyer,
+        { booking, replaced },
         [...replaced, items],
         buyerKeys,
         input.idempotency,
@@ -352,8 +357,10 @@ export async function initiateCheckout(
       );
     }
 
-    // One round trip records the buyer, the order and its lines, the replaced orders and the counts.
+    // One round trip takes the recipient's booking and records the buyer, the order and its
+    // lines, the replaced orders and the counts: all of it, or (the booking refused) none.
     await runBatch(db, [
+      ...booking.statements,
       ...buyer.statements,
       ...replaced,
       db.insert(orders).values({
@@ -365,7 +372,7 @@ export async function initiateCheckout(
       }),
       items,
       ...copyCountsStatements(db, held.snapshots),
-    ]);
+    ]).catch((error) => orderBatchFailed(deps, { booking, replaced }, error));
     return await startPayment(
       deps,
       { ...order, tierIds, holdExpiresAt: held.expiresAt },
@@ -397,6 +404,32 @@ type OrderOwner = ReturnType<typeof buyerFor>;
 /** Statements recorded with the order in its batch (its lines, replaced orders). */
 type Recorded = Parameters<typeof runBatch>[1];
 
+/** What the order's batch took with it, and what must be recorded even when it was refused. */
+interface OrderBatchGuard {
+  booking: RecipientBooking;
+  /** The replaced orders' holds, which the objects already ended. */
+  replaced: Recorded;
+}
+
+/**
+ * The order's batch failed. The recipient limit's refusal wrote nothing: give back what
+ * `giveBack` names (a free order's seats sold a moment ago), record the replaced orders'
+ * holds the objects ended and the counts, and answer the 429; the caller's catch releases
+ * the holds, promo uses and the key. Any other failure is thrown as it was.
+ */
+async function orderBatchFailed(
+  deps: CheckoutDeps,
+  guard: OrderBatchGuard,
+  error: unknown,
+  giveBack: () => Promise<Map<string, InventorySnapshot>> = async () => new Map(),
+): Promise<never> {
+  const refused = await guard.booking.refusal(error);
+  if (!refused) throw error;
+  const snapshots = await giveBack();
+  await runBatch(deps.db, [...guard.replaced, ...copyCountsStatements(deps.db, snapshots)]);
+  throw refused;
+}
+
 /** The lines as checkout answers them (§11.5). */
 function answeredLines(priced: PricedOrder) {
   return {
@@ -417,6 +450,7 @@ async function completeFreeOrder(
   deps: CheckoutDeps,
   order: NewOrder,
   buyer: OrderOwner,
+  guard: OrderBatchGuard,
   recorded: Recorded,
   buyerKeys: Parameters<typeof confirmOrderSeats>[3],
   idempotency: IdempotencyScope | undefined,
@@ -444,6 +478,7 @@ async function completeFreeOrder(
   }
   const reference = `FREE-${base.reference.slice(3)}`;
   const results = await runBatch(db, [
+    ...guard.booking.statements,
     ...buyer.statements,
     db
       .insert(orders)
@@ -460,8 +495,15 @@ async function completeFreeOrder(
       .returning(),
     ...recorded,
     ...copyCountsStatements(db, confirmed.snapshots),
-  ]);
-  const row = (results[buyer.statements.length] as Order[] | undefined)?.[0];
+  ]).catch((error) =>
+    // Refused: the seats and uses this call just consumed go back (nothing was issued).
+    orderBatchFailed(deps, guard, error, async () => {
+      const snapshots = await returnOnTiers(deps, base.id, [...confirmed.snapshots.keys()]);
+      if (base.promoCodeId) await returnPromoUses(deps, base.promoCodeId, base.id);
+      return snapshots;
+    }),
+  );
+  const row = (results[guard.booking.statements.length + buyer.statements.length] as Order[] | undefined)?.[0];
   if (!row) throw new Error("free order insert returned nothing");
   // Its tickets, and the organizer's `order.completed` with them (contract v3 §16.2), in one
   // batch: the event is written if and only if the tickets are.

@@ -2,36 +2,58 @@
  * Bookings per recipient email (issue #11 item 7): every booking ends in one tickets email to
  * its address, so a guest checkout could mail-bomb a stranger with "tickets" whose buyer name
  * carries phishing text. At most `config.bookingsPerRecipientPerHour` bookings to one inbox in
- * any hour, reserved atomically before any seat is touched; past it 429 `rate_limited` with
- * Retry-After.
+ * any hour; past it 429 `rate_limited` with Retry-After.
+ *
+ * The take rides in the order's own D1 batch, first (issue #15 part 3: a guest's purchase
+ * waits for one D1 round trip, and a sold-out answer for none): the batch commits only with
+ * the take (`limitTakeStatements` with `failBatch`; a D1 batch is one transaction), so a
+ * refused booking writes nothing at all — no order, no guest user, no items, no hit — and
+ * every accepted one took exactly one hit, however many run in parallel. The seats are held
+ * before that batch: a refused booking gives back the seats (and promo uses) it held within
+ * the same request, which the contract allows (api-contract-v3.md §11.4 "Observable": a
+ * seat held and released within one failed request can briefly refuse another buyer).
  *
  * Not limited: a signed-in buyer whose address is proven (`is_verified`): the mail goes to
  * their own inbox, and guests using their address can then never lock them out of buying.
  */
 import type { Config } from "../../config";
-import type { Database } from "../../db/client";
+import type { Database, Statement } from "../../db/client";
 import type { User } from "../../db/schema";
 import { DomainError } from "../../lib/errors";
 import { inboxKey } from "../../lib/inbox-key";
-import { consumeLimit } from "../rate-limit";
+import { isLimitRefusal, type Limit, limitTakeStatements, refusedRetryAfter } from "../rate-limit";
 
 const HOUR_MS = 60 * 60 * 1000;
-/** Take one of the recipient's bookings this hour, or refuse the checkout (nothing held yet). */
-export async function reserveRecipientBooking(
+
+export interface RecipientBooking {
+  /** First in the order's batch (none for an exempt buyer): the batch commits only with them. */
+  statements: Statement[];
+  /** The 429 when `error`, the order batch's failure, is this take's refusal; else null. */
+  refusal(error: unknown): Promise<DomainError | null>;
+}
+
+/** One of the recipient's bookings this hour, taken by the order's batch or refusing it whole. */
+export function recipientBooking(
   deps: { db: Database; config: Pick<Config, "bookingsPerRecipientPerHour"> },
   buyer: User | null,
   email: string,
   now: number,
-): Promise<void> {
-  if (buyer?.isVerified && buyer.email.toLowerCase() === email.toLowerCase()) return;
-  const { allowed, retryAfter } = await consumeLimit(
-    deps.db,
-    {
-      key: `bookings:to:${inboxKey(email)}`,
-      max: deps.config.bookingsPerRecipientPerHour,
-      windowMs: HOUR_MS,
+): RecipientBooking {
+  if (buyer?.isVerified && buyer.email.toLowerCase() === email.toLowerCase()) {
+    return { statements: [], refusal: async () => null };
+  }
+  const limit: Limit = {
+    key: `bookings:to:${inboxKey(email)}`,
+    max: deps.config.bookingsPerRecipientPerHour,
+    windowMs: HOUR_MS,
+  };
+  const { statements } = limitTakeStatements(deps.db, [limit], now, { failBatch: true });
+  return {
+    statements: [...statements],
+    refusal: async (error) => {
+      if (!isLimitRefusal(error)) return null;
+      const retryAfter = await refusedRetryAfter(deps.db, [limit], now);
+      return DomainError.rateLimited("Too many bookings for this email address.", retryAfter);
     },
-    now,
-  );
-  if (!allowed) throw DomainError.rateLimited("Too many bookings for this email address.", retryAfter);
+  };
 }
