@@ -50,7 +50,7 @@ import { announcement, outboxStatements } from "../webhooks/outbox";
 import { endReplacedHolds, holdBuyerKeys } from "./buyer-holds";
 import { releaseReplacedOrdersPromo } from "./order-promo";
 import { type CheckedOrder, checkedOrder } from "./order-request";
-import { type RecipientBooking, recipientBooking } from "./recipient-limit";
+import { type RecipientBooking, recipientBooking, recipientPrecheck } from "./recipient-limit";
 import { type CheckoutResult, StoredCheckoutResultSchema } from "./result";
 
 export type { CheckoutRequest } from "./order-request";
@@ -194,6 +194,8 @@ export async function initiateCheckout(
   now = Date.now(),
 ): Promise<CheckoutResult> {
   const { db, config } = deps;
+  // Read beside the checks' own reads (recipient-limit.ts): no round trip of its own.
+  const precheck = recipientPrecheck(deps, request.email, now);
   const input = await checkedOrder(deps, request, now);
   const { event, user } = input;
   const email = user?.email ?? input.email ?? "";
@@ -249,7 +251,7 @@ export async function initiateCheckout(
     // answered, not counted). The take rides first in the order's own batch (no D1 round
     // trip of its own; a sold-out answer writes none); refused, that batch writes nothing
     // and the catch below gives back the seats just held (recipient-limit.ts).
-    const booking = recipientBooking(deps, user, email, now);
+    const booking = await recipientBooking(deps, user, email, now, precheck);
 
     // The seats, every tier or none. A refusal comes from the objects alone and writes
     // nothing to D1 but the counts. The buyer's earlier open holds are replaced by this order.
@@ -503,7 +505,9 @@ async function completeFreeOrder(
       return snapshots;
     }),
   );
-  const row = (results[guard.booking.statements.length + buyer.statements.length] as Order[] | undefined)?.[0];
+  const row = (
+    results[guard.booking.statements.length + buyer.statements.length] as Order[] | undefined
+  )?.[0];
   if (!row) throw new Error("free order insert returned nothing");
   // Its tickets, and the organizer's `order.completed` with them (contract v3 §16.2), in one
   // batch: the event is written if and only if the tickets are.
