@@ -248,9 +248,10 @@ export async function initiateCheckout(
     );
 
     // Bookings (ticket emails) per recipient per hour: after the key's replay (a replay is
-    // answered, not counted). The take rides first in the order's own batch (no D1 round
-    // trip of its own; a sold-out answer writes none); refused, that batch writes nothing
-    // and the catch below gives back the seats just held (recipient-limit.ts).
+    // answered, not counted). Used up as the nearest copy saw it: 429 here, before any seat.
+    // Else the take rides first in the order's own batch (no D1 round trip of its own; a
+    // sold-out answer writes none); refused there, that batch writes nothing and the catch
+    // below gives back the seats just held (recipient-limit.ts).
     const booking = await recipientBooking(deps, user, email, now, precheck);
 
     // The seats, every tier or none. A refusal comes from the objects alone and writes
