@@ -1,7 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createDb } from "../src/db/client";
-import { consumeLimit, exceededLimit, recordHits } from "../src/services/rate-limit";
+import { createDb, runBatch } from "../src/db/client";
+import { rateLimits } from "../src/db/schema";
+import {
+  consumeLimit,
+  exceededLimit,
+  isLimitRefusal,
+  limitTakeStatements,
+  recordHits,
+  refusedRetryAfter,
+} from "../src/services/rate-limit";
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -38,6 +46,34 @@ describe("sliding-window rate limits", () => {
     const l = limit(5);
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => consumeLimit(db, l, ELEVEN + i)));
     expect(answers.filter((a) => a.allowed)).toHaveLength(5);
+  });
+
+  it("failBatch: the batch commits only with the take; 20 parallel batches against 5 commit 5, the rest write nothing", async () => {
+    const l = limit(5);
+    const marker = (i: number) => `test:${crypto.randomUUID()}:${i}`;
+    const markers = Array.from({ length: 20 }, (_, i) => marker(i));
+    const outcomes = await Promise.all(
+      markers.map(async (key, i) => {
+        const take = limitTakeStatements(db, [l], ELEVEN + i, { failBatch: true });
+        // Another write in the same batch, after the take: it must stand or fall with it.
+        const other = db.insert(rateLimits).values({ key, hits: "[]", expiresAt: ELEVEN + HOUR });
+        return runBatch(db, [...take.statements, other]).then(
+          () => "committed",
+          (error: unknown) => (isLimitRefusal(error) ? "refused" : String(error)),
+        );
+      }),
+    );
+    expect(outcomes.filter((o) => o === "committed")).toHaveLength(5);
+    expect(outcomes.filter((o) => o === "refused")).toHaveLength(15);
+    const rows = await env.DB.prepare(
+      `SELECT count(*) AS n FROM rate_limits WHERE key IN (${markers.map(() => "?").join(",")})`,
+    )
+      .bind(...markers)
+      .first<{ n: number }>();
+    expect(rows?.n).toBe(5);
+    expect(await exceededLimit(db, [l], ELEVEN + 20)).toEqual({ retryAfter: 60 * 60 });
+    expect(await refusedRetryAfter(db, [l], ELEVEN + 20)).toBe(60 * 60);
+    expect(isLimitRefusal(new Error("UNIQUE constraint failed: rate_limits.key"))).toBe(false);
   });
 
   it("recordHits counts every failure and exceededLimit blocks once max are live", async () => {

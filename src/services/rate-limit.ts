@@ -155,7 +155,9 @@ export async function consumeLimits(
  * writes NULL into `hits` (NOT NULL), so that statement fails and with it the batch (a D1
  * batch is one transaction): nothing the batch would have written is written, the limit
  * rows included. The caller recognises the failure with `isLimitRefusal` and asks
- * `refusedRetryAfter` for the wait; a batch that commits took the hit on every limit.
+ * `refusedRetryAfter` for the wait; a batch that commits took the hit. One limit only: the
+ * room is then checked in the append's SET, per row, and a second row would see the first
+ * row's new hit.
  */
 export function limitTakeStatements(
   db: Database,
@@ -163,6 +165,7 @@ export function limitTakeStatements(
   now: number,
   options: { failBatch?: boolean } = {},
 ) {
+  if (options.failBatch && limits.length > 1) throw new Error("failBatch takes one limit");
   const keys = limits.map((l) => l.key);
   const perKey = (value: (l: Limit) => unknown) =>
     sql`CASE ${rateLimits.key} ${sql.join(
