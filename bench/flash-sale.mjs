@@ -157,6 +157,15 @@ function headline(ctx, s) {
     accepted: s.accepted.length,
     soldOut: s.soldOut.length,
     errors: s.errors.length,
+    errorKinds: Object.fromEntries(
+      [...new Set(s.errors.map((r) => r.error ?? `HTTP ${r.status}`))].map((kind) => [
+        kind,
+        s.errors.filter((r) => (r.error ?? `HTTP ${r.status}`) === kind).length,
+      ]),
+    ),
+    // When the failed requests were sent and answered, seconds from the start of the sale.
+    errorsSentAt: stats(s.errors.map((r) => (r.startedAt - sale.startedAt) / 1000)),
+    errorsEndedAt: stats(s.errors.map((r) => (r.endedAt - sale.startedAt) / 1000)),
     wallSeconds: sale.seconds,
     saleWindowSeconds: s.saleWindow,
     purchasesPerSecondWindow: s.accepted.length / s.saleWindow,

@@ -286,9 +286,10 @@ async function sqlEvidence(query) {
   };
 }
 
-const pick = ({ requests, errors, seconds, rps, p50, p90, p99, max, cpu }) => ({
+const pick = ({ requests, errors, errorKinds, seconds, rps, p50, p90, p99, max, cpu }) => ({
   requests,
   errors,
+  errorKinds,
   seconds,
   rps,
   p50,

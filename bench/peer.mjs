@@ -7,7 +7,8 @@
  *
  *   1. the peer is started once (its run.sh: a private PostgreSQL cluster, migrate, seed,
  *      gunicorn with 5 sync workers) and stopped at the end (stop.sh), also on failure;
- *   2. each round: `uptime` and the busiest processes (what else was running), then
+ *   2. each round, before each side: the same wait for a quiet machine (< 0.3 CPU busy for
+ *      2 s, at most 2 minutes), `uptime` and the busiest processes (what else was running), then
  *      - peer: its bench.sh with WRK_SECONDS=0 (phases a flash sale, b listing, c health),
  *        whose raw JSON (from its loadgen.mjs) is read back;
  *      - us: bench/flash-sale.mjs --direct (the Worker in Miniflare directly: one workerd, no
@@ -30,7 +31,7 @@ import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_ROOT } from "../scripts/wrangler.mjs";
-import { appendResults, describeMachine, fmt, log, parseOptions, step, verdict } from "./common.mjs";
+import { appendResults, describeMachine, fmt, log, parseOptions, sleep, step, verdict } from "./common.mjs";
 
 const { number, record, note } = parseOptions(import.meta.url, { rounds: { type: "string" } });
 const rounds = number("rounds", "PEER_ROUNDS", 2, 1);
@@ -43,6 +44,7 @@ const SEATS = 500;
 const EVENTS = 10_000;
 const LIST_QUERY = "q=jazz&min_price=1000";
 const TARGETS = { purchases: 2, listing: 5, p99: 300 };
+const host = describeMachine();
 
 /**
  * Runs a command, its output to `logFile` (progress lines, "▶ …", "✔ …", "==", "--", also
@@ -82,25 +84,66 @@ function run(command, args, { env = {}, cwd = PROJECT_ROOT, logFile }) {
   });
 }
 
-/** `uptime` and the processes that used the most CPU over two seconds (`top`). */
+/** `uptime` and the processes that used the most CPU over two seconds (`top -c`: with their command lines). */
 async function machineNow(label) {
   const logFile = path.join(WORK_DIR, `${label}-top.log`);
   const uptime = (await run("uptime", [], { logFile })).trim();
   let busiest = [];
   try {
-    const top = await run("top", ["-bn2", "-d2", "-w", "200"], { logFile });
+    const top = await run("top", ["-bn2", "-d2", "-c", "-w", "400"], { logFile });
     const second = top.slice(top.lastIndexOf("top - "));
     const cpuLine = /%Cpu\(s\):\s*(.*)/.exec(second)?.[1] ?? "";
     const rows = second
       .split("\n")
       .map((line) => line.trim().split(/\s+/))
       .filter((f) => f.length >= 12 && /^\d+$/.test(f[0]) && Number(f[8]) >= 5);
-    busiest = rows.slice(0, 5).map((f) => `${f[11]} (pid ${f[0]}) ${f[8]}%`);
+    busiest = rows.slice(0, 5).map(
+      (f) =>
+        `${f
+          .slice(11)
+          .join(" ")
+          .replace(/^\/\S*\//, "")
+          .slice(0, 90)} (pid ${f[0]}) ${f[8]}%`,
+    );
     return { uptime, cpu: cpuLine, busiest };
   } catch {
     return { uptime, cpu: "", busiest };
   }
 }
+
+/** CPU seconds of the whole machine so far: busy and total (Linux /proc/stat). */
+function machineTicks() {
+  const [, ...fields] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal = 0] = fields.map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/**
+ * Before each side, the same wait: until the machine has used less than 0.3 CPU for two
+ * seconds in a row (other sessions' tests), at most `maxMs`. The flash-sale bench waits
+ * again on its own after its warm-up, as always.
+ */
+async function waitForQuietMachine(maxMs = 120_000) {
+  const started = Date.now();
+  let previous = machineTicks();
+  let quiet = 0;
+  let used = Number.NaN;
+  while (Date.now() - started < maxMs) {
+    await sleep(1000);
+    const now = machineTicks();
+    used = ((now.busy - previous.busy) / (now.total - previous.total)) * host.nproc;
+    previous = now;
+    quiet = used < 0.3 ? quiet + 1 : 0;
+    if (quiet >= 2) return { seconds: (Date.now() - started) / 1000, quiet: true, used };
+  }
+  return { seconds: (Date.now() - started) / 1000, quiet: false, used };
+}
+
+const waitText = (w) =>
+  w.quiet
+    ? `quiet after ${fmt(w.seconds, 0)} s`
+    : `still ${fmt(w.used, 2)} CPU busy after ${fmt(w.seconds, 0)} s`;
 
 // ─── The peer ────────────────────────────────────────────────────────────────────────────
 
@@ -185,8 +228,8 @@ async function ourRound(round) {
   const listingJson = path.join(WORK_DIR, `round-${round}-listing.json`);
   rmSync(flashJson, { force: true });
   rmSync(listingJson, { force: true });
-  // The flash-sale bench exits 1 when a target of its own is missed only if it oversold or a
-  // request failed; its figures are read from --json either way.
+  // The flash-sale bench exits 1 if it oversold or a request failed, the listing bench if a
+  // request failed: their figures are read from --json either way (errors are reported).
   await run(
     process.execPath,
     [
@@ -238,12 +281,16 @@ async function ourRound(round) {
       listingJson,
     ],
     { logFile: path.join(WORK_DIR, `round-${round}-listing.log`) },
-  );
+  ).catch((error) => {
+    if (!existsSync(listingJson)) throw error;
+    log(`! the listing bench reported a failure (figures kept): ${error.message.split("\n")[0]}`);
+  });
   const listing = JSON.parse(readFileSync(listingJson, "utf8"));
   const figures = {
     accepted: flash.accepted,
     soldOut: flash.soldOut,
     errors: flash.errors,
+    errorKinds: flash.errorKinds,
     saleWindowSeconds: flash.saleWindowSeconds,
     purchasesPerSecond: flash.purchasesPerSecondWindow,
     saleP50: flash.p50,
@@ -256,6 +303,7 @@ async function ourRound(round) {
     listingP50: listing.listing.p50,
     listingP99: listing.listing.p99,
     listingErrors: listing.listing.errors,
+    listingErrorKinds: listing.listing.errorKinds,
     listingCpu: listing.listing.cpu,
     listingMatches: listing.matches,
     listingSqlMs: listing.sqlMs,
@@ -286,7 +334,7 @@ const cpuText = (cpu) =>
         .join(", ")
     : "n/a";
 
-function report({ host, peer, results, started }) {
+function report({ host, peer, results, failures, started }) {
   const ours = results.map((r) => r.us);
   const theirs = results.map((r) => r.peer);
   const ratios = (key) => results.map((r) => r.us[key] / r.peer[key]);
@@ -307,8 +355,8 @@ function report({ host, peer, results, started }) {
     "Before each round:",
     "",
     ...results.flatMap((r) => [
-      `- round ${r.round}, peer: \`${r.machine.peer.uptime}\`; CPU ${r.machine.peer.cpu}; busiest: ${r.machine.peer.busiest.join(", ") || "none ≥ 5%"}`,
-      `- round ${r.round}, us: \`${r.machine.us.uptime}\`; CPU ${r.machine.us.cpu}; busiest: ${r.machine.us.busiest.join(", ") || "none ≥ 5%"}`,
+      `- round ${r.round}, peer (${r.machine.peer.wait}): \`${r.machine.peer.uptime}\`; CPU ${r.machine.peer.cpu}; busiest: ${r.machine.peer.busiest.join(", ") || "none ≥ 5%"}`,
+      `- round ${r.round}, us (${r.machine.us.wait}): \`${r.machine.us.uptime}\`; CPU ${r.machine.us.cpu}; busiest: ${r.machine.us.busiest.join(", ") || "none ≥ 5%"}`,
     ]),
     "",
     "| metric | us (per round) | peer (per round) | us / peer (min–max) | target |",
@@ -341,6 +389,13 @@ function report({ host, peer, results, started }) {
       "",
     ),
     row(
+      "sale errors (neither 202 nor 409)",
+      ours.map((r) => `${r.errors}${r.errors ? ` ${JSON.stringify(r.errorKinds)}` : ""}`).join(", "),
+      theirs.map((r) => r.errors).join(", "),
+      "",
+      "",
+    ),
+    row(
       "sale latency p50 / p99, ms (all answers)",
       ours.map((r) => `${fmt(r.saleP50, 0)}/${fmt(r.saleP99, 0)}`).join(", "),
       theirs.map((r) => `${fmt(r.saleP50, 0)}/${fmt(r.saleP99, 0)}`).join(", "),
@@ -353,6 +408,15 @@ function report({ host, peer, results, started }) {
       `**${oversoldPeer.join(", ")}**`,
       "",
       `0 on both: ${verdict([...oversoldUs, ...oversoldPeer].every((n) => n === 0))}`,
+    ),
+    row(
+      "listing errors (not 200)",
+      ours
+        .map((r) => `${r.listingErrors}${r.listingErrors ? ` ${JSON.stringify(r.listingErrorKinds)}` : ""}`)
+        .join(", "),
+      theirs.map((r) => r.listingErrors).join(", "),
+      "",
+      "",
     ),
     row(
       `**listing req/s** (\`${LIST_QUERY}\`)`,
@@ -399,6 +463,9 @@ function report({ host, peer, results, started }) {
       `- round ${i + 1}, listing: ${cpuText(r.listingCpu)}; the listing SQL alone in the D1 simulator ${fmt(r.listingSqlMs, 1)} ms`,
     ]),
     "",
+    ...(failures.length
+      ? ["Rounds that failed (not in the table):", "", ...failures.map((f) => `- ${f}`), ""]
+      : []),
     `Logs: bench/.state/peer/ (gitignored); the peer's raw JSON: ${theirs.map((r) => r.raw).join(", ")}`,
     "",
   ];
@@ -407,13 +474,13 @@ function report({ host, peer, results, started }) {
 
 async function main() {
   mkdirSync(WORK_DIR, { recursive: true });
-  const host = describeMachine();
   const started = new Date();
   log(
     `Side by side with the Django peer: ${rounds} round(s), ${R} buyers, ${SEATS} seats, ${K} in flight, listing ?${LIST_QUERY}; load average ${host.loadavg.map((n) => n.toFixed(2)).join(" ")}`,
   );
   if (!existsSync(path.join(PEER, "bench.sh"))) throw new Error(`no peer at ${PEER}`);
   const results = [];
+  const failures = [];
   let peer;
   let interrupted = false;
   const onSignal = () => {
@@ -424,13 +491,21 @@ async function main() {
   try {
     peer = await startPeer();
     for (let round = 1; round <= rounds && !interrupted; round++) {
-      const machine = { peer: await machineNow(`round-${round}-peer`) };
-      log(`  before the peer: ${machine.peer.uptime}`);
-      const peerFigures = await peerRound(round);
-      machine.us = await machineNow(`round-${round}-us`);
-      log(`  before us: ${machine.us.uptime}`);
-      const usFigures = await ourRound(round);
-      results.push({ round, machine, peer: peerFigures, us: usFigures });
+      try {
+        const peerWait = await waitForQuietMachine();
+        const machine = { peer: { ...(await machineNow(`round-${round}-peer`)), wait: waitText(peerWait) } };
+        log(`  before the peer (${machine.peer.wait}): ${machine.peer.uptime}`);
+        const peerFigures = await peerRound(round);
+        const usWait = await waitForQuietMachine();
+        machine.us = { ...(await machineNow(`round-${round}-us`)), wait: waitText(usWait) };
+        log(`  before us (${machine.us.wait}): ${machine.us.uptime}`);
+        const usFigures = await ourRound(round);
+        results.push({ round, machine, peer: peerFigures, us: usFigures });
+      } catch (error) {
+        // A failed round is reported, and the other rounds still run.
+        failures.push(`round ${round}: ${String(error?.message ?? error).split("\n")[0]}`);
+        log(`✖ round ${round} failed: ${error?.stack ?? error}`);
+      }
     }
   } finally {
     await stopPeer();
@@ -438,7 +513,7 @@ async function main() {
     process.off("SIGTERM", onSignal);
   }
   if (results.length === 0) throw new Error("no round finished");
-  const text = report({ host, peer, results, started });
+  const text = report({ host, peer, results, failures, started });
   log("");
   log(text);
   if (record) appendResults("peer", "Side by side with the Django peer", text);
