@@ -33,7 +33,11 @@ export function freePort() {
   });
 }
 
-/** @typedef {{ config: string, vars?: Record<string, string>, envFile?: string, inspector?: false, logLevel?: string }} DevWorkerSpec */
+/**
+ * `runtime: "direct"` starts bench/direct-worker.mjs (Miniflare directly: one workerd, no dev
+ * proxy, no inspector; `config` must name a built bundle) instead of bench/dev-worker.mjs.
+ * @typedef {{ config: string, vars?: Record<string, string>, envFile?: string, inspector?: false, logLevel?: string, runtime?: "direct" }} DevWorkerSpec
+ */
 
 /**
  * @param {{
@@ -90,11 +94,9 @@ export async function startDevServer({
       inspectorPort,
       persist: persistTo,
     };
-    command = [
-      path.join(path.dirname(fileURLToPath(import.meta.url)), "dev-worker.mjs"),
-      JSON.stringify(spec),
-    ];
-    shown = `node bench/dev-worker.mjs ${JSON.stringify({ ...spec, vars: Object.keys(spec.vars ?? {}) })}`;
+    const script = spec.runtime === "direct" ? "direct-worker.mjs" : "dev-worker.mjs";
+    command = [path.join(path.dirname(fileURLToPath(import.meta.url)), script), JSON.stringify(spec)];
+    shown = `node bench/${script} ${JSON.stringify({ ...spec, vars: Object.keys(spec.vars ?? {}) })}`;
   } else {
     command = [wranglerBin(), ...args];
     shown = describeCommand(args);
@@ -112,7 +114,8 @@ export async function startDevServer({
   child.stdout.on("data", (chunk) => appendFileSync(logFile, chunk));
   child.stderr.on("data", (chunk) => appendFileSync(logFile, chunk));
   const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
-  const server = { child, baseUrl, port, logFile, exited, startedAt: Date.now() };
+  const direct = programmatic !== undefined && command[0].endsWith("direct-worker.mjs");
+  const server = { child, baseUrl, port, logFile, exited, startedAt: Date.now(), direct };
 
   const deadline = Date.now() + startTimeoutMs;
   while (Date.now() < deadline) {
@@ -222,14 +225,19 @@ const labels = new Map();
 
 /**
  * A readable name for a process of the server's tree: wrangler's node "wrangler (node)", and
- * the two workerd it runs each by its role (`byRole`) or both as "workerd".
+ * the two workerd it runs each by its role (`byRole`) or both as "workerd"; with `direct`
+ * (bench/direct-worker.mjs) there is one workerd, the Worker's.
  */
-function labelFor(p, port, byRole) {
+function labelFor(p, port, byRole, direct) {
   if (p.name === "workerd" && !byRole) return p.name;
   const cached = labels.get(p.pid);
   if (cached) return cached;
-  let label = p.name === "node" ? "wrangler (node)" : p.name;
-  if (p.name === "workerd") {
+  let label =
+    p.name === "node" ? (direct ? "wrangler (node: Miniflare host only)" : "wrangler (node)") : p.name;
+  if (p.name === "workerd" && direct) {
+    // One workerd serves the port itself: the Worker, D1 and the Durable Objects.
+    label = "workerd (the Worker, D1, DOs)";
+  } else if (p.name === "workerd") {
     let cmdline = "";
     try {
       cmdline = readFileSync(`/proc/${p.pid}/cmdline`, "utf8").replaceAll("\0", " ");
@@ -287,7 +295,7 @@ export function cpuSnapshot(server, { selfLabel = LOAD_GENERATOR, workerdByRole 
   let ours = 0;
   for (const p of all) {
     if (!tree.has(p.pid)) continue;
-    const label = labelFor(p, server.port, workerdByRole);
+    const label = labelFor(p, server.port, workerdByRole, server.direct);
     byName[label] = (byName[label] ?? 0) + p.cpu;
     pids[label] = [...(pids[label] ?? []), p.pid].sort((a, b) => a - b);
     rssMiB[label] = (rssMiB[label] ?? 0) + rssOf(p.pid);

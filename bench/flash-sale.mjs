@@ -44,7 +44,7 @@
  * Each phase is a module of bench/flash-sale/ (see its header); this file runs them in order.
  * The command-line options are in bench/flash-sale/options.mjs (`--help` prints them).
  */
-import { rmSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { appendResults, describeMachine, fmt, log, step } from "./common.mjs";
 import { cpuSnapshot } from "./dev-server.mjs";
 import { startFakeDaraja } from "./fake-daraja.mjs";
@@ -76,11 +76,18 @@ import { threeTierPhase, threeTierText } from "./flash-sale/three-tier.mjs";
 import { verifyPhase } from "./flash-sale/verify.mjs";
 import { warmUp } from "./flash-sale/warmup.mjs";
 import { keepAliveAgent } from "./http-json.mjs";
+import { stats } from "./load.mjs";
 
 /** wrangler dev from warm-up to the probes; always stopped at the end. */
 async function salePhases(ctx) {
   const { opts, data, daraja, secrets } = ctx;
-  step(opts.inspector === "off" ? "Starting the runtime without the inspector" : "Starting wrangler dev");
+  step(
+    opts.direct
+      ? "Starting the Worker in Miniflare directly (one workerd, no dev proxy, no inspector)"
+      : opts.inspector === "off"
+        ? "Starting the runtime without the inspector"
+        : "Starting wrangler dev",
+  );
   const server = await startServer({
     config: data.builtConfig,
     daraja,
@@ -135,6 +142,48 @@ async function salePhases(ctx) {
   }
 }
 
+/**
+ * The headline figures for `--json` (bench/peer.mjs): counts, the sale window (first request
+ * sent to the last 202 answered, as the Django peer's bench.sh computes it), latencies, oversold.
+ */
+function headline(ctx, s) {
+  const { opts, sale, health } = ctx;
+  const all = stats(sale.results.map((r) => r.ms));
+  return {
+    runtime: opts.direct ? "direct" : opts.inspector === "off" ? "no-inspector" : "wrangler-dev",
+    buyers: opts.buyers,
+    seats: opts.seats,
+    concurrency: opts.concurrency,
+    accepted: s.accepted.length,
+    soldOut: s.soldOut.length,
+    errors: s.errors.length,
+    errorKinds: Object.fromEntries(
+      [...new Set(s.errors.map((r) => r.error ?? `HTTP ${r.status}`))].map((kind) => [
+        kind,
+        s.errors.filter((r) => (r.error ?? `HTTP ${r.status}`) === kind).length,
+      ]),
+    ),
+    // When the failed requests were sent and answered, seconds from the start of the sale.
+    errorsSentAt: stats(s.errors.map((r) => (r.startedAt - sale.startedAt) / 1000)),
+    errorsEndedAt: stats(s.errors.map((r) => (r.endedAt - sale.startedAt) / 1000)),
+    wallSeconds: sale.seconds,
+    saleWindowSeconds: s.saleWindow,
+    purchasesPerSecondWindow: s.accepted.length / s.saleWindow,
+    purchasesPerSecondWall: s.purchasesPerSecond,
+    p50: all.p50,
+    p99: all.p99,
+    acceptedP50: s.acc.p50,
+    acceptedP99: s.acc.p99,
+    ticketsIssued: s.ticketsIssued,
+    oversold: s.oversold,
+    oversoldAccepted: Math.max(0, s.accepted.length - opts.seats),
+    seatChecksOk: s.seatChecks.every(([, v]) => v !== false),
+    healthRps: health?.rps,
+    saleCpu: sale.cpu?.perSecond,
+    saleCpuPerRequest: sale.cpuPerRequest,
+  };
+}
+
 async function main() {
   const opts = options();
   const host = describeMachine();
@@ -187,6 +236,7 @@ async function main() {
   log("");
   log(text);
   if (opts.record) appendResults("flash-sale", "Flash-sale", text);
+  if (opts.json) writeFileSync(opts.json, `${JSON.stringify(headline(ctx, s), null, 1)}\n`, "utf8");
   if (!opts.keepState) removeStateKeepingLogs();
   if (!ok) {
     log("✖ OVERSOLD or a seat invariant failed (see above).");

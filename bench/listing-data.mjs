@@ -309,3 +309,137 @@ export function buildListingSqlFiles(data, { eventsPerFile = 2500, rowsPerStatem
   }
   return files;
 }
+
+// ─── The Django peer's data set, in our schema (bench/peer.mjs) ─────────────────────────────
+
+/** The word lists of ../shared/peers/django-seed/tickets/management/commands/seed.py. */
+const PEER = {
+  genres: [
+    "Jazz",
+    "Gospel",
+    "Benga",
+    "Gengetone",
+    "Afrobeats",
+    "Rhumba",
+    "Reggae",
+    "Amapiano",
+    "Comedy",
+  ].concat(["Rugby", "Football", "Poetry", "Film", "Food", "Wine", "Tech", "Art", "Drama"]),
+  kinds: [
+    "Night",
+    "Festival",
+    "Live",
+    "Brunch",
+    "Showcase",
+    "Sessions",
+    "Weekender",
+    "Gala",
+    "Marathon",
+  ].concat(["Cup", "Expo", "Fest", "Party", "Concert", "Meetup"]),
+  adjectives: ["Nairobi", "Coastal", "Sunset", "Rooftop", "Acoustic", "Electric", "Grand", "Annual"].concat([
+    "Midnight",
+    "Safari",
+    "Lakeside",
+    "Urban",
+    "Classic",
+    "Summer",
+    "Highland",
+  ]),
+  venues: ["KICC, Nairobi", "Carnivore Grounds, Langata", "Uhuru Gardens", "Nyayo Stadium"].concat(
+    ["The Alchemist, Westlands", "Kasarani Stadium", "Sarit Expo Centre", "Nairobi National Theatre"],
+    ["Mombasa Sports Club", "Haller Park, Mombasa", "Kisumu Impala Park", "Naivasha Sopa Resort"],
+    ["Two Rivers Mall", "Ngong Racecourse", "Kenya National Archives", "Michael Joseph Centre"],
+  ),
+  words: (
+    "live music great food friends family dance night sunset stage performers artists local " +
+    "international vibes tickets limited early bird vip lounge drinks culture community " +
+    "experience weekend celebration sound lights dj band crowd"
+  ).split(" "),
+  prices: [0, 200, 300, 500, 750, 1000, 1200, 1500, 2000, 2500, 3000, 3500],
+};
+
+/**
+ * The peer's seed (seed.py) in our schema: N published events titled "<adjective> <genre>
+ * <kind> #i", a description of 20–45 random words, one of its 16 venues, a random category,
+ * starting 1–365 days ahead (a 3-hour event: our listing shows events that have not ended),
+ * and 3 tiers Regular / VIP / VVIP priced base × 1 / 2 / 4 with base from its 12 prices. The
+ * same distributions, not the same rows (Python's Mersenne Twister is not reproduced), so
+ * `q=jazz` matches about 1/18 of the events on both sides (the count is reported).
+ * @param {{ events?: number, now?: number, seed?: number }} [options]
+ */
+export function generatePeerShapedData({ events: count = 10_000, now = Date.now(), seed = 42 } = {}) {
+  const random = prng(seed);
+  const pick = (list) => list[Math.floor(random() * list.length)];
+  const between = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
+  const organizer = organizerRow({
+    id: uuid(random),
+    username: "bench_organizer",
+    email: "bench-organizer@ticketsafi.local",
+    firstName: "Bench",
+    lastName: "Organizer",
+    now,
+  });
+  const store = {
+    id: uuid(random),
+    organizer_id: organizer.id,
+    name: "Bench Nights",
+    slug: "bench-nights",
+    description: "The benchmark organizer's store.",
+    is_published: true,
+    created_at: now,
+    updated_at: now,
+  };
+  const events = [];
+  const tiers = [];
+  for (let i = 0; i < count; i++) {
+    const title = `${pick(PEER.adjectives)} ${pick(PEER.genres)} ${pick(PEER.kinds)} #${i}`;
+    const words = Array.from({ length: between(20, 45) }, () => pick(PEER.words)).join(" ");
+    const description = `${words[0].toUpperCase()}${words.slice(1)}.`;
+    const category = pick(CATEGORIES);
+    const venue = pick(PEER.venues);
+    const start = now + between(1, 365) * DAY + between(0, 1439) * 60_000;
+    const eventId = uuid(random);
+    const base = pick(PEER.prices);
+    const prices = [base, base * 2, base * 4];
+    [
+      ["Regular", between(100, 2000)],
+      ["VIP", between(20, 300)],
+      ["VVIP", between(5, 50)],
+    ].forEach(([name, seats], position) => {
+      tiers.push({
+        id: uuid(random),
+        event_id: eventId,
+        name,
+        description: "",
+        price: prices[position],
+        quantity_allocated: seats,
+        quantity_sold: 0,
+        quantity_held: 0,
+        max_per_order: 10,
+        position,
+        created_at: now,
+        updated_at: now,
+      });
+    });
+    events.push({
+      id: eventId,
+      organizer_id: organizer.id,
+      store_id: null,
+      title,
+      description,
+      category,
+      location_name: venue,
+      start_datetime: start,
+      end_datetime: start + 3 * HOUR,
+      poster_key: null,
+      is_published: true,
+      is_private: false,
+      status: "ACTIVE",
+      lowest_price: Math.min(...prices),
+      highest_price: Math.max(...prices),
+      created_at: now,
+      updated_at: now,
+    });
+  }
+  return { organizer, store, events, tiers };
+}

@@ -20,6 +20,13 @@
  *   --warmup N        warm-up requests per endpoint [BENCH_WARMUP]          default 200
  *   --events N        events to seed [BENCH_EVENTS]                         default 10000
  *   --reuse           keep an already seeded bench state instead of rebuilding it
+ *   --data ours|peer  ours: the data set above; peer: the Django peer's seed (seed.py) in our
+ *                     schema, the same number and shape of events (bench/peer.mjs)  default ours
+ *   --query TEXT      every listing request asks this one query string (e.g. the peer's
+ *                     `q=jazz&min_price=1000`) instead of 16 words × 5 prices
+ *   --direct          the Worker in Miniflare directly (bench/direct-worker.mjs: one workerd, no
+ *                     dev proxy, no inspector) from a built snapshot of the source, not `wrangler dev`
+ *   --json FILE       also write the headline figures as JSON to FILE (bench/peer.mjs reads them)
  *   --no-record       do not append to bench/results/listing.md
  *   --note TEXT       a note for the results file
  */
@@ -39,7 +46,13 @@ import {
   wrangler,
 } from "./common.mjs";
 import { cpuDelta, cpuSnapshot, startDevServer, stopDevServer } from "./dev-server.mjs";
-import { buildListingSqlFiles, generateListingData, MIN_PRICES, SEARCH_WORDS } from "./listing-data.mjs";
+import {
+  buildListingSqlFiles,
+  generateListingData,
+  generatePeerShapedData,
+  MIN_PRICES,
+  SEARCH_WORDS,
+} from "./listing-data.mjs";
 import { runLoad } from "./load.mjs";
 
 const BENCH_DIR = path.join(PROJECT_ROOT, "bench");
@@ -56,13 +69,22 @@ function options() {
     warmup: { type: "string" },
     events: { type: "string" },
     reuse: { type: "boolean", default: false },
+    data: { type: "string", default: "ours" },
+    query: { type: "string" },
+    direct: { type: "boolean", default: false },
+    json: { type: "string" },
   });
+  if (values.data !== "ours" && values.data !== "peer") throw new Error("--data must be ours or peer");
   return {
     requests: number("requests", "BENCH_REQUESTS", 2000, 1),
     concurrency: number("concurrency", "BENCH_CONCURRENCY", 32, 1),
     warmup: number("warmup", "BENCH_WARMUP", 200, 0),
     events: number("events", "BENCH_EVENTS", 10_000, 1),
     reuse: values.reuse,
+    data: values.data,
+    query: values.query?.replace(/^\?/, ""),
+    direct: values.direct,
+    json: values.json,
     record,
     note,
   };
@@ -74,7 +96,7 @@ async function prepareState(opts) {
   const marker = path.join(STATE_DIR, "bench-seed.json");
   if (opts.reuse && existsSync(marker)) {
     const seeded = JSON.parse(readFileSync(marker, "utf8"));
-    if (seeded.events === opts.events) {
+    if (seeded.events === opts.events && (seeded.data ?? "ours") === opts.data) {
       log(
         `✔ Reusing the seeded state in ${path.relative(PROJECT_ROOT, STATE_DIR)} (${seeded.events} events).`,
       );
@@ -88,9 +110,12 @@ async function prepareState(opts) {
   step(`Applying migrations to ${path.relative(PROJECT_ROOT, STATE_DIR)}`);
   await wrangler(["d1", "migrations", "apply", "DB", ...target]);
 
-  step(`Seeding ${opts.events.toLocaleString("en")} events with 3 tiers each`);
+  step(
+    `Seeding ${opts.events.toLocaleString("en")} events with 3 tiers each${opts.data === "peer" ? " (the Django peer's data set)" : ""}`,
+  );
   const now = Date.now();
-  const data = generateListingData({ events: opts.events, now });
+  const generate = opts.data === "peer" ? generatePeerShapedData : generateListingData;
+  const data = generate({ events: opts.events, now });
   const files = buildListingSqlFiles(data);
   for (const [i, sql] of files.entries()) {
     await d1File(target, path.join(WORK_DIR, `seed-${i}.sql`), sql);
@@ -105,7 +130,7 @@ async function prepareState(opts) {
       `Seeding left ${JSON.stringify(row)}; expected ${opts.events} events, ×3 tiers, FTS rows.`,
     );
   }
-  const seeded = { events: opts.events, now, seedSeconds: (Date.now() - started) / 1000 };
+  const seeded = { events: opts.events, data: opts.data, now, seedSeconds: (Date.now() - started) / 1000 };
   writeFileSync(marker, JSON.stringify(seeded), "utf8");
   log(
     `✔ ${row.events} events, ${row.tiers} tiers, ${row.fts} FTS rows in ${seeded.seedSeconds.toFixed(1)} s`,
@@ -113,13 +138,31 @@ async function prepareState(opts) {
   return { ...seeded, reused: false };
 }
 
-/** `wrangler dev` in its own process group (so the whole tree, workerd included, can be stopped). */
-async function startServer() {
+/**
+ * `wrangler dev` in its own process group (so the whole tree, workerd included, can be
+ * stopped); with `--direct`, the source snapshotted and built once (as the flash-sale bench
+ * does, in bench/.state/listing-build) and run in Miniflare directly.
+ */
+async function startServer(opts) {
   const logFile = path.join(WORK_DIR, "wrangler-dev.log");
+  let programmatic;
+  if (opts.direct) {
+    step("Building a snapshot of the source (wrangler deploy --dry-run)");
+    process.env.TICKETSAFI_BENCH_RUN ||= "listing-build";
+    const { prepareSource } = await import("./flash-sale/source-snapshot.mjs");
+    const { builtConfig } = await prepareSource();
+    programmatic = (baseUrl) => ({
+      runtime: "direct",
+      config: builtConfig,
+      vars: { PUBLIC_BASE_URL: baseUrl },
+      logLevel: "warn",
+    });
+  }
   const server = await startDevServer({
     persistTo: STATE_DIR,
     logFile,
     args: (baseUrl) => ["--var", `PUBLIC_BASE_URL:${baseUrl}`, "--log-level", "warn"],
+    programmatic,
     announce: (command) => step(`Starting ${command} (output in ${path.relative(PROJECT_ROOT, logFile)})`),
   });
   log(`✔ ${server.baseUrl}/api/health/ answered 200`);
@@ -127,9 +170,7 @@ async function startServer() {
 }
 
 async function stopServer(server) {
-  log(
-    (await stopDevServer(server)) ? "✔ wrangler dev stopped" : "! some wrangler dev processes did not exit",
-  );
+  log((await stopDevServer(server)) ? "✔ server stopped" : "! some server processes did not exit");
 }
 
 // ─── CPU accounting (Linux /proc; skipped elsewhere) ────────────────────────────────────────
@@ -142,7 +183,7 @@ const cpuNow = (server) => cpuSnapshot(server, { selfLabel: "load generator (nod
 
 // ─── The phases ───────────────────────────────────────────────────────────────────────────
 
-const listingPath = (i) =>
+const mixedListingPath = (i) =>
   `/api/events/?q=${encodeURIComponent(SEARCH_WORDS[i % SEARCH_WORDS.length])}&min_price=${
     MIN_PRICES[Math.floor(i / SEARCH_WORDS.length) % MIN_PRICES.length]
   }`;
@@ -185,13 +226,19 @@ const STRESS_WORDS = ["a", "th"];
  * every word × price of the load (and the stress words, min_price=0) run 5 times each in one
  * `wrangler d1 execute --local --file`, timed by D1's `meta.duration`.
  */
-async function sqlEvidence() {
+async function sqlEvidence(query) {
   const catalogue = await loadCatalogue(path.join(WORK_DIR, "catalogue"));
   const perRequest = [];
   const statements = [];
   const now = Date.now();
+  const fixed = query ? new URLSearchParams(query) : undefined;
   const cases = [
-    ...SEARCH_WORDS.flatMap((word) => MIN_PRICES.map((minPrice) => ({ word, minPrice, stress: false }))),
+    ...(fixed
+      ? [{ word: fixed.get("q") ?? "", minPrice: Number(fixed.get("min_price") ?? 0), stress: false }]
+      : []),
+    ...(fixed ? [] : SEARCH_WORDS).flatMap((word) =>
+      MIN_PRICES.map((minPrice) => ({ word, minPrice, stress: false })),
+    ),
     ...STRESS_WORDS.map((word) => ({ word, minPrice: 0, stress: true })),
   ];
   for (const c of cases) {
@@ -239,6 +286,19 @@ async function sqlEvidence() {
   };
 }
 
+const pick = ({ requests, errors, errorKinds, seconds, rps, p50, p90, p99, max, cpu }) => ({
+  requests,
+  errors,
+  errorKinds,
+  seconds,
+  rps,
+  p50,
+  p90,
+  p99,
+  max,
+  cpu,
+});
+
 // ─── Report ───────────────────────────────────────────────────────────────────────────────
 
 function report({ opts, seeded, host, health, listing, matches, evidence }) {
@@ -256,14 +316,17 @@ function report({ opts, seeded, host, health, listing, matches, evidence }) {
     "",
     `- Machine: ${host.nproc} CPUs (\`nproc\`), ${host.cpu}, ${fmt(host.memoryGiB)} GiB RAM, ${host.platform}`,
     `- Load average before the run (1/5/15 min): ${host.loadavg.map((n) => fmt(n, 2)).join(" / ")} (other work on the machine skews the figures)`,
-    `- Node ${host.node}, wrangler ${host.wrangler} (\`wrangler dev\`, local D1 simulator, \`--log-level warn\`); the load generator runs on the same machine`,
+    `- Node ${host.node}, wrangler ${host.wrangler} (${opts.direct ? "Miniflare directly, `--direct`" : "`wrangler dev`"}, local D1 simulator, \`--log-level warn\`); the load generator runs on the same machine`,
     `- Data: ${opts.events.toLocaleString("en")} published, public, upcoming events × 3 tiers (seeding ${
       seeded.reused ? "reused" : `${fmt(seeded.seedSeconds)} s`
     })`,
     `- Load: ${opts.requests.toLocaleString("en")} requests per endpoint after ${opts.warmup} warm-up each, ${opts.concurrency} in flight, keep-alive; health measured first, then the listing`,
-    `- Listing: \`/api/events/?q=<word>&min_price=<n>\`, ${SEARCH_WORDS.length} words × ${MIN_PRICES.length} prices (${MIN_PRICES.join(
-      ", ",
-    )} KES), first page of 20; ${fmt(meanMatches, 0)} matching events per search on average`,
+    opts.query
+      ? `- Listing: every request \`/api/events/?${opts.query}\`, first page of 20; ${fmt(meanMatches, 0)} matching events`
+      : `- Listing: \`/api/events/?q=<word>&min_price=<n>\`, ${SEARCH_WORDS.length} words × ${MIN_PRICES.length} prices (${MIN_PRICES.join(
+          ", ",
+        )} KES), first page of 20; ${fmt(meanMatches, 0)} matching events per search on average`,
+    `- Data set: ${opts.data === "peer" ? "the Django peer's seed (seed.py) in our schema (`--data peer`)" : "bench/listing-data.mjs"}`,
     "",
     "| Endpoint | Requests | Errors | req/s | p50 ms | p90 ms | p99 ms | max ms |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -295,13 +358,14 @@ function report({ opts, seeded, host, health, listing, matches, evidence }) {
 
 async function main() {
   const opts = options();
+  const listingPath = opts.query ? () => `/api/events/?${opts.query}` : mixedListingPath;
   const host = describeMachine();
   log(
     `Listing benchmark: ${opts.requests} requests per endpoint, ${opts.concurrency} in flight, ${opts.events} events; ${host.nproc} CPUs, Node ${host.node}`,
   );
   const seeded = await prepareState(opts);
 
-  const server = await startServer();
+  const server = await startServer(opts);
   const stop = async () => {
     await stopServer(server);
     process.exit(130);
@@ -335,8 +399,23 @@ async function main() {
   }
 
   step("Where the time goes: the listing SQL in the local D1 simulator");
-  const evidence = await sqlEvidence();
+  const evidence = await sqlEvidence(opts.query);
   const { text, ratio } = report({ opts, seeded, host, health, listing, matches, evidence });
+  if (opts.json) {
+    const figures = {
+      runtime: opts.direct ? "direct" : "wrangler-dev",
+      data: opts.data,
+      events: opts.events,
+      query: opts.query ?? "mixed",
+      requests: opts.requests,
+      concurrency: opts.concurrency,
+      matches: matches.length ? Math.max(...matches) : 0,
+      listing: pick(listing),
+      health: pick(health),
+      sqlMs: evidence.meanMs,
+    };
+    writeFileSync(opts.json, `${JSON.stringify(figures, null, 1)}\n`, "utf8");
+  }
   log("");
   log(text);
   if (opts.record) appendResults("listing", "Listing", text);

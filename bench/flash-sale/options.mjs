@@ -21,6 +21,10 @@
  *   --price N                   tier price, KES [FLASH_PRICE]                        default 1000
  *   --inspector on|off          off: start the same runtime through wrangler's programmatic API without the
  *                               DevTools inspector (bench/dev-worker.mjs) to show what it costs [FLASH_INSPECTOR]  default on
+ *   --direct                    the Worker closest to production this machine allows: Miniflare directly, ONE workerd
+ *                               with the Worker and its bindings, no dev proxy, no inspector (bench/direct-worker.mjs;
+ *                               overrides --inspector) [FLASH_DIRECT=1]            default off
+ *   --json FILE                 also write the run's headline figures as JSON to FILE (bench/peer.mjs reads them)
  *   --log-level LEVEL           wrangler dev's --log-level (worker logs go to bench/.state/flash-sale/wrangler-dev.log) default warn
  *   --three-tier on|off         after the sale, the same buyers count ordering one seat of each of three tiers
  *                               (issue #12 bench b) [FLASH_THREE_TIER]              default on
@@ -54,6 +58,8 @@ export function options() {
     "keep-state": { type: "boolean", default: false },
     "log-level": { type: "string", default: "warn" },
     inspector: { type: "string" },
+    direct: { type: "boolean", default: false },
+    json: { type: "string" },
     "three-tier": { type: "string" },
     "multi-tier": { type: "boolean", default: false },
     promo: { type: "boolean", default: false },
@@ -82,6 +88,8 @@ export function options() {
     price: number("price", "FLASH_PRICE", 1000, 1),
     keepState: values["keep-state"],
     logLevel: values["log-level"],
+    direct: values.direct || process.env.FLASH_DIRECT === "1",
+    json: values.json,
     inspector: (() => {
       const value = values.inspector ?? process.env.FLASH_INSPECTOR ?? "on";
       if (value !== "on" && value !== "off") throw new Error("--inspector must be on or off");

@@ -68,9 +68,11 @@ export function report(ctx, s) {
     `- Machine: ${host.nproc} CPUs (\`nproc\`), ${host.cpu}, ${fmt(host.memoryGiB)} GiB RAM, ${host.platform}; load average before the run ${host.loadavg.map((n) => fmt(n, 2)).join(" / ")}`,
     `- Code: commit ${data.source.commit}${data.source.changed ? ` + ${data.source.changed} uncommitted change(s) in src/, migrations/, wrangler.toml` : ""} (src/ sha256 ${data.source.srcHash}), copied and built once before the run so that edits made meanwhile cannot restart the server`,
     `- Node ${host.node}, wrangler ${host.wrangler} (${
-      opts.inspector === "off"
-        ? "**not `wrangler dev`**: the same runtime through wrangler's programmatic API with the inspector off, `--inspector off`"
-        : "`wrangler dev`"
+      opts.direct
+        ? "**not `wrangler dev`**: the built bundle in Miniflare directly, one workerd with the Worker and its bindings, no dev proxy, no inspector, `--direct`"
+        : opts.inspector === "off"
+          ? "**not `wrangler dev`**: the same runtime through wrangler's programmatic API with the inspector off, `--inspector off`"
+          : "`wrangler dev`"
     }, local D1 simulator, log level ${opts.logLevel}, ready in ${fmt(server.readyMs / 1000)} s); load generator and fake Daraja in one Node process on the same machine`,
     `- Sale: ONE tier, ${opts.seats} seats at ${opts.price} KES; ${opts.buyers.toLocaleString("en")} distinct guest buyers, quantity 1, ${opts.concurrency} in flight (keep-alive); callbacks and verifies ${opts.callbackConcurrency} in flight; HOLD_SECONDS ${opts.holdSeconds ?? HOLD_SECONDS}; real Daraja client against a local fake Daraja; ${
       opts.shards === null

@@ -1,7 +1,7 @@
 /**
  * The servers of a run: the local fake Daraja's credentials, the Worker's throwaway secrets
  * and vars, and `wrangler dev` (or, with `--inspector off`, the same runtime without the
- * inspector) on that state; every server started here is stopped on Ctrl-C too.
+ * inspector; with `--direct`, Miniflare directly: one workerd, no dev proxy) on that state; every server started here is stopped on Ctrl-C too.
  */
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -64,12 +64,14 @@ function devVars(baseUrl, daraja, secrets, extraVars = {}) {
 
 /**
  * How to start the server: `wrangler dev -c <built config> --env-file … --var NAME:VALUE …`,
- * or (`--inspector off`) the same through wrangler's programmatic API without the inspector.
+ * or (`--inspector off`) the same through wrangler's programmatic API without the inspector, or
+ * (`--direct`) the built bundle in Miniflare directly (bench/direct-worker.mjs).
  */
 function serverOptions(config, daraja, secrets, opts, extraVars) {
-  if (opts.inspector === "off") {
+  if (opts.direct || opts.inspector === "off") {
     return {
       programmatic: (baseUrl) => ({
+        ...(opts.direct ? { runtime: "direct" } : {}),
         config,
         envFile: secrets.file,
         vars: devVars(baseUrl, daraja, secrets, extraVars),
@@ -116,7 +118,7 @@ export function releaseInterrupts() {
 /**
  * Starts the Worker of `config` on the run's state, its output in `bench/.state/flash-sale/<logName>`.
  * `extraVars` are added to the Worker's vars (e.g. bench:latency's modelled round trips).
- * @param {{ config: string, daraja: { baseUrl: string }, secrets: { file: string, callbackToken: string }, opts: { inspector: string, logLevel: string }, logName: string, readyPath?: string, extraVars?: Record<string, string> }} options
+ * @param {{ config: string, daraja: { baseUrl: string }, secrets: { file: string, callbackToken: string }, opts: { inspector: string, logLevel: string, direct?: boolean }, logName: string, readyPath?: string, extraVars?: Record<string, string> }} options
  */
 export async function startServer({ config, daraja, secrets, opts, logName, readyPath, extraVars }) {
   const server = await startDevServer({
