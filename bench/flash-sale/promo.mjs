@@ -31,12 +31,21 @@ function classify(r) {
 /** A distinct private address per buyer (`cf-connecting-ip`, and `x-real-ip` should the runtime drop it). */
 const buyerAddress = (i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
-/** Accepted purchases per second from the phase's start to its last 202. */
-export function windowRate(phase) {
-  const accepted = phase.results.filter((r) => r.kind === "accepted");
-  if (accepted.length === 0) return Number.NaN;
-  const last = Math.max(...accepted.map((r) => r.endedAt));
-  return accepted.length / ((last - phase.startedAt) / 1000);
+/**
+ * Accepted purchases per second from the phase's start to its `count`-th 202 (default: the
+ * last). With `count`, two phases that accepted different numbers are compared like for like:
+ * the promo run can sell only 100, and a 100-purchase window carries the same start-up and
+ * last-answer latency as a 500-purchase one, so against the whole no-code window it pays that
+ * latency five times over whatever the code costs.
+ */
+export function windowRate(phase, count) {
+  const ends = phase.results
+    .filter((r) => r.kind === "accepted")
+    .map((r) => r.endedAt)
+    .sort((a, b) => a - b);
+  const n = Math.min(count ?? ends.length, ends.length);
+  if (n === 0) return Number.NaN;
+  return n / ((ends[n - 1] - phase.startedAt) / 1000);
 }
 
 export async function promoPhase(server, agent, opts, data, daraja) {
@@ -138,7 +147,10 @@ export function promoText(promo, sale, back, maxUses) {
   const saleAccepted = sale.results.filter((r) => r.kind === "accepted").length;
   const noCodeWindow = windowRate(sale);
   const promoWindow = windowRate(promo);
-  const ratio = promoWindow / noCodeWindow;
+  const wholeRatio = promoWindow / noCodeWindow;
+  // The target is judged like for like: the no-code sale's first as many purchases.
+  const noCodeSameCount = windowRate(sale, promo.accepted);
+  const ratio = promoWindow / noCodeSameCount;
   const answers = promo.results.length / promo.seconds;
   const noCodeAnswers = sale.results.length / sale.seconds;
   const discounted = back?.discountedPaid ?? Number.NaN;
@@ -154,7 +166,8 @@ export function promoText(promo, sale, back, maxUses) {
     `| Seats held + sold after the callbacks / tickets issued | ${promo.committed} (sold ${promo.sold}) / ${back?.tickets ?? "n/a"} | = accepted |`,
     `| Accepted orders whose discount or amount is not 20 % off | ${promo.wrongAmount} | 0 |`,
     `| Callbacks answered 200 | ${promo.callbacksOk} of ${promo.accepted} |  |`,
-    `| Purchases per second over the purchase window, code / no code (same run) | ${fmt(promoWindow, 1)} / ${fmt(noCodeWindow, 1)} = **${fmt(ratio, 2)}** | ≥ ${TARGET_PROMO_RATIO}: ${ratio >= TARGET_PROMO_RATIO ? "met" : "**missed**"} |`,
+    `| Purchases per second, code / no code over the same number of purchases (the no-code sale to its ${promo.accepted}th 202; same run) | ${fmt(promoWindow, 1)} / ${fmt(noCodeSameCount, 1)} = **${fmt(ratio, 2)}** | ≥ ${TARGET_PROMO_RATIO}: ${ratio >= TARGET_PROMO_RATIO ? "met" : "**missed**"} |`,
+    `| Purchases per second, code / no code over each run's whole purchase window (${promo.accepted} against ${saleAccepted} purchases) | ${fmt(promoWindow, 1)} / ${fmt(noCodeWindow, 1)} = ${fmt(wholeRatio, 2)} |  |`,
     `| Answers per second, whole phase, code / no code | ${fmt(answers, 1)} / ${fmt(noCodeAnswers, 1)} = ${fmt(answers / noCodeAnswers, 2)} |  |`,
     `| No-code sale for reference: accepted | ${saleAccepted} |  |`,
     ...(promo.errorSamples.length > 0 ? ["", `Error samples: ${promo.errorSamples.join(" · ")}`] : []),

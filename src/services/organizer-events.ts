@@ -14,6 +14,7 @@ import { DomainError, type FieldErrors } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { MailDeps } from "../mail/mailer";
 import { deleteImages, storeImage, type ValidImage } from "./images";
+import { forgetEventCodes } from "./promo-codes/code-cache";
 import { deactivateCodesWithoutTiers } from "./promo-codes/tier-removal";
 import { queueRefundSends } from "./refunds/queue";
 import { eventCancellationRefundStatements, refundsOfCancellation } from "./refunds/record";
@@ -400,6 +401,7 @@ export async function updateEvent(
     const [first, ...rest] = statements;
     if (first) await db.batch([first, ...rest]);
     forgetEventSaleFacts(event.id);
+    forgetEventCodes(event.id);
   } catch (error) {
     if (posterKey !== event.posterKey) await deleteImages(deps.media, [posterKey]);
     throw error;
@@ -452,6 +454,7 @@ export async function removeEvent(
   if (!soldAnywhere && (orderCount?.n ?? 0) === 0) {
     await db.delete(events).where(eq(events.id, event.id));
     forgetEventSaleFacts(event.id);
+    forgetEventCodes(event.id);
     await deleteImages(deps.media, [event.posterKey]);
     return { outcome: "deleted" };
   }
@@ -484,6 +487,8 @@ export async function removeEvent(
   await enqueueAnnouncement(deps, announcement(outbox, fanOut));
 
   forgetEventSaleFacts(event.id);
+
+  forgetEventCodes(event.id);
 
   // The buyers' emails go out from the queue, a page at a time (never thousands of round
   // trips in this request), queued ahead of the refund sends.

@@ -30,7 +30,9 @@ import {
   type PromoTerms,
   priceOrder,
 } from "../../lib/order-pricing";
-import { releaseHit } from "../rate-limit";
+import { exceededLimit, releaseHit } from "../rate-limit";
+import { type KnownCode, recentlyValidCode, rememberValidCode } from "./code-cache";
+import { normalizeCode } from "./codes";
 import {
   BUYER_USED_UP,
   CODE_USED_UP,
@@ -43,6 +45,8 @@ import {
 
 export interface CheckoutPromoDeps {
   db: Database;
+  /** The nearest copy of D1, for reads a moment's lag cannot harm (the attempt count). */
+  nearDb?: Database;
   promoCodes: DurableObjectNamespace<PromoCodeUses>;
   /** Work that must finish but need not delay the answer (waitUntil); absent: awaited. */
   defer?: (task: Promise<unknown>) => void;
@@ -89,17 +93,36 @@ export async function resolveCheckoutPromo(
   if (typed === "") return null;
 
   const limit = promoAttemptLimit(input.clientAddress, input.eventId);
+  const usable = (found: KnownCode) =>
+    isUsableNow(found.row, input.eventEndAt, now) &&
+    eligibleSeats(input.lines, termsOf(found.row, found.tierIds)) > 0;
+  const accepted = (found: KnownCode): CheckoutPromo => ({
+    id: found.row.id,
+    code: found.row.code,
+    terms: termsOf(found.row, found.tierIds),
+    seed: seedFromPromoCode(found.row),
+  });
+
+  // A code this isolate has just found valid: nothing to count (only failures do), so no
+  // attempt is taken on the primary; past the limit it still answers 429 (code-cache.ts).
+  const code = typed === null ? "" : normalizeCode(typed);
+  const known = recentlyValidCode(input.eventId, code, now);
+  if (known && usable(known)) {
+    const exceeded = await exceededLimit(deps.nearDb ?? deps.db, [limit], now);
+    if (exceeded) throw DomainError.rateLimited("Too many promo code attempts.", exceeded.retryAfter);
+    return accepted(known);
+  }
+
   // One round trip: the attempt taken and the code looked up together (§12.4 stays atomic).
   const found = await takeAttemptAndFind(deps.db, limit, input.eventId, typed, now);
-  if (!found || !isUsableNow(found.row, input.eventEndAt, now)) throw invalidPromoCode();
-  const terms = termsOf(found.row, found.tierIds);
-  if (eligibleSeats(input.lines, terms) === 0) throw invalidPromoCode();
+  if (!found || !usable(found)) throw invalidPromoCode();
+  rememberValidCode(input.eventId, code, found, now);
 
   // A valid code does not count: its slot goes back, after the answer when the runtime allows.
   const giveBack = releaseHit(deps.db, limit, now);
   if (deps.defer) deps.defer(giveBack);
   else await giveBack;
-  return { id: found.row.id, code: found.row.code, terms, seed: seedFromPromoCode(found.row) };
+  return accepted(found);
 }
 
 export interface ReservePromoInput {

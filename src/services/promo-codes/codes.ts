@@ -21,6 +21,7 @@ import { DomainError, type FieldErrors } from "../../lib/errors";
 import { MAX_PRICE_KES } from "../../lib/money";
 import { loadOwnEvent } from "../organizer-events";
 import type { TierRow } from "../tier-rules";
+import { forgetEventCodes } from "./code-cache";
 
 export interface PromoCodeDeps {
   db: Database;
@@ -327,6 +328,7 @@ export async function updatePromoCode(
     if (isCodeUniqueViolation(error)) throw codeTaken();
     throw error;
   }
+  forgetEventCodes(eventId);
   return getPromoCode(deps, organizer, eventId, row.id);
 }
 
@@ -352,4 +354,5 @@ export async function deletePromoCode(
     await stub.unretire();
     throw error;
   }
+  forgetEventCodes(eventId);
 }
