@@ -2,6 +2,13 @@
  * Public event discovery (contract §3). The listing is one D1 statement: filters, the
  * page, and the total (a window count) in a single round trip. Text search uses the FTS5
  * index `events_fts`, never a `LIKE '%…%'` scan.
+ *
+ * The statement picks the page first, then dresses it: an inner query applies the filters,
+ * the order, the window count and LIMIT/OFFSET over the events' rowids only; the outer one
+ * joins the page's (at most `limit`) events to their organizer and store and sums their
+ * seats. A window count makes SQLite build every matching row before LIMIT, so with the
+ * list item's columns in the same query, each of the (hundreds of) matches paid for the
+ * per-event seat subquery and the joins (bench/results/listing.md, 2026-12-04 22:xx).
  */
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
@@ -78,8 +85,8 @@ export function buildMatchExpression(q: string): string | undefined {
 /** Seats left over all of an event's tiers, in SQL (0 = sold out). Explicit names: see organizer-dashboard. */
 export const availableSeatsSql = sql<number>`(SELECT COALESCE(SUM(MAX(t.quantity_allocated - t.quantity_sold - t.quantity_held, 0)), 0) FROM tiers t WHERE t.event_id = events.id)`;
 
-/** The columns of an event list item, shared by every listing query. */
-export const listColumns = {
+/** The columns of an event list item, shared by every listing query (the total is the page's). */
+export const listItemColumns = {
   event: {
     id: events.id,
     title: events.title,
@@ -97,8 +104,13 @@ export const listColumns = {
   storeSlug: stores.slug,
   storeLogoKey: stores.logoKey,
   availableSeats: availableSeatsSql,
-  total: sql<number>`COUNT(*) OVER ()`,
 };
+
+/** The window count of a page query: every matching row, whatever LIMIT and OFFSET. */
+export const windowTotalSql = sql<number>`COUNT(*) OVER ()`;
+
+/** An event's rowid, the key a page query hands to the query that dresses its rows. */
+export const eventRowidSql = sql<number>`${events}.rowid`;
 
 type ListRow = {
   event: EventListItemSource["event"];
@@ -188,15 +200,28 @@ export async function listPublicEvents(
     conditions.push(eq(stores.slug, filters.storeSlug), eq(stores.isPublished, true));
   }
 
-  const rows: ListRow[] = await db
-    .select(listColumns)
+  // The page first: rowids, the sort keys and the total, the joins only the filters need.
+  const matching = db
+    .select({ rowid: eventRowidSql.as("page_rowid"), total: windowTotalSql.as("page_total") })
     .from(events)
     .innerJoin(users, eq(users.id, events.organizerId))
-    .leftJoin(stores, eq(stores.id, events.storeId))
+    .$dynamic();
+  if (filters.storeSlug) matching.leftJoin(stores, eq(stores.id, events.storeId));
+  const pageRows = matching
     .where(and(...conditions))
     .orderBy(...orderBy(filters.ordering))
     .limit(page.limit)
-    .offset(page.offset);
+    .offset(page.offset)
+    .as("page");
+
+  // Then the list items of those rows only, in the same order (the same keys, same rows).
+  const rows: ListRow[] = await db
+    .select({ ...listItemColumns, total: pageRows.total })
+    .from(pageRows)
+    .innerJoin(events, sql`${events}.rowid = ${pageRows.rowid}`)
+    .innerJoin(users, eq(users.id, events.organizerId))
+    .leftJoin(stores, eq(stores.id, events.storeId))
+    .orderBy(...orderBy(filters.ordering));
   return { total: rows[0]?.total ?? 0, rows: rows.map(toListSource) };
 }
 

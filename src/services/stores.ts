@@ -16,7 +16,7 @@ import { events, stores, users } from "../db/schema";
 import { DomainError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { EventListItemSource } from "./event-catalogue";
-import { availableSeatsSql, listColumns } from "./event-catalogue";
+import { availableSeatsSql, listItemColumns } from "./event-catalogue";
 import { deleteImages, readImageField, storeImage, type ValidImage } from "./images";
 
 export interface StoreDeps {
@@ -351,7 +351,7 @@ export async function getPublishedStorePage(
       .limit(1),
     db
       .select({
-        ...listColumns.event,
+        ...listItemColumns.event,
         organizerName: users.username,
         availableSeats: availableSeatsSql,
       })
