@@ -9,7 +9,7 @@
  * worst an unreferenced object is left behind, which is harmless).
  */
 
-import { and, asc, eq, gt, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { StoreRow } from "../db/schema";
 import { events, stores, users } from "../db/schema";
@@ -360,10 +360,12 @@ export async function getPublishedStorePage(
       .where(
         and(
           inArray(events.storeId, db.select({ id: stores.id }).from(stores).where(publishedStore)),
-          eq(events.isPublished, true),
-          eq(events.isPrivate, false),
+          // The unary `+` keeps SQLite on events_store_idx (this store's events, by start)
+          // instead of walking the listing index over every upcoming event of every store.
+          sql`+${events.isPublished} = 1`,
+          sql`+${events.isPrivate} = 0`,
           eq(events.status, "ACTIVE"),
-          gt(events.endAt, now),
+          sql`+${events.endAt} > ${now}`,
         ),
       )
       .orderBy(asc(events.startAt), asc(events.id))
