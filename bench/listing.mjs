@@ -265,10 +265,10 @@ async function sqlEvidence(query) {
     if (!st.stress) loadTimes.push(...times);
     const entry = byWord.get(st.word) ?? { word: st.word, stress: st.stress, medians: [], matches: 0 };
     entry.medians.push(median(times));
-    entry.matches = Math.max(
-      entry.matches,
-      Number(json[i * repeats].results?.[0]?.["COUNT(*) OVER ()"] ?? 0),
-    );
+    // The total column: `page_total` since the listing picks its page first (before: the
+    // window count's own text).
+    const first = json[i * repeats].results?.[0];
+    entry.matches = Math.max(entry.matches, Number(first?.page_total ?? first?.["COUNT(*) OVER ()"] ?? 0));
     byWord.set(st.word, entry);
   });
   const words = [...byWord.values()].map((e) => ({

@@ -2,8 +2,16 @@
  * Public event discovery (contract §3). The listing is one D1 statement: filters, the
  * page, and the total (a window count) in a single round trip. Text search uses the FTS5
  * index `events_fts`, never a `LIKE '%…%'` scan.
+ *
+ * The statement picks the page first, then dresses it: an inner query applies the filters,
+ * the order, the window count and LIMIT/OFFSET over the events' rowids only; the outer one
+ * joins the page's (at most `limit`) events to their organizer and store and sums their
+ * seats. A window count makes SQLite build every matching row before LIMIT, so with the
+ * list item's columns in the same query, each of the (hundreds of) matches paid for the
+ * per-event seat subquery and the joins (bench/results/listing.md, 2026-12-04 22:xx).
  */
 import { and, asc, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
+import type { SelectedFields } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
 import { type EventCategory, events, stores, tiers, users } from "../db/schema";
 import { DomainError } from "../lib/errors";
@@ -78,8 +86,8 @@ export function buildMatchExpression(q: string): string | undefined {
 /** Seats left over all of an event's tiers, in SQL (0 = sold out). Explicit names: see organizer-dashboard. */
 export const availableSeatsSql = sql<number>`(SELECT COALESCE(SUM(MAX(t.quantity_allocated - t.quantity_sold - t.quantity_held, 0)), 0) FROM tiers t WHERE t.event_id = events.id)`;
 
-/** The columns of an event list item, shared by every listing query. */
-export const listColumns = {
+/** The columns of an event list item, shared by every listing query (the total is the page's). */
+export const listItemColumns = {
   event: {
     id: events.id,
     title: events.title,
@@ -97,8 +105,13 @@ export const listColumns = {
   storeSlug: stores.slug,
   storeLogoKey: stores.logoKey,
   availableSeats: availableSeatsSql,
-  total: sql<number>`COUNT(*) OVER ()`,
 };
+
+/** The window count of a page query: every matching row, whatever LIMIT and OFFSET. */
+export const windowTotalSql = sql<number>`COUNT(*) OVER ()`;
+
+/** An event's rowid, the key a page query hands to the query that dresses its rows. */
+export const eventRowidSql = sql<number>`${events}.rowid`;
 
 type ListRow = {
   event: EventListItemSource["event"];
@@ -153,50 +166,87 @@ export async function listPublicEvents(
   page: { limit: number; offset: number },
   now = Date.now(),
 ): Promise<{ total: number; rows: EventListItemSource[] }> {
-  // With a search, the FTS match is far more selective than "upcoming and public": the
-  // unary `+` stops SQLite from walking the listing index over every upcoming event first.
-  const conditions: Array<SQL | undefined> = filters.match
-    ? [
-        sql`+${events.isPublished} = 1`,
-        sql`+${events.isPrivate} = 0`,
-        eq(events.status, "ACTIVE"),
-        sql`+${events.endAt} > ${now}`,
-      ]
-    : [
-        eq(events.isPublished, true),
-        eq(events.isPrivate, false),
-        eq(events.status, "ACTIVE"),
-        gt(events.endAt, now),
-      ];
-  if (filters.match) {
-    conditions.push(
-      sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${filters.match})`,
-    );
-  }
-  if (filters.category) conditions.push(eq(events.category, filters.category));
-  if (filters.from !== undefined) conditions.push(gt(events.endAt, filters.from));
-  if (filters.to !== undefined) conditions.push(lt(events.startAt, filters.to));
-  if (filters.minPrice !== undefined || filters.maxPrice !== undefined) {
-    // An event matches when any one of its tiers is within the bounds.
-    const min = filters.minPrice ?? 0;
-    const max = filters.maxPrice ?? Number.MAX_SAFE_INTEGER;
-    conditions.push(
-      sql`EXISTS (SELECT 1 FROM tiers t WHERE t.event_id = events.id AND t.price >= ${min} AND t.price <= ${max})`,
-    );
-  }
-  if (filters.storeSlug) {
-    conditions.push(eq(stores.slug, filters.storeSlug), eq(stores.isPublished, true));
-  }
+  const searched = Boolean(filters.match);
+  const byStart = filters.ordering === "start_datetime" || filters.ordering === "-start_datetime";
+  // Without a search and ordered by start, the total is a count of its own and the page a
+  // walk of events_listing_idx in start order that stops after LIMIT + OFFSET rows (the
+  // window count would make SQLite visit and sort every upcoming event). With a search, the
+  // matching rows are few but costly to find (FTS, rows, the price EXISTS): one pass, and the
+  // window counts them.
+  const separateTotal = !searched && byStart;
+  // Which index finds the rows: events_listing_idx / events_listing_end_idx ("upcoming and
+  // public") only when nothing more selective is asked. With a search (FTS), a category
+  // (events_category_idx) or a store (events_store_idx), the unary `+` stops SQLite from
+  // walking the listing index over every upcoming event first. Without a search, a
+  // separate-total page gets `+` on the end only, so that it walks the listing index by start
+  // instead of ranging over end_datetime (which the count, covered by events_listing_end_idx,
+  // does).
+  const viaListingIndex = !searched && !filters.category && !filters.storeSlug;
+  const conditions = (forPage: boolean) => {
+    const list: Array<SQL | undefined> = viaListingIndex
+      ? [
+          eq(events.isPublished, true),
+          eq(events.isPrivate, false),
+          eq(events.status, "ACTIVE"),
+          forPage && separateTotal ? sql`+${events.endAt} > ${now}` : gt(events.endAt, now),
+        ]
+      : [
+          sql`+${events.isPublished} = 1`,
+          sql`+${events.isPrivate} = 0`,
+          eq(events.status, "ACTIVE"),
+          sql`+${events.endAt} > ${now}`,
+        ];
+    if (filters.match) {
+      list.push(
+        sql`${events}.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ${filters.match})`,
+      );
+    }
+    if (filters.category) list.push(eq(events.category, filters.category));
+    if (filters.from !== undefined) list.push(gt(events.endAt, filters.from));
+    if (filters.to !== undefined) list.push(lt(events.startAt, filters.to));
+    if (filters.minPrice !== undefined || filters.maxPrice !== undefined) {
+      // An event matches when any one of its tiers is within the bounds.
+      const min = filters.minPrice ?? 0;
+      const max = filters.maxPrice ?? Number.MAX_SAFE_INTEGER;
+      list.push(
+        sql`EXISTS (SELECT 1 FROM tiers t WHERE t.event_id = events.id AND t.price >= ${min} AND t.price <= ${max})`,
+      );
+    }
+    if (filters.storeSlug) {
+      list.push(eq(stores.slug, filters.storeSlug), eq(stores.isPublished, true));
+    }
+    return and(...list);
+  };
+  // The matching events. No join on users: events.organizer_id is NOT NULL and a foreign key
+  // to users.id (enforced by D1), so the organizer join neither drops nor repeats an event;
+  // the stores join only when the filter needs it.
+  const matching = <T extends SelectedFields>(fields: T) => {
+    const query = db.select(fields).from(events).$dynamic();
+    return filters.storeSlug ? query.leftJoin(stores, eq(stores.id, events.storeId)) : query;
+  };
 
-  const rows: ListRow[] = await db
-    .select(listColumns)
-    .from(events)
-    .innerJoin(users, eq(users.id, events.organizerId))
-    .leftJoin(stores, eq(stores.id, events.storeId))
-    .where(and(...conditions))
+  // The page first: rowids and the total, reading only what the filters and the order need.
+  const pageRows = matching({
+    rowid: eventRowidSql.as("page_rowid"),
+    total: (separateTotal
+      ? sql<number>`(${matching({ n: sql<number>`COUNT(*)` }).where(conditions(false))})`
+      : windowTotalSql
+    ).as("page_total"),
+  })
+    .where(conditions(true))
     .orderBy(...orderBy(filters.ordering))
     .limit(page.limit)
-    .offset(page.offset);
+    .offset(page.offset)
+    .as("page");
+
+  // Then the list items of those rows only, in the same order (the same keys, same rows).
+  const rows: ListRow[] = await db
+    .select({ ...listItemColumns, total: pageRows.total })
+    .from(pageRows)
+    .innerJoin(events, sql`${events}.rowid = ${pageRows.rowid}`)
+    .innerJoin(users, eq(users.id, events.organizerId))
+    .leftJoin(stores, eq(stores.id, events.storeId))
+    .orderBy(...orderBy(filters.ordering));
   return { total: rows[0]?.total ?? 0, rows: rows.map(toListSource) };
 }
 

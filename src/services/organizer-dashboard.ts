@@ -9,7 +9,7 @@ import type { Database } from "../db/client";
 import { events, orders, refunds, stores, tickets, users } from "../db/schema";
 import { toNairobiIso } from "../lib/time";
 import type { EventListItemSource } from "./event-catalogue";
-import { listColumns, toListSource } from "./event-catalogue";
+import { eventRowidSql, listItemColumns, toListSource, windowTotalSql } from "./event-catalogue";
 
 // Correlated subqueries are written out with explicit table names: drizzle leaves column
 // references unqualified in single-table selects, which would bind to the inner table.
@@ -49,19 +49,31 @@ export async function listOrganizerEvents(
   organizerId: string,
   page: { limit: number; offset: number },
 ): Promise<{ total: number; items: OrganizerEventSummary[] }> {
+  // The page first (rowids and the total), then the list item and money columns of its rows
+  // only: with the window count in the same query, every one of the organizer's events paid
+  // for the money subqueries (see event-catalogue's header).
+  const order = [desc(events.startAt), desc(events.id)];
+  const pageRows = db
+    .select({ rowid: eventRowidSql.as("page_rowid"), total: windowTotalSql.as("page_total") })
+    .from(events)
+    .innerJoin(users, eq(users.id, events.organizerId))
+    .where(eq(events.organizerId, organizerId))
+    .orderBy(...order)
+    .limit(page.limit)
+    .offset(page.offset)
+    .as("page");
   const rows = await db
     .select({
-      ...listColumns,
+      ...listItemColumns,
+      total: pageRows.total,
       isPublished: events.isPublished,
       ...eventMoneyColumns,
     })
-    .from(events)
+    .from(pageRows)
+    .innerJoin(events, sql`${events}.rowid = ${pageRows.rowid}`)
     .innerJoin(users, eq(users.id, events.organizerId))
     .leftJoin(stores, eq(stores.id, events.storeId))
-    .where(eq(events.organizerId, organizerId))
-    .orderBy(desc(events.startAt), desc(events.id))
-    .limit(page.limit)
-    .offset(page.offset);
+    .orderBy(...order);
   return {
     total: rows[0]?.total ?? 0,
     items: rows.map((row) => ({

@@ -9,14 +9,14 @@
  * worst an unreferenced object is left behind, which is harmless).
  */
 
-import { and, asc, eq, gt, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import type { StoreRow } from "../db/schema";
 import { events, stores, users } from "../db/schema";
 import { DomainError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import type { EventListItemSource } from "./event-catalogue";
-import { availableSeatsSql, listColumns } from "./event-catalogue";
+import { availableSeatsSql, listItemColumns } from "./event-catalogue";
 import { deleteImages, readImageField, storeImage, type ValidImage } from "./images";
 
 export interface StoreDeps {
@@ -351,7 +351,7 @@ export async function getPublishedStorePage(
       .limit(1),
     db
       .select({
-        ...listColumns.event,
+        ...listItemColumns.event,
         organizerName: users.username,
         availableSeats: availableSeatsSql,
       })
@@ -360,10 +360,12 @@ export async function getPublishedStorePage(
       .where(
         and(
           inArray(events.storeId, db.select({ id: stores.id }).from(stores).where(publishedStore)),
-          eq(events.isPublished, true),
-          eq(events.isPrivate, false),
+          // The unary `+` keeps SQLite on events_store_idx (this store's events, by start)
+          // instead of walking the listing index over every upcoming event of every store.
+          sql`+${events.isPublished} = 1`,
+          sql`+${events.isPrivate} = 0`,
           eq(events.status, "ACTIVE"),
-          gt(events.endAt, now),
+          sql`+${events.endAt} > ${now}`,
         ),
       )
       .orderBy(asc(events.startAt), asc(events.id))
