@@ -176,8 +176,8 @@ async function endReplacedOrders(
   for (const orderId of replaced) {
     const tierIds = [...new Set([...(known.get(orderId) ?? []), ...ownTierIds])];
     for (const [tierId, snapshot] of await releaseOnTiers(deps, orderId, tierIds)) {
-      const known = snapshots.get(tierId);
-      if (!known || known.version < snapshot.version) snapshots.set(tierId, snapshot);
+      const seen = snapshots.get(tierId);
+      if (!seen || seen.version < snapshot.version) snapshots.set(tierId, snapshot);
     }
   }
   return [endReplacedHolds(deps.db, [...replaced], now), ...copyCountsStatements(deps.db, snapshots)];
