@@ -136,32 +136,26 @@ export async function peekOrderSeats(
   return { ok: true };
 }
 
-/** Release `orderId`'s holds on `tierIds` (idempotent); the objects' snapshots after. */
-export async function releaseOnTiers(
+/** One call per tier, side by side; each tier's snapshot after it. */
+async function onEveryTier(
   deps: SeatDeps,
-  orderId: string,
   tierIds: readonly string[],
+  call: (tier: ReturnType<typeof tierInventory>) => Promise<InventorySnapshot>,
 ): Promise<Map<string, InventorySnapshot>> {
   const snapshots = await Promise.all(
-    tierIds.map(
-      async (tierId) => [tierId, await tierInventory(deps.inventory, tierId).release(orderId)] as const,
-    ),
+    tierIds.map(async (tierId) => [tierId, await call(tierInventory(deps.inventory, tierId))] as const),
   );
   return new Map(snapshots);
 }
 
+/** Release `orderId`'s holds on `tierIds` (idempotent); the objects' snapshots after. */
+export function releaseOnTiers(deps: SeatDeps, orderId: string, tierIds: readonly string[]) {
+  return onEveryTier(deps, tierIds, (tier) => tier.release(orderId));
+}
+
 /** Put `orderId`'s sold seats on `tierIds` back on sale (idempotent); the objects' snapshots after. */
-export async function returnOnTiers(
-  deps: SeatDeps,
-  orderId: string,
-  tierIds: readonly string[],
-): Promise<Map<string, InventorySnapshot>> {
-  const snapshots = await Promise.all(
-    tierIds.map(
-      async (tierId) => [tierId, await tierInventory(deps.inventory, tierId).returnSeats(orderId)] as const,
-    ),
-  );
-  return new Map(snapshots);
+export function returnOnTiers(deps: SeatDeps, orderId: string, tierIds: readonly string[]) {
+  return onEveryTier(deps, tierIds, (tier) => tier.returnSeats(orderId));
 }
 
 /** D1's copies of the counts, one statement per tier (to run in a batch). */
@@ -217,11 +211,7 @@ export async function confirmOrderSeats(
       continue;
     }
     const rest = ordered.slice(i + 1).map((l) => l.tierId);
-    const returned = await Promise.all(
-      soldNow.map(
-        async (tierId) => [tierId, await tierInventory(deps.inventory, tierId).returnSeats(orderId)] as const,
-      ),
-    );
+    const returned = await returnOnTiers(deps, orderId, soldNow);
     for (const [tierId, snapshot] of [...returned, ...(await releaseOnTiers(deps, orderId, rest))]) {
       snapshots.set(tierId, snapshot);
     }

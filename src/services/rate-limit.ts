@@ -76,15 +76,7 @@ export async function exceededLimit(
   now = Date.now(),
 ): Promise<{ retryAfter: number } | null> {
   if (limits.length === 0) return null;
-  const rows = await db
-    .select()
-    .from(rateLimits)
-    .where(
-      inArray(
-        rateLimits.key,
-        limits.map((l) => l.key),
-      ),
-    );
+  const rows = await limitRows(db, limits);
   for (const limit of limits) {
     const live = liveHits(rows.find((r) => r.key === limit.key)?.hits, limit, now);
     if (live.length >= limit.max) return { retryAfter: retryAfterSeconds(live, limit, now) };
@@ -223,7 +215,12 @@ export function isLimitRefusal(error: unknown): boolean {
 /** After a `failBatch` refusal (which wrote nothing): the seconds until every limit has room. */
 export async function refusedRetryAfter(db: Database, limits: Limit[], now: number): Promise<number> {
   if (limits.length === 0) return 1;
-  const rows = await db
+  return waitOf(await limitRows(db, limits), limits, now);
+}
+
+/** The stored rows of `limits` (a key never hit has none). */
+function limitRows(db: Database, limits: Limit[]) {
+  return db
     .select()
     .from(rateLimits)
     .where(
@@ -232,7 +229,6 @@ export async function refusedRetryAfter(db: Database, limits: Limit[], now: numb
         limits.map((l) => l.key),
       ),
     );
-  return waitOf(rows, limits, now);
 }
 
 /** Give back one hit taken at `at` (a reservation whose outcome does not count). */
